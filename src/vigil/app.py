@@ -1,0 +1,153 @@
+"""The app factory: routers, lifespan (pipeline, background jobs), errors -> HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vigil import __version__
+from vigil.alerts.api import router as alerts_router
+from vigil.auth.api import router as api_keys_router
+from vigil.clock import Clock, SystemClock
+from vigil.config import Settings
+from vigil.context import Context
+from vigil.db import Database
+from vigil.errors import Overloaded, PayloadTooLarge, VigilError
+from vigil.integrations.api import router as integrations_router
+from vigil.integrations.base import loc_to_field
+from vigil.integrations.ingest import router as ingest_router
+from vigil.integrations.service import IntegrationDirectory
+from vigil.metrics import Metrics
+from vigil.pipeline.runner import PipelineRunner
+from vigil.system.api import router as system_router
+from vigil.worker.retention import purge_events
+
+log = logging.getLogger(__name__)
+
+
+class BodyLimit:
+    """Refuses bodies over ``limit`` bytes with 413, before or while they stream in."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await _send_json(send, PayloadTooLarge(self._message(), field="body"))
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise PayloadTooLarge(self._message(), field="body")
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _message(self) -> str:
+        return f"the body is larger than the limit of {self.limit} bytes (VIGIL_MAX_BODY_BYTES)"
+
+
+async def _send_json(send: Send, exc: VigilError) -> None:
+    import orjson
+
+    body = orjson.dumps(exc.to_dict())
+    await send({"type": "http.response.start", "status": exc.status_code,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _error_response(exc: VigilError) -> JSONResponse:
+    headers = {}
+    if isinstance(exc, Overloaded):
+        headers["Retry-After"] = str(exc.retry_after)
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+
+
+async def _retention_loop(ctx: Context) -> None:
+    while True:
+        try:
+            removed = await ctx.runner.run_exclusive(
+                lambda: purge_events(ctx.db, now=ctx.clock.now(),
+                                     retention_days=ctx.settings.event_retention_days)
+            )
+            if removed:
+                log.info("retention: removed %d raw events", removed)
+        except Exception:
+            log.exception("retention job failed")
+        await asyncio.sleep(ctx.settings.retention_interval_seconds)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               run_background_jobs: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    db = Database(settings.url, sqlite_synchronous=settings.sqlite_synchronous)
+    metrics = Metrics()
+    runner = PipelineRunner(db, clock, metrics, max_pending=settings.queue_max_alerts,
+                            max_batch=settings.batch_max_alerts)
+    ctx = Context(settings=settings, db=db, clock=clock, metrics=metrics, runner=runner,
+                  integrations=IntegrationDirectory(db))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runner.start()
+        jobs = [asyncio.create_task(_retention_loop(ctx))] if run_background_jobs else []
+        try:
+            yield
+        finally:
+            for job in jobs:
+                job.cancel()
+            await runner.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="Vigil",
+        version=__version__,
+        description="Open incident management, on-call and alerting.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+
+    @app.exception_handler(VigilError)
+    async def vigil_error(_: Request, exc: VigilError) -> JSONResponse:
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details: list[dict[str, Any]] = [
+            {"field": loc_to_field(tuple(e["loc"][1:]) or tuple(e["loc"])), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        first = details[0] if details else {"field": "body", "message": "invalid"}
+        err = VigilError(f"{first['field']}: {first['message']}", field=first["field"],
+                         details=details)
+        err.status_code = 422
+        err.code = "invalid_input"
+        return _error_response(err)
+
+    for router in (ingest_router, alerts_router, integrations_router, api_keys_router,
+                   system_router):
+        app.include_router(router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

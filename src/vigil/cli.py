@@ -1,0 +1,182 @@
+"""The ``vigil`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+
+from vigil import __version__
+from vigil.clock import SystemClock
+from vigil.config import Settings
+from vigil.db import Database
+from vigil.errors import VigilError
+
+app = typer.Typer(help="Vigil: incident management, on-call and alerting.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys and integration keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _db(settings: Settings) -> Database:
+    return Database(settings.url, sqlite_synchronous=settings.sqlite_synchronous)
+
+
+@app.command()
+def version() -> None:
+    """Print Vigil's version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from vigil import migrate as m
+
+    settings = Settings()
+    db = _db(settings)
+    m.upgrade(db.engine)
+    typer.echo(f"database at revision {m.current(db.engine)} ({db.dialect})")
+    db.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
+) -> None:
+    """Serve the API, the pipeline and the scheduler in one process."""
+    import uvicorn
+
+    from vigil import migrate as m
+    from vigil.app import create_app
+    from vigil.bootstrap import banner, first_run
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    db = _db(settings)
+    if migrate_first:
+        m.upgrade(db.engine)
+    first = first_run(db, SystemClock())
+    db.dispose()
+    if first is not None:
+        typer.echo(banner(first, settings.base_url))
+    typer.echo(f"Vigil {__version__} on {settings.base_url} (database: {settings.url})")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level="warning", access_log=False, lifespan="on")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="a name to recognise the key by")],
+    role: Annotated[str, typer.Option(help="API key role: viewer, responder, admin")] = "admin",
+    integration: Annotated[str | None, typer.Option(
+        help="create an integration key of this type instead: alertmanager, grafana, "
+             "generic, pagerduty, opsgenie")] = None,
+) -> None:
+    """Create an API key, or with --integration an integration (ingest) key."""
+    from vigil.auth.service import create_api_key
+    from vigil.integrations.service import create_integration
+    from vigil.tenants.models import DEFAULT_TENANT_ID
+
+    settings = Settings()
+    db = _db(settings)
+    now = SystemClock().now()
+    try:
+        with db.write() as s:
+            if integration:
+                integ = create_integration(s, tenant_id=DEFAULT_TENANT_ID, name=name,
+                                           type=integration, now=now)
+                typer.echo(f"integration {integ.id} ({integ.type}) key: {integ.key}")
+            else:
+                key, raw = create_api_key(s, tenant_id=DEFAULT_TENANT_ID, name=name, role=role,
+                                          now=now)
+                typer.echo(f"API key {key.id} ({key.role}): {raw}")
+    except VigilError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys and integrations."""
+    from vigil.auth.service import list_api_keys
+    from vigil.integrations.service import list_integrations
+    from vigil.tenants.models import DEFAULT_TENANT_ID
+
+    db = _db(Settings())
+    with db.read() as s:
+        typer.echo("API keys:")
+        for k in list_api_keys(s, tenant_id=DEFAULT_TENANT_ID):
+            state = "revoked" if k.revoked_at else "active"
+            typer.echo(f"  api:{k.id}  {k.prefix}...  {k.role:<9}  {state:<7}  {k.name}")
+        typer.echo("Integrations:")
+        for i in list_integrations(s, tenant_id=DEFAULT_TENANT_ID):
+            state = "revoked" if i.revoked_at else "active"
+            typer.echo(f"  integration:{i.id}  {i.type:<12}  {i.key}  {state:<7}  {i.name}")
+    db.dispose()
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    ident: Annotated[str, typer.Argument(help="api:ID or integration:ID, as `keys list` shows")],
+) -> None:
+    """Revoke an API key or an integration key."""
+    from vigil.auth.service import revoke_api_key
+    from vigil.integrations.service import revoke_integration
+    from vigil.tenants.models import DEFAULT_TENANT_ID
+
+    kind, _, num = ident.partition(":")
+    if kind not in ("api", "integration") or not num.isdigit():
+        typer.echo("error: give api:ID or integration:ID", err=True)
+        raise typer.Exit(2)
+    db = _db(Settings())
+    now = SystemClock().now()
+    try:
+        with db.write() as s:
+            if kind == "api":
+                revoke_api_key(s, tenant_id=DEFAULT_TENANT_ID, key_id=int(num), now=now)
+            else:
+                revoke_integration(s, tenant_id=DEFAULT_TENANT_ID, integration_id=int(num),
+                                   now=now)
+        typer.echo(f"revoked {ident}")
+    except VigilError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+
+
+@app.command()
+def simulate(
+    url: Annotated[str, typer.Option(help="Vigil's base URL")] = "http://127.0.0.1:8080",
+    token: Annotated[str, typer.Option(envvar="VIGIL_INTEGRATION_KEY",
+                                       help="an alertmanager integration key")] = "",
+    mode: Annotated[str, typer.Option(help="latency | errors | meltdown | flapping")] = "latency",
+    services: Annotated[int, typer.Option(min=1, max=500)] = 5,
+    rounds: Annotated[int, typer.Option(min=1, max=1000)] = 3,
+    interval: Annotated[float, typer.Option(min=0.0, help="seconds between rounds")] = 1.0,
+    seed: Annotated[int, typer.Option()] = 42,
+) -> None:
+    """Send a realistic burst of Alertmanager alerts to a running Vigil."""
+    from vigil.simulate import MODES, run
+
+    if mode not in MODES:
+        typer.echo(f"error: --mode must be one of {', '.join(MODES)}", err=True)
+        raise typer.Exit(2)
+    if not token:
+        typer.echo("error: --token (or VIGIL_INTEGRATION_KEY) is required", err=True)
+        raise typer.Exit(2)
+    summary = asyncio.run(run(url=url, token=token, mode=mode, services=services, rounds=rounds,
+                              interval=interval, seed=seed, echo=typer.echo))
+    typer.echo(summary)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,42 @@
+"""Settings read from ``VIGIL_*`` environment variables. No I/O at import."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def normalize_database_url(url: str) -> str:
+    """Pick the drivers Vigil ships with when the URL names none."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
+
+    database_url: str = "sqlite:///./vigil.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    #: SQLite ``synchronous`` pragma: NORMAL survives kill -9 in WAL mode; FULL survives power loss.
+    sqlite_synchronous: str = Field(default="NORMAL", pattern="^(?i)(OFF|NORMAL|FULL|EXTRA)$")
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    #: Alerts that may wait for a commit before new requests get 503 + Retry-After.
+    queue_max_alerts: int = Field(default=50_000, ge=1)
+    #: The most alerts one group commit takes.
+    batch_max_alerts: int = Field(default=2_000, ge=1)
+    event_retention_days: int = Field(default=30, ge=1)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    log_level: str = "info"
+
+    @property
+    def url(self) -> str:
+        return normalize_database_url(self.database_url)
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"

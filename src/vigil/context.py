@@ -1,0 +1,31 @@
+"""What a running node holds: its settings, database, clock, metrics and pipeline."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from vigil.clock import Clock
+from vigil.config import Settings
+from vigil.db import Database
+from vigil.integrations.service import IntegrationDirectory
+from vigil.metrics import Metrics
+from vigil.pipeline.runner import PipelineRunner
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    clock: Clock
+    metrics: Metrics
+    runner: PipelineRunner
+    integrations: IntegrationDirectory
+    started: float = field(default_factory=time.monotonic)
+
+
+def get_context(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx

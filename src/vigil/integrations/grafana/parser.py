@@ -1,0 +1,55 @@
+"""Grafana alerting webhook (contact point type "webhook", payload version 1).
+
+The same shape as Alertmanager's, plus ``state``, ``title``, ``message`` and per-alert
+``values``, ``valueString``, ``dashboardURL``, ``panelURL``, ``silenceURL``, ``imageURL``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, Field, ValidationError
+
+from vigil.integrations.alertmanager.parser import AMAlert, AMPayload, event_from_alert
+from vigil.integrations.base import invalid_from, link
+from vigil.pipeline.event import AlertEvent
+
+
+class GrafanaAlert(AMAlert):
+    model_config = ConfigDict(extra="allow")
+
+    values: dict[str, float | int | None] | None = None
+    valueString: str | None = None
+    dashboardURL: str | None = None
+    panelURL: str | None = None
+    silenceURL: str | None = None
+    imageURL: str | None = None
+
+
+class GrafanaPayload(AMPayload):
+    state: str | None = None
+    title: str | None = None
+    message: str | None = None
+    orgId: int | None = None
+    alerts: list[GrafanaAlert] = Field(min_length=1)  # type: ignore[assignment]
+
+
+def parse(payload: Any, config: dict[str, Any]) -> list[AlertEvent]:
+    try:
+        body = GrafanaPayload.model_validate(payload)
+    except ValidationError as exc:
+        raise invalid_from(exc) from None
+    raws = payload["alerts"]
+    events = []
+    for i, a in enumerate(body.alerts):
+        extra = (
+            link(a.dashboardURL, "Dashboard")
+            + link(a.panelURL, "Panel")
+            + link(a.silenceURL, "Silence in Grafana")
+            + link(a.imageURL, "Image")
+        )
+        ev = event_from_alert(a, "grafana", raws[i], extra)
+        if a.valueString:
+            ev.annotations = {**ev.annotations, "value": a.valueString}
+        events.append(ev)
+    return events

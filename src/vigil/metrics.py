@@ -1,0 +1,44 @@
+"""Prometheus metrics, one registry per app so tests and nodes do not share counters."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.alerts_received = Counter(
+            "vigil_alerts_received_total",
+            "Alert events accepted, by source and outcome",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.alerts_deduplicated = Counter(
+            "vigil_alerts_deduplicated_total",
+            "Alert events that joined an open alert (repeats and redeliveries)",
+            registry=self.registry,
+        )
+        self.requests_rejected = Counter(
+            "vigil_ingest_rejected_total",
+            "Ingest requests refused, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "vigil_pipeline_batch_size",
+            "Alert events per group commit",
+            buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000),
+            registry=self.registry,
+        )
+        self.commit_seconds = Histogram(
+            "vigil_pipeline_commit_seconds",
+            "Time to process and commit one batch",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "vigil_pipeline_queue_depth",
+            "Alert events waiting for a commit",
+            registry=self.registry,
+        )

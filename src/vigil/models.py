@@ -1,0 +1,10 @@
+"""Imports every domain's models so that ``Base.metadata`` knows all tables."""
+
+from vigil.alerts.models import Alert, AlertEventRecord
+from vigil.auth.models import ApiKey
+from vigil.db import Base
+from vigil.integrations.models import Integration
+from vigil.outbox.models import OutboxEvent
+from vigil.tenants.models import Tenant
+
+__all__ = ["Alert", "AlertEventRecord", "ApiKey", "Base", "Integration", "OutboxEvent", "Tenant"]

@@ -1,0 +1,217 @@
+"""Dedup: the pure core that turns a batch of events and the open alerts they touch into
+decisions. No I/O; ``now`` is given."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from vigil.pipeline.event import Action, AlertEvent, Severity
+from vigil.pipeline.fingerprint import FINGERPRINT_VERSION
+
+
+class Outcome(StrEnum):
+    CREATED = "created"  # a new alert was opened
+    DEDUPLICATED = "deduplicated"  # joined an open alert as a new occurrence
+    REDELIVERED = "redelivered"  # the same notification again (e.g. an Alertmanager re-send)
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    UNCHANGED = "unchanged"  # an acknowledge of an already acknowledged alert
+    IGNORED = "ignored"  # acknowledge/resolve for no open alert
+
+
+@dataclass(slots=True)
+class Submission:
+    tenant_id: int
+    integration_id: int | None
+    fingerprint: str
+    event: AlertEvent
+
+
+@dataclass(slots=True, eq=False)
+class AlertState:
+    """An alert row as the core sees it. ``id`` is None until the writer inserts it."""
+
+    id: int | None
+    tenant_id: int
+    integration_id: int | None
+    fingerprint: str
+    fingerprint_version: int
+    dedup_key: str | None
+    source: str
+    status: str
+    severity: int
+    name: str
+    summary: str
+    description: str | None
+    service: str | None
+    environment: str | None
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    links: list[dict[str, str]]
+    raw: dict[str, Any]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    first_received_at: datetime
+    last_received_at: datetime
+    occurrences: int
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in ALERT_COLUMNS}
+
+
+ALERT_COLUMNS: tuple[str, ...] = tuple(
+    f for f in AlertState.__dataclass_fields__ if f != "id"
+)
+
+
+@dataclass(slots=True)
+class HistoryEntry:
+    submission: Submission
+    alert: AlertState | None
+    outcome: Outcome
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class OutboxEntry:
+    topic: str
+    alert: AlertState
+    payload: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Decision:
+    new: list[AlertState] = field(default_factory=list)
+    changed: dict[int, AlertState] = field(default_factory=dict)
+    history: list[HistoryEntry] = field(default_factory=list)
+    outbox: list[OutboxEntry] = field(default_factory=list)
+    outcomes: list[tuple[AlertState | None, Outcome]] = field(default_factory=list)
+
+
+def _open(sub: Submission, now: datetime) -> AlertState:
+    ev = sub.event
+    return AlertState(
+        id=None,
+        tenant_id=sub.tenant_id,
+        integration_id=sub.integration_id,
+        fingerprint=sub.fingerprint,
+        fingerprint_version=FINGERPRINT_VERSION,
+        dedup_key=ev.dedup_key,
+        source=ev.source,
+        status="firing",
+        severity=int(ev.severity),
+        name=ev.name,
+        summary=ev.summary,
+        description=ev.description,
+        service=ev.service,
+        environment=ev.environment,
+        labels=ev.labels,
+        annotations=ev.annotations,
+        links=ev.links,
+        raw=ev.raw,
+        starts_at=ev.starts_at or now,
+        ends_at=None,
+        first_received_at=now,
+        last_received_at=now,
+        occurrences=1,
+    )
+
+
+def _refresh(alert: AlertState, ev: AlertEvent) -> None:
+    """A repeat carries the source's latest view of the alert."""
+    alert.severity = int(ev.severity)
+    alert.name = ev.name
+    alert.summary = ev.summary
+    alert.description = ev.description
+    alert.service = ev.service
+    alert.environment = ev.environment
+    alert.labels = ev.labels
+    alert.annotations = ev.annotations
+    alert.links = ev.links
+    alert.raw = ev.raw
+
+
+def _payload(alert: AlertState, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "fingerprint": alert.fingerprint,
+        "status": alert.status,
+        "severity": Severity(alert.severity).label,
+        "name": alert.name,
+        "service": alert.service,
+        "occurrences": alert.occurrences,
+    }
+    body.update(extra)
+    return body
+
+
+def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: datetime) -> Decision:
+    """Apply ``batch`` in order to the open alerts it touches.
+
+    Dedup is on (tenant, fingerprint) among unresolved alerts: a trigger joins the open
+    alert, a trigger after resolve opens a new one. A re-sent notification with the same
+    ``starts_at`` (Alertmanager re-sends whole groups) is a redelivery, not an occurrence.
+    """
+    current = {(a.tenant_id, a.fingerprint): a for a in open_alerts}
+    d = Decision()
+
+    def touch(alert: AlertState) -> None:
+        if alert.id is not None:
+            d.changed[alert.id] = alert
+
+    for sub in batch:
+        key = (sub.tenant_id, sub.fingerprint)
+        ev = sub.event
+        alert = current.get(key)
+        if ev.action is Action.TRIGGER:
+            if alert is None:
+                alert = _open(sub, now)
+                current[key] = alert
+                d.new.append(alert)
+                outcome = Outcome.CREATED
+                d.outbox.append(OutboxEntry("alert.created", alert, _payload(alert)))
+            elif ev.starts_at is not None and ev.starts_at == alert.starts_at:
+                alert.last_received_at = now
+                _refresh(alert, ev)
+                touch(alert)
+                outcome = Outcome.REDELIVERED
+            else:
+                alert.occurrences += 1
+                alert.last_received_at = now
+                _refresh(alert, ev)
+                touch(alert)
+                outcome = Outcome.DEDUPLICATED
+                d.outbox.append(OutboxEntry("alert.repeated", alert, _payload(alert)))
+        elif alert is None:
+            outcome = Outcome.IGNORED
+        elif ev.action is Action.ACKNOWLEDGE:
+            alert.last_received_at = now
+            if alert.status == "acknowledged":
+                outcome = Outcome.UNCHANGED
+            else:
+                alert.status = "acknowledged"
+                alert.acknowledged_at = now
+                alert.acknowledged_by = ev.actor or ev.source
+                outcome = Outcome.ACKNOWLEDGED
+                d.outbox.append(OutboxEntry("alert.acknowledged", alert, _payload(alert)))
+            touch(alert)
+        else:  # resolve
+            alert.status = "resolved"
+            alert.resolved_at = now
+            alert.resolved_by = ev.actor or ev.source
+            alert.ends_at = ev.ends_at or now
+            alert.last_received_at = now
+            del current[key]
+            touch(alert)
+            outcome = Outcome.RESOLVED
+            d.outbox.append(OutboxEntry("alert.resolved", alert, _payload(alert)))
+        d.history.append(HistoryEntry(sub, alert, outcome, now))
+        d.outcomes.append((alert, outcome))
+    return d

@@ -1,0 +1,181 @@
+"""The edge that runs the core: gathers concurrent requests into one transaction
+(group commit) and answers each only once its batch is durable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from vigil.clock import Clock
+from vigil.db import Database
+from vigil.errors import Overloaded
+from vigil.metrics import Metrics
+from vigil.pipeline import store
+from vigil.pipeline.dedup import Outcome, Submission, decide
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_DEDUP_OUTCOMES = frozenset({Outcome.DEDUPLICATED, Outcome.REDELIVERED})
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    alert_id: int | None
+    fingerprint: str
+    outcome: Outcome
+    status: str | None
+
+
+@dataclass(slots=True)
+class _Request:
+    batch: list[Submission]
+    future: asyncio.Future[list[Result]]
+
+
+class PipelineRunner:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        max_pending: int = 50_000,
+        max_batch: int = 2_000,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.metrics = metrics
+        self.max_pending = max_pending
+        self.max_batch = max_batch
+        self._queue: deque[_Request] = deque()
+        self._pending = 0
+        self._wakeup = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="vigil-writer")
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def queue_depth(self) -> int:
+        return self._pending
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._loop(), name="vigil-pipeline")
+
+    async def stop(self) -> None:
+        """Finish what was accepted into the queue, then stop."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, batch: list[Submission]) -> list[Result]:
+        if not batch:
+            return []
+        if self._task is None or self._stopping:
+            raise Overloaded("Vigil is starting or stopping; retry", retry_after=2)
+        if self._pending and self._pending + len(batch) > self.max_pending:
+            self.metrics.requests_rejected.labels("queue_full").inc()
+            raise Overloaded(
+                f"ingest queue is full ({self._pending} alerts waiting); retry", retry_after=1
+            )
+        future: asyncio.Future[list[Result]] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Request(batch, future))
+        self._pending += len(batch)
+        self.metrics.queue_depth.set(self._pending)
+        self._wakeup.set()
+        # The commit goes on even if the client goes away: shield it from cancellation.
+        return await asyncio.shield(future)
+
+    async def run_exclusive(self, fn: Callable[[], T]) -> T:
+        """Run a write on the writer thread, serialized with the pipeline's batches."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn)
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queue:
+                if self._stopping:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            taken: list[_Request] = []
+            size = 0
+            while self._queue and (not taken or size + len(self._queue[0].batch) <= self.max_batch):
+                req = self._queue.popleft()
+                taken.append(req)
+                size += len(req.batch)
+            try:
+                results = await loop.run_in_executor(
+                    self._executor, self._commit, [r.batch for r in taken]
+                )
+                for req, res in zip(taken, results, strict=True):
+                    if not req.future.done():
+                        req.future.set_result(res)
+            except Exception:
+                # Isolate whatever broke the batch: each request commits (or fails) alone.
+                await self._retry_one_by_one(loop, taken)
+            finally:
+                self._pending -= sum(len(r.batch) for r in taken)
+                self.metrics.queue_depth.set(self._pending)
+
+    async def _retry_one_by_one(
+        self, loop: asyncio.AbstractEventLoop, taken: list[_Request]
+    ) -> None:
+        for req in taken:
+            try:
+                (res,) = await loop.run_in_executor(self._executor, self._commit, [req.batch])
+                if not req.future.done():
+                    req.future.set_result(res)
+            except Exception as exc:
+                log.exception("pipeline commit failed")
+                if not req.future.done():
+                    req.future.set_exception(
+                        Overloaded(f"storage error, nothing was applied: {exc}", retry_after=2)
+                    )
+
+    def _commit(self, batches: list[list[Submission]]) -> list[list[Result]]:
+        started = time.perf_counter()
+        flat = [s for b in batches for s in b]
+        now = self.clock.now()
+        with self.db.engine.execution_options(sqlite_write=True).begin() as conn:
+            store.lock_keys(conn, flat)
+            decision = decide(store.load_open(conn, flat), flat, now)
+            store.write(conn, decision)
+            store.mark_received(conn, flat, now)
+        self.metrics.commit_seconds.observe(time.perf_counter() - started)
+        self.metrics.batch_size.observe(len(flat))
+        results: list[list[Result]] = []
+        i = 0
+        deduplicated = 0
+        for b in batches:
+            part: list[Result] = []
+            for sub in b:
+                alert, outcome = decision.outcomes[i]
+                i += 1
+                part.append(
+                    Result(
+                        alert.id if alert else None,
+                        sub.fingerprint,
+                        outcome,
+                        alert.status if alert else None,
+                    )
+                )
+                self.metrics.alerts_received.labels(sub.event.source, outcome.value).inc()
+                if outcome in _DEDUP_OUTCOMES:
+                    deduplicated += 1
+            results.append(part)
+        if deduplicated:
+            self.metrics.alerts_deduplicated.inc(deduplicated)
+        return results

@@ -1,0 +1,131 @@
+"""The runner's I/O: load the open alerts a batch touches, write the core's decisions.
+Runs inside one transaction; set-based statements, no per-alert round trips."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, text, update
+
+from vigil.alerts.models import Alert, AlertEventRecord
+from vigil.integrations.models import Integration
+from vigil.outbox.models import OutboxEvent
+from vigil.pipeline.dedup import ALERT_COLUMNS, AlertState, Decision, Submission
+
+_alerts = Alert.__table__
+_events = AlertEventRecord.__table__
+_outbox = OutboxEvent.__table__
+_integrations = Integration.__table__
+
+_SELECT_OPEN = select(*[_alerts.c[name] for name in ("id", *ALERT_COLUMNS)])
+
+_UPDATE_COLUMNS = (
+    "status", "severity", "name", "summary", "description", "service", "environment",
+    "labels", "annotations", "links", "raw", "ends_at", "last_received_at", "occurrences",
+    "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by",
+)
+_UPDATE_ALERT = (
+    update(_alerts)
+    .where(_alerts.c.id == bindparam("_id"))
+    .values({name: bindparam(name) for name in _UPDATE_COLUMNS})
+)
+
+
+def lock_keys(conn: Connection, batch: Sequence[Submission]) -> None:
+    """On PostgreSQL, serialize nodes that touch the same fingerprints (transaction-scoped
+    advisory locks, taken in a fixed order so two nodes never deadlock)."""
+    if conn.dialect.name != "postgresql":
+        return
+    keys = sorted(
+        {
+            struct.unpack(">q", hashlib.sha256(f"{s.tenant_id}:{s.fingerprint}".encode())
+                          .digest()[:8])[0]
+            for s in batch
+        }
+    )
+    conn.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) "
+            "WITH ORDINALITY AS t(k, n) ORDER BY n"
+        ),
+        {"keys": keys},
+    )
+
+
+def load_open(conn: Connection, batch: Sequence[Submission]) -> list[AlertState]:
+    fingerprints = sorted({s.fingerprint for s in batch})
+    tenants = {s.tenant_id for s in batch}
+    rows = conn.execute(
+        _SELECT_OPEN.where(
+            _alerts.c.fingerprint.in_(fingerprints),
+            _alerts.c.status != "resolved",
+            _alerts.c.tenant_id.in_(tenants),
+        )
+    )
+    return [AlertState(**row._asdict()) for row in rows]
+
+
+def write(conn: Connection, decision: Decision) -> None:
+    if decision.new:
+        ids = conn.execute(
+            insert(_alerts).returning(_alerts.c.id, sort_by_parameter_order=True),
+            [a.row() for a in decision.new],
+        ).scalars().all()
+        for alert, new_id in zip(decision.new, ids, strict=True):
+            alert.id = new_id
+    if decision.changed:
+        conn.execute(
+            _UPDATE_ALERT,
+            [
+                {"_id": a.id, **{name: getattr(a, name) for name in _UPDATE_COLUMNS}}
+                for a in decision.changed.values()
+            ],
+        )
+    if decision.history:
+        conn.execute(
+            insert(_events),
+            [
+                {
+                    "tenant_id": h.submission.tenant_id,
+                    "alert_id": h.alert.id if h.alert is not None else None,
+                    "integration_id": h.submission.integration_id,
+                    "fingerprint": h.submission.fingerprint,
+                    "action": h.submission.event.action.value,
+                    "outcome": h.outcome.value,
+                    "actor": h.submission.event.actor,
+                    "received_at": h.received_at,
+                    "payload": h.submission.event.raw,
+                }
+                for h in decision.history
+            ],
+        )
+    if decision.outbox:
+        rows: list[dict[str, Any]] = []
+        now = decision.history[-1].received_at
+        for o in decision.outbox:
+            payload = dict(o.payload, alert_id=o.alert.id)
+            rows.append(
+                {
+                    "tenant_id": o.alert.tenant_id,
+                    "topic": o.topic,
+                    "aggregate": f"alert:{o.alert.id}",
+                    "payload": payload,
+                    "created_at": now,
+                    "available_at": now,
+                    "attempts": 0,
+                }
+            )
+        conn.execute(insert(_outbox), rows)
+
+
+def mark_received(conn: Connection, batch: Sequence[Submission], now: datetime) -> None:
+    """Integrations' "last alert received", once per integration per batch."""
+    ids = sorted({s.integration_id for s in batch if s.integration_id is not None})
+    if ids:
+        conn.execute(
+            update(_integrations).where(_integrations.c.id.in_(ids)).values(last_received_at=now)
+        )
