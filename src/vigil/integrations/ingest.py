@@ -125,7 +125,11 @@ def _pd_error(exc: VigilError) -> JSONResponse:
         headers = {"Retry-After": str(getattr(exc, "retry_after", 1))}
         return JSONResponse({"status": "overloaded", "message": exc.message}, exc.status_code,
                             headers=headers)
-    errors = [f"{d['field']}: {d['message']}" for d in exc.details] or [exc.message]
+    errors = [
+        f"'{d['field']}' is missing or blank" if d["message"] == "Field required"
+        else f"'{d['field']}' {d['message']}"
+        for d in exc.details
+    ] or [exc.message]
     return JSONResponse({"status": "invalid event", "message": "Event object is invalid",
                          "errors": errors}, status_code=400)
 
@@ -159,6 +163,7 @@ def _og_error(exc: VigilError, started: float) -> JSONResponse:
     status = 422 if exc.status_code in (400, 422) else exc.status_code
     body = _og_body(exc.message, started)
     if exc.details:
+        body["message"] = "Request body is not processable. Please check the errors."
         body["errors"] = {d["field"]: d["message"] for d in exc.details}
     return JSONResponse(body, status_code=status, headers=headers)
 

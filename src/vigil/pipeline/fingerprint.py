@@ -9,10 +9,6 @@ from vigil.pipeline.event import AlertEvent
 
 FINGERPRINT_VERSION = 1
 
-#: Labels that describe an alert but do not identify it.
-NON_IDENTIFYING_LABELS = frozenset({"severity", "priority", "urgency"})
-
-
 class FingerprintError(ValueError):
     pass
 
@@ -29,7 +25,9 @@ def fingerprint(event: AlertEvent, *, integration_id: int) -> str:
         h.update(b"key\x1f")
         h.update(event.dedup_key.encode())
         return h.hexdigest()
-    identifying = {k: v for k, v in event.labels.items() if k not in NON_IDENTIFYING_LABELS}
+    # Every label identifies, as in Alertmanager: "warning at 80%" and "critical at 90%" rules
+    # with otherwise equal labels are two alerts that fire and resolve on their own.
+    identifying = event.labels
     if not identifying:
         raise FingerprintError("an alert needs a dedup key or identifying labels")
     h.update(b"labels")

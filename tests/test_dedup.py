@@ -1,0 +1,146 @@
+"""The dedup core, table-driven: events in, decisions out, no database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from vigil.pipeline.dedup import AlertState, Outcome, Submission, decide
+from vigil.pipeline.event import Action, AlertEvent, Severity
+from vigil.pipeline.fingerprint import FingerprintError, fingerprint
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+T0 = datetime(2026, 3, 1, 11, 0, tzinfo=UTC)
+
+
+def ev(action: str = "trigger", *, fp_labels: dict[str, str] | None = None,
+       starts_at: datetime | None = None, severity: Severity = Severity.WARNING,
+       actor: str | None = None) -> AlertEvent:
+    return AlertEvent(action=Action(action), source="alertmanager", name="HighLatency",
+                      summary="slow", severity=severity,
+                      labels=fp_labels or {"alertname": "HighLatency", "service": "api"},
+                      starts_at=starts_at, actor=actor)
+
+
+def sub(event: AlertEvent, tenant: int = 1) -> Submission:
+    return Submission(tenant, 7, fingerprint(event, integration_id=7), event)
+
+
+def test_first_trigger_opens_a_firing_alert() -> None:
+    d = decide([], [sub(ev(starts_at=T0))], NOW)
+    assert len(d.new) == 1
+    alert = d.new[0]
+    assert (alert.status, alert.occurrences, alert.starts_at) == ("firing", 1, T0)
+    assert alert.first_received_at == alert.last_received_at == NOW
+    assert d.outcomes[0][1] is Outcome.CREATED
+    assert [o.topic for o in d.outbox] == ["alert.created"]
+
+
+def test_repeat_trigger_joins_the_open_alert_as_an_occurrence() -> None:
+    first = decide([], [sub(ev())], NOW).new[0]
+    first.id = 1
+    later = NOW + timedelta(minutes=1)
+    d = decide([first], [sub(ev(severity=Severity.CRITICAL))], later)
+    assert d.new == []
+    assert d.changed[1] is first
+    assert first.occurrences == 2
+    assert first.last_received_at == later
+    assert first.severity == int(Severity.CRITICAL)  # the latest view wins
+    assert d.outcomes[0][1] is Outcome.DEDUPLICATED
+    assert [o.topic for o in d.outbox] == ["alert.repeated"]
+
+
+def test_resent_notification_with_same_start_is_a_redelivery_not_an_occurrence() -> None:
+    first = decide([], [sub(ev(starts_at=T0))], NOW).new[0]
+    first.id = 1
+    d = decide([first], [sub(ev(starts_at=T0)), sub(ev(starts_at=T0))], NOW)
+    assert first.occurrences == 1
+    assert [o for _, o in d.outcomes] == [Outcome.REDELIVERED, Outcome.REDELIVERED]
+    assert d.outbox == []
+
+
+def test_trigger_after_resolve_opens_a_new_alert_even_in_one_batch() -> None:
+    d = decide([], [sub(ev()), sub(ev("resolve")), sub(ev())], NOW)
+    assert len(d.new) == 2
+    assert [a.status for a in d.new] == ["resolved", "firing"]
+    assert [o for _, o in d.outcomes] == [Outcome.CREATED, Outcome.RESOLVED, Outcome.CREATED]
+    assert [o.topic for o in d.outbox] == ["alert.created", "alert.resolved", "alert.created"]
+
+
+def test_acknowledge_then_acknowledge_again_is_unchanged() -> None:
+    d = decide([], [sub(ev()), sub(ev("acknowledge", actor="alice")),
+                    sub(ev("acknowledge", actor="bob"))], NOW)
+    alert = d.new[0]
+    assert alert.status == "acknowledged"
+    assert alert.acknowledged_by == "alice"
+    assert [o for _, o in d.outcomes][1:] == [Outcome.ACKNOWLEDGED, Outcome.UNCHANGED]
+
+
+def test_trigger_on_acknowledged_alert_keeps_it_acknowledged() -> None:
+    d = decide([], [sub(ev()), sub(ev("acknowledge")), sub(ev())], NOW)
+    assert d.new[0].status == "acknowledged"
+    assert d.new[0].occurrences == 2
+
+
+@pytest.mark.parametrize("action", ["acknowledge", "resolve"])
+def test_action_for_no_open_alert_is_ignored_but_recorded(action: str) -> None:
+    d = decide([], [sub(ev(action))], NOW)
+    assert d.new == [] and d.changed == {} and d.outbox == []
+    assert d.outcomes == [(None, Outcome.IGNORED)]
+    assert len(d.history) == 1 and d.history[0].alert is None
+
+
+def test_resolve_uses_the_source_end_time_when_given() -> None:
+    end = NOW - timedelta(seconds=30)
+    resolve = ev("resolve")
+    resolve.ends_at = end
+    d = decide([], [sub(ev()), sub(resolve)], NOW)
+    assert d.new[0].ends_at == end
+    assert d.new[0].resolved_at == NOW
+
+
+def test_dedup_is_per_tenant() -> None:
+    d = decide([], [sub(ev(), tenant=1), sub(ev(), tenant=2)], NOW)
+    assert len(d.new) == 2
+
+
+def test_every_event_is_kept_in_history() -> None:
+    batch = [sub(ev()), sub(ev()), sub(ev("acknowledge")), sub(ev("resolve"))]
+    d = decide([], batch, NOW)
+    assert [h.outcome for h in d.history] == [
+        Outcome.CREATED, Outcome.DEDUPLICATED, Outcome.ACKNOWLEDGED, Outcome.RESOLVED]
+
+
+def test_existing_open_alert_from_the_database_is_joined() -> None:
+    existing = AlertState(
+        id=42, tenant_id=1, integration_id=7, fingerprint=sub(ev()).fingerprint,
+        fingerprint_version=1, dedup_key=None, source="alertmanager", status="firing",
+        severity=3, name="HighLatency", summary="slow", description=None, service="api",
+        environment=None, labels={}, annotations={}, links=[], raw={}, starts_at=T0,
+        ends_at=None, first_received_at=T0, last_received_at=T0, occurrences=5,
+    )
+    d = decide([existing], [sub(ev("resolve"))], NOW)
+    assert d.changed == {42: existing}
+    assert existing.status == "resolved"
+
+
+def test_fingerprint_never_from_name_alone() -> None:
+    bare = AlertEvent(action=Action.TRIGGER, source="x", name="only a name")
+    with pytest.raises(FingerprintError):
+        fingerprint(bare, integration_id=1)
+
+
+def test_fingerprint_ignores_label_order_and_depends_on_integration() -> None:
+    a = ev(fp_labels={"a": "1", "b": "2"})
+    b = ev(fp_labels={"b": "2", "a": "1"})
+    assert fingerprint(a, integration_id=1) == fingerprint(b, integration_id=1)
+    assert fingerprint(a, integration_id=1) != fingerprint(a, integration_id=2)
+    c = ev(fp_labels={"a": "1", "b": "3"})
+    assert fingerprint(a, integration_id=1) != fingerprint(c, integration_id=1)
+
+
+def test_severity_label_is_part_of_the_identity_as_in_alertmanager() -> None:
+    warn = ev(fp_labels={"alertname": "Disk", "severity": "warning"})
+    crit = ev(fp_labels={"alertname": "Disk", "severity": "critical"})
+    assert fingerprint(warn, integration_id=1) != fingerprint(crit, integration_id=1)
