@@ -224,13 +224,13 @@ async def _opsgenie_action(request: Request, identifier: str, action: Action) ->
     return _og_accepted(started)
 
 
-@router.post("/v2/alerts/{identifier}/acknowledge", tags=["ingest"])
-@router.post("/api/v1/ingest/opsgenie/v2/alerts/{identifier}/acknowledge", tags=["ingest"])
+@router.post("/v2/alerts/{identifier:path}/acknowledge", tags=["ingest"])
+@router.post("/api/v1/ingest/opsgenie/v2/alerts/{identifier:path}/acknowledge", tags=["ingest"])
 async def opsgenie_acknowledge(identifier: str, request: Request) -> Response:
     return await _opsgenie_action(request, identifier, Action.ACKNOWLEDGE)
 
 
-@router.post("/v2/alerts/{identifier}/close", tags=["ingest"])
-@router.post("/api/v1/ingest/opsgenie/v2/alerts/{identifier}/close", tags=["ingest"])
+@router.post("/v2/alerts/{identifier:path}/close", tags=["ingest"])
+@router.post("/api/v1/ingest/opsgenie/v2/alerts/{identifier:path}/close", tags=["ingest"])
 async def opsgenie_close(identifier: str, request: Request) -> Response:
     return await _opsgenie_action(request, identifier, Action.RESOLVE)

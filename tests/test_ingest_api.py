@@ -1,0 +1,272 @@
+"""Ingest over HTTP, on real SQLite and PostgreSQL: every source, dedup, and bad input."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+from typing import Any
+
+from conftest import Harness, fixture_path
+from sqlalchemy import func, select
+
+from vigil.alerts.models import Alert, AlertEventRecord
+from vigil.outbox.models import OutboxEvent
+
+
+def load(integration: str, name: str) -> Any:
+    return json.loads(fixture_path(integration, name).read_text())
+
+
+def count(h: Harness, model: Any) -> int:
+    with h.ctx.db.read() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_alertmanager_group_creates_one_alert_per_entry_and_resends_are_idempotent(
+    vigil: Harness,
+) -> None:
+    payload = load("alertmanager", "firing_group.json")
+    first = vigil.post_alertmanager(payload)
+    assert first.status_code == 202, first.text
+    body = first.json()
+    assert body["accepted"] == len(payload["alerts"]) >= 2
+    assert {a["outcome"] for a in body["alerts"]} == {"created"}
+    ids = [a["id"] for a in body["alerts"]]
+
+    vigil.clock.advance(seconds=30)
+    again = vigil.post_alertmanager(payload).json()  # Alertmanager re-sends the whole group
+    assert [a["id"] for a in again["alerts"]] == ids
+    assert {a["outcome"] for a in again["alerts"]} == {"redelivered"}
+    alerts = vigil.alerts()
+    assert len(alerts) == len(ids)
+    assert {a["occurrences"] for a in alerts} == {1}
+    assert count(vigil, AlertEventRecord) == 2 * len(ids)
+
+
+def test_alertmanager_firing_then_resolved_then_firing_again_opens_a_new_alert(
+    vigil: Harness,
+) -> None:
+    firing = load("alertmanager", "cycling_firing.json")
+    resolved = load("alertmanager", "resolved.json")
+    created = vigil.post_alertmanager(firing).json()["alerts"][0]
+    done = vigil.post_alertmanager(resolved).json()["alerts"][0]
+    assert done["id"] == created["id"]
+    assert (done["outcome"], done["status"]) == ("resolved", "resolved")
+    alert = vigil.client.get(f"/api/v1/alerts/{created['id']}", headers=vigil.auth).json()
+    assert alert["status"] == "resolved"
+    assert alert["ends_at"] is not None and alert["resolved_at"] is not None
+
+    # Firing again after resolve is a new alert; it starts at a new time.
+    refire = json.loads(json.dumps(firing))
+    refire["alerts"][0]["startsAt"] = "2026-11-22T18:00:00Z"
+    again = vigil.post_alertmanager(refire).json()["alerts"][0]
+    assert again["outcome"] == "created" and again["id"] != created["id"]
+
+
+def test_outbox_rows_are_written_with_every_alert_change(vigil: Harness) -> None:
+    vigil.post_alertmanager(load("alertmanager", "cycling_firing.json"))
+    vigil.post_alertmanager(load("alertmanager", "cycling_firing.json"))  # redelivery: no event
+    vigil.post_alertmanager(load("alertmanager", "resolved.json"))
+    with vigil.ctx.db.read() as s:
+        topics = list(s.scalars(select(OutboxEvent.topic).order_by(OutboxEvent.id)))
+        alert_id = s.scalar(select(Alert.id))
+        aggregates = set(s.scalars(select(OutboxEvent.aggregate)))
+    assert topics == ["alert.created", "alert.resolved"]
+    assert aggregates == {f"alert:{alert_id}"}
+
+
+def test_grafana_alerts_carry_their_links(vigil: Harness) -> None:
+    payload = load("grafana", "firing.json")
+    resp = vigil.client.post("/api/v1/ingest/grafana", json=payload,
+                             params={"token": vigil.keys["grafana"]})
+    assert resp.status_code == 202, resp.text
+    alerts = vigil.alerts()
+    assert len(alerts) == len(payload["alerts"])
+    texts = {link["text"] for a in alerts for link in a["links"]}
+    assert {"Dashboard", "Panel", "Silence in Grafana"} <= texts
+    resolved = vigil.client.post("/api/v1/ingest/grafana", json=load("grafana", "resolved.json"),
+                                 headers={"Authorization": f"Bearer {vigil.keys['grafana']}"})
+    assert resolved.status_code == 202
+    assert any(a["outcome"] == "resolved" for a in resolved.json()["alerts"])
+
+
+def test_pagerduty_events_v2_trigger_acknowledge_resolve(vigil: Harness) -> None:
+    trigger = load("pagerduty", "trigger.json")
+    trigger["routing_key"] = vigil.keys["pagerduty"]
+    resp = vigil.client.post("/v2/enqueue", json=trigger)
+    assert resp.status_code == 202
+    assert resp.json() == {"status": "success", "message": "Event processed",
+                           "dedup_key": trigger["dedup_key"]}
+    for action, status in (("acknowledge", "acknowledged"), ("resolve", "resolved")):
+        ev = {"routing_key": vigil.keys["pagerduty"], "event_action": action,
+              "dedup_key": trigger["dedup_key"]}
+        assert vigil.client.post("/v2/enqueue", json=ev).status_code == 202
+        (alert,) = vigil.alerts()
+        assert alert["status"] == status
+    assert alert["severity"] == {"critical": "critical", "error": "high", "warning": "warning",
+                                 "info": "info"}[trigger["payload"]["severity"]]
+
+
+def test_pagerduty_trigger_without_dedup_key_gets_one_back_that_resolves_it(
+    vigil: Harness,
+) -> None:
+    ev = {"routing_key": vigil.keys["pagerduty"], "event_action": "trigger",
+          "payload": {"summary": "disk full on db-1", "source": "db-1", "severity": "error"}}
+    key1 = vigil.client.post("/api/v1/ingest/pagerduty/v2/enqueue", json=ev).json()["dedup_key"]
+    key2 = vigil.client.post("/v2/enqueue", json=ev).json()["dedup_key"]
+    assert key1 == key2
+    (alert,) = vigil.alerts()
+    assert alert["occurrences"] == 2
+    vigil.client.post("/v2/enqueue", json={"routing_key": vigil.keys["pagerduty"],
+                                           "event_action": "resolve", "dedup_key": key1})
+    assert vigil.alerts()[0]["status"] == "resolved"
+
+
+def test_pagerduty_invalid_event_answers_in_pagerduty_format(vigil: Harness) -> None:
+    ev = {"routing_key": vigil.keys["pagerduty"], "event_action": "trigger",
+          "payload": {"source": "db-1", "severity": "fatal"}}
+    resp = vigil.client.post("/v2/enqueue", json=ev)
+    assert resp.status_code == 400
+    body = resp.json()
+    assert body["status"] == "invalid event"
+    assert body["message"] == "Event object is invalid"
+    assert "'payload.summary' is missing or blank" in body["errors"]
+    assert any(e.startswith("'payload.severity'") for e in body["errors"])
+    unknown = vigil.client.post("/v2/enqueue", json={**ev, "routing_key": "0" * 32})
+    assert unknown.status_code == 400
+    assert count(vigil, Alert) == 0
+
+
+def test_opsgenie_alias_dedups_with_count_and_closes_by_alias_or_id(vigil: Harness) -> None:
+    headers = {"Authorization": f"GenieKey {vigil.keys['opsgenie']}"}
+    create = load("opsgenie", "create.json")
+    for _ in range(3):
+        resp = vigil.client.post("/v2/alerts", json=create, headers=headers)
+        assert resp.status_code == 202
+        assert resp.json()["result"] == "Request will be processed"
+    (alert,) = vigil.alerts()
+    assert alert["occurrences"] == 3
+    assert alert["dedup_key"] == create["alias"]
+    alias = quote(create["alias"], safe="")  # as Opsgenie clients send it
+    ack = vigil.client.post(f"/v2/alerts/{alias}/acknowledge",
+                            params={"identifierType": "alias"}, json={"user": "alice"},
+                            headers=headers)
+    assert ack.status_code == 202
+    assert vigil.alerts()[0]["status"] == "acknowledged"
+    close = vigil.client.post(f"/api/v1/ingest/opsgenie/v2/alerts/{alert['id']}/close",
+                              params={"identifierType": "id"}, headers=headers)
+    assert close.status_code == 202
+    assert vigil.alerts()[0]["status"] == "resolved"
+
+
+def test_opsgenie_validation_error_is_422_naming_the_field(vigil: Harness) -> None:
+    headers = {"Authorization": f"GenieKey {vigil.keys['opsgenie']}"}
+    resp = vigil.client.post("/v2/alerts", json={"message": "x", "priority": "P9"},
+                             headers=headers)
+    assert resp.status_code == 422
+    assert "priority" in resp.json()["errors"]
+    bad_key = vigil.client.post("/v2/alerts", json={"message": "x"},
+                                headers={"Authorization": "GenieKey nope"})
+    assert bad_key.status_code == 401
+
+
+def test_generic_webhook_maps_fields_by_configured_paths(vigil: Harness) -> None:
+    created = vigil.client.post("/api/v1/integrations", headers=vigil.auth, json={
+        "name": "datadog", "type": "generic",
+        "config": {"title": "$.alert_title", "severity": "$.alert_type",
+                   "dedup_key": "$.alert_cycle_key", "service": "$.host_name",
+                   "status": "$.alert_transition", "resolve_values": ["Recovered"]},
+    })
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    trig = load("generic", "datadog_triggered.json")
+    resp = vigil.client.post(f"/api/v1/ingest/generic/{key}", json=trig)
+    assert resp.status_code == 202, resp.text
+    (alert,) = vigil.alerts()
+    assert alert["name"] == trig["alert_title"]
+    assert alert["dedup_key"] == trig["alert_cycle_key"]
+    assert alert["service"] == trig["host_name"]
+    rec = vigil.client.post(f"/api/v1/ingest/generic/{key}",
+                            json=load("generic", "datadog_recovered.json"))
+    assert rec.json()["alerts"][0]["outcome"] == "resolved"
+
+
+def test_generic_array_is_one_batch(vigil: Harness) -> None:
+    items = load("generic", "array_of_alerts.json")
+    resp = vigil.client.post(f"/api/v1/ingest/generic/{vigil.keys['generic']}", json=items)
+    assert resp.status_code == 202
+    assert resp.json()["accepted"] == len(items)
+    assert len(vigil.alerts()) == len(items)
+
+
+def test_generic_config_with_bad_json_path_is_refused_at_save_time(vigil: Harness) -> None:
+    resp = vigil.client.post("/api/v1/integrations", headers=vigil.auth, json={
+        "name": "bad", "type": "generic", "config": {"title": "$.[[["}})
+    assert resp.status_code == 422
+    assert resp.json()["error"]["field"] == "config.title"
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+def test_missing_and_unknown_integration_keys_are_401(vigil: Harness) -> None:
+    payload = load("alertmanager", "firing_single.json")
+    missing = vigil.client.post("/api/v1/ingest/alertmanager", json=payload)
+    assert missing.status_code == 401
+    assert missing.json()["error"]["field"] == "token"
+    unknown = vigil.client.post("/api/v1/ingest/alertmanager/deadbeef", json=payload)
+    assert unknown.status_code == 401
+
+
+def test_revoked_integration_key_stops_working(vigil: Harness) -> None:
+    iid = vigil.integration_ids["alertmanager"]
+    assert vigil.client.delete(f"/api/v1/integrations/{iid}", headers=vigil.auth).status_code == 200
+    resp = vigil.post_alertmanager(load("alertmanager", "firing_single.json"))
+    assert resp.status_code == 401
+
+
+def test_key_of_another_type_is_refused(vigil: Harness) -> None:
+    resp = vigil.client.post(f"/api/v1/ingest/alertmanager/{vigil.keys['grafana']}",
+                             json=load("alertmanager", "firing_single.json"))
+    assert resp.status_code == 422
+    assert "grafana" in resp.json()["error"]["message"]
+
+
+def test_unknown_integration_type_is_404(vigil: Harness) -> None:
+    resp = vigil.client.post(f"/api/v1/ingest/zabbix/{vigil.keys['generic']}", json={})
+    assert resp.status_code == 404
+
+
+def test_malformed_json_is_400_naming_the_body(vigil: Harness) -> None:
+    resp = vigil.client.post(f"/api/v1/ingest/alertmanager/{vigil.keys['alertmanager']}",
+                             content=b'{"alerts": [', headers={"content-type": "application/json"})
+    assert resp.status_code == 400
+    assert resp.json()["error"]["field"] == "body"
+    empty = vigil.client.post(f"/api/v1/ingest/alertmanager/{vigil.keys['alertmanager']}")
+    assert empty.status_code == 400
+
+
+def test_one_bad_alert_refuses_the_whole_batch(vigil: Harness) -> None:
+    payload = load("alertmanager", "firing_group.json")
+    payload["alerts"][1]["labels"] = "not a map"
+    resp = vigil.post_alertmanager(payload)
+    assert resp.status_code == 422
+    assert resp.json()["error"]["field"] == "alerts[1].labels"
+    assert count(vigil, Alert) == 0
+    assert count(vigil, AlertEventRecord) == 0
+
+
+def test_oversized_body_is_413(db_url: str, clock: Any) -> None:
+    from conftest import make_harness
+
+    for h in make_harness(db_url, clock, max_body_bytes=2048):
+        payload = load("alertmanager", "firing_group.json")
+        payload["alerts"][0]["annotations"]["description"] = "x" * 5000
+        resp = h.post_alertmanager(payload)
+        assert resp.status_code == 413
+        assert resp.json()["error"]["field"] == "body"
+        # streamed without a Content-Length, too
+        chunks = iter([json.dumps(payload).encode()[i:i + 1000] for i in range(0, 6000, 1000)])
+        streamed = h.client.post(f"/api/v1/ingest/alertmanager/{h.keys['alertmanager']}",
+                                 content=chunks)
+        assert streamed.status_code == 413
+        assert count(h, Alert) == 0
