@@ -85,10 +85,10 @@ class VigilServer:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"vigil serve not healthy after {timeout:.0f} s:\n"
                                    + self.tail())
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.base_url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
+            with (contextlib.suppress(OSError),
+                  urllib.request.urlopen(f"{self.base_url}/health", timeout=2) as resp):
+                if resp.status == 200:
+                    break
             time.sleep(0.2)
         text = "\n".join(self.output)
         api, am = _API_KEY.search(text), _AM_KEY.search(text)
@@ -187,7 +187,7 @@ class Sampler(threading.Thread):
         self._window_cpu = 0.0
         self._window_t = 0.0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def _rss(self) -> int:
         try:
@@ -203,9 +203,9 @@ class Sampler(threading.Thread):
             return 0.0
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.sample()
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def sample(self) -> int:
         rss = self._rss()
@@ -231,5 +231,5 @@ class Sampler(threading.Thread):
                           time.perf_counter() - self._window_t)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(2)

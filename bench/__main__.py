@@ -1,0 +1,466 @@
+"""``python -m bench``: start Vigil, run the ingest scenarios, print and save the figures.
+
+Scenarios (one server, one fresh SQLite database, in this order):
+
+  (a)  Alertmanager webhooks of 100 new alerts each, closed loop     -> alerts/s
+  (b1) one new alert per request, closed loop                        -> requests/s
+  (b2) one new alert per request, open loop at max(b1/2, 750) req/s  -> p50/p99 latency
+  (c)  batches of 100 until the database holds BENCH_ALERTS alerts   -> server RSS,
+       then GET /api/v1/alerts?limit=50 (median of 20 calls)
+
+Knobs (environment): BENCH_SECONDS (duration scale, default 1.0), BENCH_ALERTS (default
+1000000), BENCH_SCENARIOS (default "a,b1,b2,c"), BENCH_BATCH (alerts per webhook, 100),
+BENCH_BATCH_CONNECTIONS (16), BENCH_SINGLE_CONNECTIONS (64), BENCH_OPEN_CONNECTIONS (64),
+BENCH_SINGLE_KIND (alertmanager | generic), BENCH_B2_RATE (fixed open-loop rate),
+BENCH_PROFILE=1 (py-spy the server during a and b1), BENCH_KEEP=1 (keep the temp dir),
+BENCH_VIGIL (the vigil executable).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import loadgen, report
+from bench.loadgen import LoadResult, Req
+from bench.payloads import Payloads
+from bench.profile import Profiler, find_pyspy
+from bench.server import Sampler, VigilServer, Window, mb
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench-results" / "latest.json"
+
+TARGET_BATCH_ALERTS_S = 10_000
+TARGET_SINGLE_REQ_S = 1_500
+TARGET_P99_MS = 100.0
+TARGET_HALF_LOAD_RATE = 750.0
+TARGET_RSS_MB = 300.0
+TARGET_ALERTS = 1_000_000
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise SystemExit(f"{name} must be > 0")
+    return value
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(_env_float(name, default))
+
+
+@dataclass(frozen=True)
+class Config:
+    scale: float
+    alerts_target: int
+    scenarios: tuple[str, ...]
+    batch_size: int
+    batch_connections: int
+    single_connections: int
+    open_connections: int
+    single_kind: str
+    b2_rate: float | None
+    profile: bool
+    keep: bool
+    vigil_bin: Path
+    #: Prebuilt-request budget: the most alerts/s (a) and requests/s (b1) can consume.
+    batch_rate_cap: int
+    single_rate_cap: int
+    round_alerts: int
+
+    @property
+    def a_seconds(self) -> float:
+        return 25 * self.scale
+
+    @property
+    def b_seconds(self) -> float:
+        return 15 * self.scale
+
+    @property
+    def warmup_seconds(self) -> float:
+        return max(0.5, 2 * self.scale)
+
+    @classmethod
+    def from_env(cls) -> Config:
+        scenarios = tuple(s.strip() for s in os.environ.get("BENCH_SCENARIOS", "a,b1,b2,c")
+                          .split(",") if s.strip())
+        unknown = set(scenarios) - {"a", "b1", "b2", "c"}
+        if unknown:
+            raise SystemExit(f"BENCH_SCENARIOS: unknown {', '.join(sorted(unknown))}; "
+                             "use a, b1, b2, c")
+        kind = os.environ.get("BENCH_SINGLE_KIND", "alertmanager")
+        if kind not in ("alertmanager", "generic"):
+            raise SystemExit("BENCH_SINGLE_KIND must be alertmanager or generic")
+        default_bin = Path(sys.executable).parent / "vigil"
+        vigil_bin = Path(os.environ.get("BENCH_VIGIL", "") or default_bin)
+        if not vigil_bin.exists():
+            found = shutil.which("vigil")
+            if not found:
+                raise SystemExit(f"no vigil executable at {vigil_bin}; set BENCH_VIGIL")
+            vigil_bin = Path(found)
+        b2 = os.environ.get("BENCH_B2_RATE", "").strip()
+        return cls(
+            scale=_env_float("BENCH_SECONDS", 1.0),
+            alerts_target=_env_int("BENCH_ALERTS", TARGET_ALERTS),
+            scenarios=scenarios,
+            batch_size=_env_int("BENCH_BATCH", 100),
+            batch_connections=_env_int("BENCH_BATCH_CONNECTIONS", 16),
+            single_connections=_env_int("BENCH_SINGLE_CONNECTIONS", 64),
+            open_connections=_env_int("BENCH_OPEN_CONNECTIONS", 64),
+            single_kind=kind,
+            b2_rate=_env_float("BENCH_B2_RATE", 1.0) if b2 else None,
+            profile=os.environ.get("BENCH_PROFILE", "") in ("1", "true", "yes"),
+            keep=os.environ.get("BENCH_KEEP", "") in ("1", "true", "yes"),
+            vigil_bin=vigil_bin,
+            batch_rate_cap=_env_int("BENCH_BATCH_RATE_CAP", 25_000),
+            single_rate_cap=_env_int("BENCH_SINGLE_RATE_CAP", 6_000),
+            round_alerts=_env_int("BENCH_ROUND_ALERTS", 100_000),
+        )
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+class Bench:
+    def __init__(self, cfg: Config, server: VigilServer, sampler: Sampler) -> None:
+        self.cfg = cfg
+        self.server = server
+        self.sampler = sampler
+        self.payloads = Payloads(server.host, server.port)
+        self.single_key = server.alertmanager_key
+        if cfg.single_kind == "generic":
+            self.single_key = server.create_integration("generic", "bench generic")
+        self.rows: list[dict[str, Any]] = []
+        self.profiles: dict[str, dict[str, Any]] = {}
+        self.extra: dict[str, Any] = {}
+
+    # -- building blocks --------------------------------------------------------------------
+
+    def batches(self, requests: int) -> list[Req]:
+        return self.payloads.alertmanager(self.server.alertmanager_key, requests,
+                                          self.cfg.batch_size)
+
+    def singles(self, requests: int) -> list[Req]:
+        if self.cfg.single_kind == "generic":
+            return self.payloads.generic(self.single_key, requests)
+        return self.payloads.alertmanager(self.single_key, requests, 1)
+
+    def closed(self, reqs: list[Req], connections: int, seconds: float | None) -> LoadResult:
+        host, port = self.server.host, self.server.port
+        return loadgen.run(lambda: loadgen.closed_loop(host, port, reqs, connections=connections,
+                                                       duration_s=seconds))
+
+    def open(self, reqs: list[Req], rate: float, connections: int) -> LoadResult:
+        host, port = self.server.host, self.server.port
+        return loadgen.run(lambda: loadgen.open_loop(host, port, reqs, rate=rate,
+                                                     connections=connections))
+
+    def measured(self, key: str, title: str, run: Any, seconds: float) -> LoadResult:
+        """Runs ``run()`` between two row counts and a server RSS/CPU window, optionally
+        under py-spy, and records a table row."""
+        before = self.server.count_alerts()
+        prof = None
+        exe = find_pyspy() if self.cfg.profile and key in ("a", "b1") else None
+        if self.cfg.profile and key in ("a", "b1") and exe is None:
+            say("  BENCH_PROFILE=1 but py-spy is not installed (.venv/bin/pip install py-spy)")
+        if exe is not None:
+            prof_s = max(1, min(10, int(seconds) - 2))
+            prof = Profiler(exe, self.server.pid, prof_s,
+                            RESULTS.parent / f"profile-{key}.txt")
+        self.sampler.begin()
+        res: LoadResult = run()
+        window = self.sampler.end()
+        committed = self.server.count_alerts() - before
+        if prof is not None:
+            self.profiles[key] = prof.finish()
+        self.rows.append(_row(key, title, res, committed, window))
+        self._progress(self.rows[-1])
+        return res
+
+    def _progress(self, row: dict[str, Any]) -> None:
+        lat = row["latency_ms"]
+        say(f"  {row['title']}: {row['requests_per_s']:,.0f} req/s, "
+            f"{row['alerts_per_s']:,.0f} alerts/s accepted, {row['committed']:,} committed, "
+            f"p50 {lat['p50'] or 0:.1f} ms, p99 {lat['p99'] or 0:.1f} ms, "
+            f"non-202 {row['non_202'] or 0}, server {row['server']['cpu_cores']:.2f} cores, "
+            f"RSS peak {row['server']['peak_rss_mb']:.0f} MB")
+
+    # -- scenarios ----------------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Both request shapes for a moment: imports, caches, connection pools. Not reported."""
+        s = self.cfg.warmup_seconds
+        say(f"warm-up: {s:.1f} s of batches and {s:.1f} s of single alerts (not reported)")
+        a = self.closed(self.batches(200), self.cfg.batch_connections, s)
+        b = self.closed(self.singles(4000), self.cfg.single_connections, s)
+        self.extra["warmup"] = {"batches": a.to_dict(), "singles": b.to_dict()}
+
+    def scenario_a(self) -> None:
+        secs = self.cfg.a_seconds
+        n = math.ceil(self.cfg.batch_rate_cap * secs / self.cfg.batch_size)
+        say(f"(a) prebuilding {n:,} webhooks x {self.cfg.batch_size} alerts ...")
+        reqs = self.batches(n)
+        say(f"(a) {secs:.0f} s closed loop, {self.cfg.batch_connections} connections")
+        self.measured("a", f"(a) AM webhook x{self.cfg.batch_size}", lambda: self.closed(
+            reqs, self.cfg.batch_connections, secs), secs)
+
+    def scenario_b1(self) -> LoadResult:
+        secs = self.cfg.b_seconds
+        n = math.ceil(self.cfg.single_rate_cap * secs)
+        say(f"(b1) prebuilding {n:,} single-alert requests ({self.cfg.single_kind}) ...")
+        reqs = self.singles(n)
+        say(f"(b1) {secs:.0f} s closed loop, {self.cfg.single_connections} connections")
+        return self.measured("b1", f"(b1) single alert, max ({self.cfg.single_kind})",
+                             lambda: self.closed(reqs, self.cfg.single_connections, secs), secs)
+
+    def scenario_b2(self, b1: LoadResult | None) -> None:
+        secs = self.cfg.b_seconds
+        if self.cfg.b2_rate is not None:
+            rate = self.cfg.b2_rate
+        elif b1 is not None:
+            rate = max(b1.requests_per_s / 2, TARGET_HALF_LOAD_RATE)
+        else:
+            rate = TARGET_HALF_LOAD_RATE
+        n = math.ceil(rate * secs)
+        say(f"(b2) prebuilding {n:,} single-alert requests ...")
+        reqs = self.singles(n)
+        say(f"(b2) open loop at {rate:,.0f} req/s for {secs:.0f} s, "
+            f"{self.cfg.open_connections} connections")
+        self.measured("b2", f"(b2) single alert @ {rate:,.0f}/s open",
+                      lambda: self.open(reqs, rate, self.cfg.open_connections), secs)
+
+    def scenario_c(self) -> None:
+        cfg = self.cfg
+        target = cfg.alerts_target
+        current = start_count = self.server.count_alerts()
+        say(f"(c) filling the database from {current:,} to {target:,} alerts "
+            f"in rounds of <= {cfg.round_alerts:,} (each prebuilt while the server idles)")
+        total = LoadResult("closed", cfg.batch_connections, 0)
+        cpu = secs = 0.0
+        peak = 0
+        rounds: list[dict[str, Any]] = []
+        started = time.perf_counter()
+        while current < target:
+            n = math.ceil(min(cfg.round_alerts, target - current) / cfg.batch_size)
+            reqs = self.batches(n)
+            self.sampler.begin()
+            res = self.closed(reqs, cfg.batch_connections, None)
+            window = self.sampler.end()
+            del reqs
+            current = self.server.count_alerts()
+            _merge(total, res)
+            cpu += window.cpu_s
+            secs += window.seconds
+            peak = max(peak, window.peak_rss)
+            rounds.append({"alerts_after": current, "alerts_per_s": round(res.alerts_per_s),
+                           "p99_ms": res.percentile_ms(99), "rss_mb": mb(window.end_rss)})
+            say(f"  {current:>10,} alerts: {res.alerts_per_s:,.0f} alerts/s this round, "
+                f"p99 {res.percentile_ms(99) or 0:.0f} ms, server RSS {mb(window.end_rss):.0f} MB")
+            if res.accepted_alerts == 0:
+                say("  no alert accepted in a whole round; giving up on (c)")
+                break
+        fill_s = time.perf_counter() - started
+        time.sleep(2)  # let the writer and the allocator settle
+        rss_after_ingest = self.sampler.sample()
+        committed = current - start_count
+        window = Window(peak, rss_after_ingest, cpu, secs)
+        row = _row("c", f"(c) fill to {target:,}", total, committed, window)
+        self.rows.append(row)
+        self._progress(row)
+
+        # The alert list at that size (first call reported apart: cold caches).
+        get = self.payloads.get("/api/v1/alerts?limit=50", self.server.admin_key)
+        host, port = self.server.host, self.server.port
+        calls = loadgen.run(lambda: loadgen.timed_requests(host, port, get, 21))
+        bad = [s for s, _ in calls if s != 200]
+        times = [ms for _, ms in calls[1:]]
+        rss_after_queries = self.sampler.sample()
+        self.extra["c"] = {
+            "alerts_stored": current,
+            "fill_wall_s": round(fill_s, 1),
+            "rounds": rounds,
+            "rss_after_ingest_mb": mb(rss_after_ingest),
+            "rss_after_queries_mb": mb(rss_after_queries),
+            "peak_rss_mb": mb(peak),
+            "db_mb": mb(self.server.db_bytes()),
+            "list_first_call_ms": round(calls[0][1], 2),
+            "list_median_ms": round(statistics.median(times), 2),
+            "list_p90_ms": round(sorted(times)[math.ceil(0.9 * len(times)) - 1], 2),
+            "list_non_200": len(bad),
+        }
+        say(f"  GET /api/v1/alerts?limit=50 at {current:,} alerts: median "
+            f"{statistics.median(times):.1f} ms (first call {calls[0][1]:.1f} ms); "
+            f"RSS {mb(rss_after_ingest):.0f} MB after ingest, {mb(rss_after_queries):.0f} MB "
+            f"after queries; database {mb(self.server.db_bytes()):,.0f} MB")
+
+    def run(self) -> None:
+        self.warm_up()
+        sc = self.cfg.scenarios
+        if "a" in sc:
+            self.scenario_a()
+        b1 = self.scenario_b1() if "b1" in sc else None
+        if "b2" in sc:
+            self.scenario_b2(b1)
+        if "c" in sc:
+            self.scenario_c()
+
+    # -- verdicts -------------------------------------------------------------------------------
+
+    def targets(self) -> list[dict[str, Any]]:
+        rows = {r["key"]: r for r in self.rows}
+        out: list[dict[str, Any]] = []
+
+        def add(target: str, measured: str, ok: bool | None, note: str = "") -> None:
+            result = "n/a" if ok is None else ("PASS" if ok else "MISS")
+            out.append({"target": target, "measured": measured,
+                        "result": result + (f" ({note})" if note else "")})
+
+        if "a" in rows:
+            r = rows["a"]
+            durable = min(r["accepted_alerts"], r["committed"]) / r["elapsed_s"]
+            lost = r["accepted_alerts"] - r["committed"]
+            add(f"(a) >= {TARGET_BATCH_ALERTS_S:,} alerts/s, batches of {self.cfg.batch_size}",
+                f"{durable:,.0f} alerts/s", durable >= TARGET_BATCH_ALERTS_S,
+                f"{lost:,} acknowledged but missing!" if lost > 0 else "")
+        if "b1" in rows:
+            r = rows["b1"]
+            add(f"(b) >= {TARGET_SINGLE_REQ_S:,} single-alert requests/s",
+                f"{r['requests_per_s']:,.0f} req/s", r["requests_per_s"] >= TARGET_SINGLE_REQ_S)
+        if "b2" in rows:
+            r = rows["b2"]
+            p99 = r["latency_ms"]["p99"]
+            rate = r["target_rate"]
+            behind = r["requests_per_s"] < 0.95 * rate
+            add(f"(b) p99 < {TARGET_P99_MS:.0f} ms at {rate:,.0f} req/s (open loop)",
+                f"p99 {p99:,.1f} ms, p50 {r['latency_ms']['p50']:,.1f} ms" if p99 else "-",
+                p99 is not None and p99 < TARGET_P99_MS and not r["non_202"],
+                "server fell behind the offered rate" if behind else "")
+        if "c" in self.extra:
+            c = self.extra["c"]
+            rss = max(c["rss_after_ingest_mb"], c["rss_after_queries_mb"])
+            short = c["alerts_stored"] < TARGET_ALERTS
+            add(f"(c) RSS < {TARGET_RSS_MB:.0f} MB after {TARGET_ALERTS:,} alerts",
+                f"{rss:,.0f} MB at {c['alerts_stored']:,} (peak {c['peak_rss_mb']:,.0f})",
+                rss < TARGET_RSS_MB,
+                f"only {c['alerts_stored']:,} stored: BENCH_ALERTS" if short else "")
+            add("    GET /api/v1/alerts?limit=50, median of 20",
+                f"{c['list_median_ms']:,.1f} ms", None, "no target")
+        return out
+
+
+def _row(key: str, title: str, res: LoadResult, committed: int, window: Window) -> dict[str, Any]:
+    d = res.to_dict()
+    return {"key": key, "title": title, **d, "committed": committed,
+            "non_202": {str(k): v for k, v in res.rejected.items()},
+            "server": window.to_dict()}
+
+
+def _merge(total: LoadResult, res: LoadResult) -> None:
+    total.planned_requests += res.planned_requests
+    total.sent += res.sent
+    total.statuses.update(res.statuses)
+    total.accepted_requests += res.accepted_requests
+    total.accepted_alerts += res.accepted_alerts
+    total.latencies_ns.extend(res.latencies_ns)
+    total.elapsed_s += res.elapsed_s
+    total.client_cpu_s += res.client_cpu_s
+    total.error_samples.extend(res.error_samples[: max(0, 5 - len(total.error_samples))])
+
+
+def main() -> int:
+    cfg = Config.from_env()
+    info = report.machine()
+    say(f"Vigil ingest benchmark -- {info['nproc']} CPUs ({info['cpu_model']}), "
+        f"{info['memory_gb']} GB, Python {info['python']}, SQLite {info['sqlite']}, "
+        f"load generator on {loadgen.event_loop_name()}, load average {info['loadavg_start']}")
+    if info["nproc"] != 2:
+        say(f"note: the targets are for a 2-core machine; this one has {info['nproc']}")
+    if cfg.profile:
+        say("note: BENCH_PROFILE=1 -- py-spy samples the server during (a) and (b1); "
+            "those figures are perturbed")
+    workdir = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
+    server = VigilServer(cfg.vigil_bin, workdir)
+    sampler: Sampler | None = None
+    bench: Bench | None = None
+    failure: str | None = None
+    exit_code: int | None = None
+    started = datetime.now(UTC)
+    try:
+        say(f"starting {cfg.vigil_bin} serve on a fresh SQLite database in {workdir}")
+        server.start()
+        sampler = Sampler(server.pid)
+        sampler.start()
+        say(f"server PID {server.pid} on {server.base_url}, RSS at start "
+            f"{mb(sampler.sample()):.0f} MB")
+        bench = Bench(cfg, server, sampler)
+        bench.extra["rss_start_mb"] = mb(sampler.current)
+        bench.run()
+    except KeyboardInterrupt:
+        failure = "interrupted"
+    except Exception as exc:
+        failure = f"{type(exc).__name__}: {exc}"
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        exit_code = server.stop()
+        if cfg.keep:
+            say(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+
+    if failure:
+        say(f"\nbenchmark failed: {failure}\n--- server output (tail) ---\n{server.tail()}")
+    if bench is None:
+        return 1
+    targets = bench.targets()
+    say("")
+    say(report.scenario_table(bench.rows))
+    say("(latencies are of 202 answers; 'o' = open loop, latency from the scheduled send time;"
+        " srv CPU = server cores busy)")
+    say("")
+    say(report.targets_table(targets))
+    for key, prof in bench.profiles.items():
+        say("")
+        say(report.profile_text(key, prof))
+    say(f"\nload average {info['loadavg_start']} at start, {info['loadavg_end']} at end; "
+        f"server exit code {exit_code}")
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    result = {
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "machine": info,
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()},
+        "scenarios": bench.rows,
+        "targets": targets,
+        "extra": bench.extra,
+        "profiles": bench.profiles,
+        "failure": failure,
+        "server_exit_code": exit_code,
+    }
+    for row in result["scenarios"]:
+        row.pop("latencies_ns", None)
+    RESULTS.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    say(f"results written to {RESULTS.relative_to(ROOT)}")
+    return 1 if failure else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
