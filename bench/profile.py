@@ -44,37 +44,52 @@ class Profiler:
         return summarise(self.out)
 
 
-def _thread_kind(frames: list[str]) -> str:
-    joined = ";".join(frames)
-    if "_commit (vigil/pipeline/runner.py" in joined or "vigil-writer" in joined:
-        return "writer thread (group commit)"
-    if ("anyio" in joined and "worker_thread" in joined) or "run_sync_in_worker" in joined:
+#: Leaf frames of threads that are blocked, not working, which py-spy's idle detection
+#: lets through: the anyio pool threads and the writer thread waiting for work.
+IDLE_LEAVES = ("Condition.wait (threading.py", "_worker (concurrent/futures/thread.py",
+               "Queue.get (queue.py", "Event.wait (threading.py")
+
+
+def _thread_kind(name: str) -> str:
+    """A label for a py-spy thread frame such as ``thread (123): vigil-writer_0``."""
+    name = name.partition("): ")[2] or name
+    if name.startswith("vigil-writer"):
+        return "writer thread"
+    if name.startswith("AnyIO worker"):
         return "anyio worker threads"
-    if "uvicorn" in joined or "run_forever" in joined or "run_until_complete" in joined:
-        return "event loop thread"
-    return "other"
+    if name == "MainThread":
+        return "event loop (main thread)"
+    return name.rstrip("_0123456789") or "other"
 
 
 def summarise(raw: Path, top: int = 15) -> dict[str, Any]:
     """Own time (the sampled leaf frame) and inclusive time per function, and where the
-    samples fell by thread. Percentages are of all non-idle samples."""
+    samples fell by thread. Percentages are of the working samples (blocked waits dropped).
+
+    Without ``--native``, time inside C code is charged to the Python frame that called it:
+    ``do_execute``/``do_commit`` are SQLite itself (GIL released), and a bare
+    ``Runner.run`` on the main thread is uvloop's C loop (socket I/O, or waiting)."""
     own: Counter[str] = Counter()
     incl: Counter[str] = Counter()
     threads: Counter[str] = Counter()
     own_by_kind: dict[str, Counter[str]] = {}
     total = 0
+    idle = 0
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count_s = line.rpartition(" ")
         if not stack or not count_s.isdigit():
             continue
         count = int(count_s)
         frames = stack.split(";")
-        if frames and frames[0].startswith(("thread (", "process ")):
-            frames = [f for f in frames if not f.startswith(("thread (", "process "))]
+        kind = "other"
+        if frames[0].startswith("thread ("):
+            kind = _thread_kind(frames.pop(0))
         if not frames:
             continue
+        if frames[-1].startswith(IDLE_LEAVES):
+            idle += count
+            continue
         total += count
-        kind = _thread_kind(frames)
         threads[kind] += count
         own[frames[-1]] += count
         own_by_kind.setdefault(kind, Counter())[frames[-1]] += count
@@ -87,6 +102,7 @@ def summarise(raw: Path, top: int = 15) -> dict[str, Any]:
 
     return {
         "samples": total,
+        "idle_samples_dropped": idle,
         "raw_file": str(raw),
         "threads": rows(threads),
         "own": rows(own),

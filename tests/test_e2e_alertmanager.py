@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from conftest import pg_available  # noqa: F401
 from server import Server, free_port, start_server
 

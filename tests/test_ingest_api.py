@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
-from conftest import Harness, fixture_path
 from sqlalchemy import func, select
 
+from conftest import Harness, fixture_path
 from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.outbox.models import OutboxEvent
 

@@ -7,9 +7,9 @@ import threading
 from pathlib import Path
 
 import httpx
-from server import start_server
 from sqlalchemy import select
 
+from server import start_server
 from vigil.alerts.models import Alert
 from vigil.db import Database
 

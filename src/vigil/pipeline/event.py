@@ -28,7 +28,8 @@ class Severity(IntEnum):
 
 _VOCABULARY: dict[str, Severity] = {}
 for _sev, _words in {
-    Severity.CRITICAL: "critical crit fatal emergency emerg disaster alert page paging sev1 sev-1 p1 "
+    Severity.CRITICAL: "critical crit fatal emergency emerg disaster alert page paging sev1 "
+    "sev-1 p1 "
     "s1 urgent blocker",
     Severity.HIGH: "high error err major sev2 sev-2 p2 s2 severe",
     Severity.WARNING: "warning warn average medium moderate minor sev3 sev-3 p3 s3 unknown",

@@ -7,19 +7,19 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, text, update
 
 from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.integrations.models import Integration
 from vigil.outbox.models import OutboxEvent
 from vigil.pipeline.dedup import ALERT_COLUMNS, AlertState, Decision, Submission
 
-_alerts = Alert.__table__
-_events = AlertEventRecord.__table__
-_outbox = OutboxEvent.__table__
-_integrations = Integration.__table__
+_alerts = cast(Table, Alert.__table__)
+_events = cast(Table, AlertEventRecord.__table__)
+_outbox = cast(Table, OutboxEvent.__table__)
+_integrations = cast(Table, Integration.__table__)
 
 _SELECT_OPEN = select(*[_alerts.c[name] for name in ("id", *ALERT_COLUMNS)])
 

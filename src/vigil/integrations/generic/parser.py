@@ -3,16 +3,14 @@ JSON paths configured per integration, for any tool that can POST JSON."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from jsonpath_ng import JSONPath
 from jsonpath_ng.exceptions import JsonPathParserError
-from jsonpath_ng.ext import parse as jsonpath_parse
+from jsonpath_ng.ext import parser as jsonpath_ext
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from vigil.clock import ensure_utc
 from vigil.errors import InvalidInput
 from vigil.integrations.base import derived_key, invalid_from, str_map, text
 from vigil.pipeline.event import Action, AlertEvent, parse_severity
@@ -37,7 +35,7 @@ _ACK = ["acknowledged", "acknowledge", "ack"]
 
 def _compile(path: str) -> JSONPath:
     try:
-        return jsonpath_parse(path)
+        return jsonpath_ext.parse(path)
     except (JsonPathParserError, Exception) as exc:  # the library raises plain Exceptions too
         raise ValueError(f"not a valid JSON path: {exc}") from None
 
@@ -148,8 +146,8 @@ def parse(payload: Any, config: dict[str, Any]) -> list[AlertEvent]:
     items = body if isinstance(body, list) else [body]
     if not items:
         raise InvalidInput("the array holds no alerts", field="body")
-    prefix = (lambda i: f"[{i}]") if isinstance(body, list) else (lambda i: "body")
-    return [_event(obj, cfg, prefix(i)) for i, obj in enumerate(items)]
+    many = isinstance(body, list)
+    return [_event(obj, cfg, f"[{i}]" if many else "body") for i, obj in enumerate(items)]
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -159,4 +157,3 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         raise invalid_from(exc, "config") from None
 
 
-__all__ = ["GenericConfig", "datetime", "ensure_utc", "parse", "validate_config"]

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
-
 from sqlalchemy.dialects import postgresql
 
 import vigil.db
