@@ -367,16 +367,17 @@ async def open_loop(
     connection (because the server is slow) counts. No retries: a 503 is just counted."""
     res = LoadResult("open", connections, len(requests), target_rate=rate)
     conns = [await HttpConnection.open(host, port) for _ in range(connections)]
+    loop = asyncio.get_running_loop()
     interval_ns = 1e9 / rate
-    due: deque[tuple[int, Req]] = deque()
-    wake = asyncio.Event()
-    done_dispatching = False
+    backlog: deque[tuple[int, Req]] = deque()  # due, no free connection yet
+    idle: deque[asyncio.Future[tuple[int, Req] | None]] = deque()  # free connections
     cpu0 = time.process_time()
     start = time.perf_counter_ns() + 20_000_000  # 20 ms to get every task waiting
     last_answer = start
+    dispatching = True
 
     async def dispatcher() -> None:
-        nonlocal done_dispatching
+        nonlocal dispatching
         i, n = 0, len(requests)
         while i < n:
             now = time.perf_counter_ns()
@@ -387,27 +388,36 @@ async def open_loop(
                     lag_ms = (now - scheduled) / 1e6
                     res.max_dispatch_lag_ms = max(res.max_dispatch_lag_ms, lag_ms)
                     first = False
-                due.append((scheduled, requests[i]))
+                item = (scheduled, requests[i])
                 i += 1
-            if due:
-                res.max_backlog = max(res.max_backlog, len(due))
-                wake.set()
+                while idle and idle[0].done():
+                    idle.popleft()
+                if idle:
+                    idle.popleft().set_result(item)
+                else:
+                    backlog.append(item)
+            res.max_backlog = max(res.max_backlog, len(backlog))
             if i < n:
                 await asyncio.sleep(max(0.0, (start + int(i * interval_ns) - now) / 1e9))
-        done_dispatching = True
-        wake.set()
+        dispatching = False
+        while idle:
+            idle.popleft().set_result(None)
 
     async def worker(slot: int) -> None:
         nonlocal last_answer
         conn = conns[slot]
         while True:
-            if not due:
-                if done_dispatching:
-                    return
-                wake.clear()
-                await wake.wait()
-                continue
-            scheduled, req = due.popleft()
+            if backlog:
+                item: tuple[int, Req] | None = backlog.popleft()
+            elif not dispatching:
+                return
+            else:
+                fut: asyncio.Future[tuple[int, Req] | None] = loop.create_future()
+                idle.append(fut)
+                item = await fut
+            if item is None:
+                return
+            scheduled, req = item
             if conn.closed:
                 try:
                     conn = conns[slot] = await HttpConnection.open(host, port)

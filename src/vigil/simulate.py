@@ -49,9 +49,9 @@ def build_round(mode: str, rnd: int, rounds: int, services: list[str], rng: rand
     groups: list[dict[str, Any]] = []
     if mode == "latency":
         alerts = []
-        for s in services:
+        for i, s in enumerate(services):
             p99 = rng.randint(600, 3000)
-            sev = "critical" if p99 > 2000 else "warning"
+            sev = "critical" if i % 3 == 0 else "warning"  # a rule per severity, as in Prometheus
             alerts.append(_alert("HighLatency", "resolved" if last and rng.random() < .5
                                  else "firing", t0, {"service": s, "severity": sev,
                                                      "env": "prod"},

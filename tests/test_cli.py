@@ -1,0 +1,87 @@
+"""The ``vigil`` command: migrate, keys, version, simulate."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from server import start_server
+from vigil import __version__
+from vigil.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    db = tmp_path / "cli.db"
+    monkeypatch.setenv("VIGIL_DATABASE_URL", f"sqlite:///{db}")
+    return db
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["version"])
+    assert result.exit_code == 0 and result.output.strip() == __version__
+
+
+def test_migrate_then_keys_create_list_revoke(env: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).output.startswith("database at revision 0001")
+    again = runner.invoke(app, ["migrate"])  # idempotent
+    assert again.exit_code == 0
+
+    made = runner.invoke(app, ["keys", "create", "--name", "ci", "--role", "responder"])
+    assert made.exit_code == 0, made.output
+    assert re.search(r"API key 1 \(responder\): vgl_\S{20,}", made.output)
+    integ = runner.invoke(app, ["keys", "create", "--name", "prom", "--integration",
+                                "alertmanager"])
+    assert re.search(r"integration 1 \(alertmanager\) key: [0-9a-f]{32}", integ.output)
+
+    listed = runner.invoke(app, ["keys", "list"]).output
+    assert "api:1" in listed and "responder" in listed and "active" in listed
+    assert "integration:1" in listed and "alertmanager" in listed
+
+    assert runner.invoke(app, ["keys", "revoke", "api:1"]).exit_code == 0
+    assert "revoked" in runner.invoke(app, ["keys", "list"]).output
+
+
+def test_bad_cli_input_exits_2_with_a_reason(env: Path) -> None:
+    runner.invoke(app, ["migrate"])
+    bad_type = runner.invoke(app, ["keys", "create", "--name", "x", "--integration", "zabbix"])
+    assert bad_type.exit_code == 2 and "type must be one of" in bad_type.output
+    bad_role = runner.invoke(app, ["keys", "create", "--name", "x", "--role", "root"])
+    assert bad_role.exit_code == 2 and "role must be one of" in bad_role.output
+    assert runner.invoke(app, ["keys", "revoke", "nonsense"]).exit_code == 2
+    assert runner.invoke(app, ["keys", "revoke", "api:99"]).exit_code == 2
+    assert runner.invoke(app, ["simulate", "--mode", "chaos", "--token", "x"]).exit_code == 2
+
+
+@pytest.mark.parametrize(("mode", "rounds", "expect"), [
+    ("latency", 2, lambda a: len(a) == 5 and {x["name"] for x in a} == {"HighLatency"}),
+    ("errors", 2, lambda a: len(a) == 5 and all(x["status"] == "resolved" for x in a)),
+    ("meltdown", 3, lambda a: any(x["name"] == "PostgresDown" for x in a)
+     and sum(x["name"] == "PodCrashLooping" for x in a) == 15),
+    # fire, resolve, fire, resolve: each firing after a resolve is a new alert
+    ("flapping", 4, lambda a: len(a) == 2 and all(x["status"] == "resolved" for x in a)),
+])
+def test_simulate_sends_a_realistic_burst(mode: str, rounds: int, expect: object,
+                                          tmp_path: Path, sqlite_template: Path) -> None:
+    db = tmp_path / "vigil.db"
+    shutil.copy(sqlite_template, db)
+    server = start_server(f"sqlite:///{db}", tmp_path)
+    try:
+        result = runner.invoke(app, ["simulate", "--url", server.url, "--token",
+                                     server.integration_key or "", "--mode", mode,
+                                     "--rounds", str(rounds), "--interval", "0"])
+        assert result.exit_code == 0, result.output
+        assert "requests by status: {202:" in result.output
+        alerts = httpx.get(f"{server.url}/api/v1/alerts", params={"limit": 100},
+                           headers={"Authorization": f"Bearer {server.api_key}"}).json()["items"]
+        assert callable(expect) and expect(alerts), alerts
+    finally:
+        server.kill(signal.SIGTERM)
