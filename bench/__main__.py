@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -198,7 +199,9 @@ class Bench:
         say(f"  {row['title']}: {row['requests_per_s']:,.0f} req/s, "
             f"{row['alerts_per_s']:,.0f} alerts/s accepted, {row['committed']:,} committed, "
             f"p50 {lat['p50'] or 0:.1f} ms, p99 {lat['p99'] or 0:.1f} ms, "
-            f"non-202 {row['non_202'] or 0}, server {row['server']['cpu_cores']:.2f} cores, "
+            f"non-202 {row['non_202'] or 0}, CPU cores: server {row['server']['cpu_cores']:.2f}, "
+            f"load generator {row['server']['loadgen_cores']:.2f}, "
+            f"other processes {row['server']['other_cores']:.2f}, "
             f"RSS peak {row['server']['peak_rss_mb']:.0f} MB")
 
     # -- scenarios ----------------------------------------------------------------------------
@@ -252,7 +255,7 @@ class Bench:
         say(f"(c) filling the database from {current:,} to {target:,} alerts "
             f"in rounds of <= {cfg.round_alerts:,} (each prebuilt while the server idles)")
         total = LoadResult("closed", cfg.batch_connections, 0)
-        cpu = secs = 0.0
+        cpu = secs = client = machine = 0.0
         peak = 0
         rounds: list[dict[str, Any]] = []
         started = time.perf_counter()
@@ -267,6 +270,8 @@ class Bench:
             _merge(total, res)
             cpu += window.cpu_s
             secs += window.seconds
+            client += window.client_cpu_s
+            machine += window.machine_cpu_s
             peak = max(peak, window.peak_rss)
             rounds.append({"alerts_after": current, "alerts_per_s": round(res.alerts_per_s),
                            "p99_ms": res.percentile_ms(99), "rss_mb": mb(window.end_rss)})
@@ -281,7 +286,7 @@ class Bench:
         time.sleep(2)  # let the writer and the allocator settle
         rss_after_ingest = self.sampler.sample()
         committed = current - start_count
-        window = Window(peak, rss_after_ingest, cpu, secs)
+        window = Window(peak, rss_after_ingest, cpu, secs, client, machine)
         if rounds:
             row = _row("c", f"(c) fill to {target:,}", total, committed, window)
             self.rows.append(row)
@@ -386,7 +391,12 @@ def _merge(total: LoadResult, res: LoadResult) -> None:
     total.error_samples.extend(res.error_samples[: max(0, 5 - len(total.error_samples))])
 
 
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     cfg = Config.from_env()
     info = report.machine()
     say(f"Vigil ingest benchmark -- {info['nproc']} CPUs ({info['cpu_model']}), "
@@ -419,9 +429,11 @@ def main() -> int:
     except Exception as exc:
         failure = f"{type(exc).__name__}: {exc}"
     finally:
-        if sampler is not None:
-            sampler.stop()
-        exit_code = server.stop()
+        try:
+            if sampler is not None:
+                sampler.stop()
+        finally:
+            exit_code = server.stop()
         if cfg.keep:
             say(f"kept {workdir}")
         else:
@@ -436,7 +448,7 @@ def main() -> int:
     say("")
     say(report.scenario_table(bench.rows))
     say("(latencies are of 202 answers; 'o' = open loop, latency from the scheduled send time;"
-        " srv CPU = server cores busy)")
+        " CPU = cores busy: server / load generator / other processes)")
     say("")
     say(report.targets_table(targets))
     for key, prof in bench.profiles.items():

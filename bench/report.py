@@ -50,7 +50,8 @@ def _int(v: int | None) -> str:
 
 def scenario_table(rows: list[dict[str, Any]]) -> str:
     head = ("scenario", "conns", "secs", "req/s", "alerts/s", "accepted", "committed",
-            "p50 ms", "p90 ms", "p99 ms", "max ms", "non-202", "srv CPU", "RSS peak/end MB")
+            "p50 ms", "p90 ms", "p99 ms", "max ms", "non-202", "CPU srv/gen/oth",
+            "RSS peak/end MB")
     lines = [head]
     for r in rows:
         lat = r["latency_ms"]
@@ -60,7 +61,8 @@ def scenario_table(rows: list[dict[str, Any]]) -> str:
             r["title"], conns, _num(r["elapsed_s"]), _num(r["requests_per_s"]),
             _num(r["alerts_per_s"]), _int(r["accepted_alerts"]), _int(r["committed"]),
             _num(lat["p50"], 2), _num(lat["p90"], 2), _num(lat["p99"], 2), _num(lat["max"], 1),
-            non202, f"{r['server']['cpu_cores']:.2f}",
+            non202, f"{r['server']['cpu_cores']:.2f}/{r['server']['loadgen_cores']:.2f}/"
+                     f"{r['server']['other_cores']:.2f}",
             f"{r['server']['peak_rss_mb']:.0f}/{r['server']['end_rss_mb']:.0f}",
         ))
     return _grid(lines, right_from=1)

@@ -153,20 +153,37 @@ class VigilServer:
 
 @dataclass
 class Window:
-    """Server RSS and CPU over one scenario."""
+    """Server RSS, and CPU of the server, of this (load generator) process and of the whole
+    machine, over one scenario. ``other`` is everything else running on the machine."""
 
     peak_rss: int
     end_rss: int
     cpu_s: float
     seconds: float
+    client_cpu_s: float = 0.0
+    machine_cpu_s: float = 0.0
 
     @property
     def cores(self) -> float:
         return self.cpu_s / self.seconds if self.seconds else 0.0
 
+    @property
+    def other_cores(self) -> float:
+        other = self.machine_cpu_s - self.cpu_s - self.client_cpu_s
+        return max(0.0, other / self.seconds) if self.seconds else 0.0
+
     def to_dict(self) -> dict[str, Any]:
+        secs = self.seconds or 1.0
         return {"peak_rss_mb": mb(self.peak_rss), "end_rss_mb": mb(self.end_rss),
-                "cpu_s": round(self.cpu_s, 2), "cpu_cores": round(self.cores, 2)}
+                "cpu_s": round(self.cpu_s, 2), "cpu_cores": round(self.cores, 2),
+                "loadgen_cores": round(self.client_cpu_s / secs, 2),
+                "other_cores": round(self.other_cores, 2)}
+
+
+def _machine_busy_s() -> float:
+    t = psutil.cpu_times()
+    return float(sum(getattr(t, f, 0.0) for f in
+                     ("user", "nice", "system", "irq", "softirq", "steal")))
 
 
 def mb(n: int) -> float:
@@ -186,6 +203,9 @@ class Sampler(threading.Thread):
         self._window_peak = 0
         self._window_cpu = 0.0
         self._window_t = 0.0
+        self._window_client = 0.0
+        self._window_machine = 0.0
+        self._me = psutil.Process()
         self._lock = threading.Lock()
         self._halt = threading.Event()
 
@@ -222,13 +242,21 @@ class Sampler(threading.Thread):
             self.peak = max(self.peak, rss)
             self._window_peak = rss
             self._window_cpu = self._cpu()
+            self._window_client = self._client_cpu()
+            self._window_machine = _machine_busy_s()
             self._window_t = time.perf_counter()
 
     def end(self) -> Window:
         rss = self.sample()
         with self._lock:
             return Window(self._window_peak, rss, self._cpu() - self._window_cpu,
-                          time.perf_counter() - self._window_t)
+                          time.perf_counter() - self._window_t,
+                          self._client_cpu() - self._window_client,
+                          _machine_busy_s() - self._window_machine)
+
+    def _client_cpu(self) -> float:
+        t = self._me.cpu_times()
+        return float(t.user + t.system)
 
     def stop(self) -> None:
         self._halt.set()
