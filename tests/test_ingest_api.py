@@ -270,3 +270,17 @@ def test_oversized_body_is_413(db_url: str, clock: Any) -> None:
                                  content=chunks)
         assert streamed.status_code == 413
         assert count(h, Alert) == 0
+
+
+def test_json_nested_too_deeply_to_store_is_refused_not_a_poison_message(
+    vigil: Harness,
+) -> None:
+    deep: Any = "leaf"
+    for _ in range(300):
+        deep = [deep]
+    payload = load("alertmanager", "firing_single.json")
+    payload["extra"] = deep
+    resp = vigil.post_alertmanager(payload)
+    assert resp.status_code == 400
+    assert resp.json()["error"]["field"] == "body"
+    assert vigil.post_alertmanager(load("alertmanager", "firing_single.json")).status_code == 202

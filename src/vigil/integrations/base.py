@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from vigil.clock import ensure_utc
@@ -57,9 +58,10 @@ def str_map(values: dict[str, Any] | None) -> dict[str, str]:
 
 
 def _json_text(v: Any) -> str:
-    import orjson
-
-    return orjson.dumps(v, default=str).decode()
+    try:
+        return orjson.dumps(v, default=str).decode()
+    except TypeError as exc:  # nested too deeply, or an integer beyond 64 bits
+        raise InvalidInput(f"a value cannot be stored: {exc}", field="body") from None
 
 
 def link(href: str | None, text_: str) -> list[dict[str, str]]:
