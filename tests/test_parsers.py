@@ -1224,49 +1224,41 @@ def _nested(depth: int) -> Any:
     return value
 
 
-#: orjson.loads accepts nesting up to 1024, so this arrives over HTTP unchanged;
-#: orjson.dumps (base._json_text) refuses more than 254 levels.
+#: orjson.loads accepts nesting up to 1024, but orjson.dumps (base._json_text) refuses more
+#: than 254 levels; ints beyond 64 bits it refuses too. Once a 500, now a 422 naming "body".
 DEEP = _nested(300)
+HUGE = 2**70
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "bug: base._json_text -> orjson.dumps raises TypeError('Recursion limit reached') for a "
-    "non-string value nested deeper than 254 levels (generic description/labels, PagerDuty "
-    "custom_details, Opsgenie details); an HTTP 500 instead of a 422"))
+def _pd_with_details(details: Any) -> None:
+    payload = {"routing_key": "k", "event_action": "trigger",
+               "payload": {**PD_OK_PAYLOAD, "custom_details": details}}
+    pagerduty.to_alert_event(pagerduty.parse_event(payload), payload)
+
+
+@pytest.mark.parametrize("value", [DEEP, [HUGE]], ids=["deep", "huge-int"])
 @pytest.mark.parametrize("target", ["generic-description", "generic-labels", "pagerduty",
-                                    "opsgenie"])
-def test_bug_deeply_nested_detail_values(target: str) -> None:
-    def call() -> None:
+                                    "pagerduty-not-an-object", "opsgenie"])
+def test_unstorable_detail_values_are_invalid_input(target: str, value: Any) -> None:
+    with pytest.raises(InvalidInput) as err:
         if target == "generic-description":
-            generic.parse({"title": "t", "description": DEEP}, {})
+            generic.parse({"title": "t", "description": value}, {})
         elif target == "generic-labels":
-            generic.parse({"title": "t", "labels": {"a": DEEP}}, {})
+            generic.parse({"title": "t", "labels": {"a": value}}, {})
         elif target == "pagerduty":
-            payload = {"routing_key": "k", "event_action": "trigger",
-                       "payload": {**PD_OK_PAYLOAD, "custom_details": {"a": DEEP}}}
-            pagerduty.to_alert_event(pagerduty.parse_event(payload), payload)
+            _pd_with_details({"a": value})
+        elif target == "pagerduty-not-an-object":
+            _pd_with_details(value)
         else:
-            opsgenie.parse_create({"message": "m", "details": {"a": DEEP}})
+            opsgenie.parse_create({"message": "m", "details": {"a": value}})
+    assert err.value.status_code == 422
+    assert err.value.field == "body"
+    assert "cannot be stored" in err.value.message
 
-    _returns_events_or_invalid(call)
 
-
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "latent bug: base._json_text -> orjson.dumps raises TypeError('Integer exceeds 64-bit "
-    "range') for ints beyond 64 bits; orjson.loads never produces them (it reads them as "
-    "floats), so only direct callers can hit it"))
-@pytest.mark.parametrize("target", ["generic", "pagerduty", "opsgenie"])
-def test_bug_huge_integer_detail_values(target: str) -> None:
-    big = 2**70
-
-    def call() -> None:
-        if target == "generic":
-            generic.parse({"title": "t", "description": [big]}, {})
-        elif target == "pagerduty":
-            payload = {"routing_key": "k", "event_action": "trigger",
-                       "payload": {**PD_OK_PAYLOAD, "custom_details": {"a": big}}}
-            pagerduty.to_alert_event(pagerduty.parse_event(payload), payload)
-        else:
-            opsgenie.parse_create({"message": "m", "details": {"a": big}})
-
-    _returns_events_or_invalid(call)
+def test_detail_values_just_inside_the_serializer_limits_are_kept() -> None:
+    (ev,) = generic.parse({"title": "t", "description": _nested(254)}, {})
+    assert ev.description == "[" * 254 + "]" * 254
+    big = 2**64 - 1
+    assert opsgenie.parse_create({"message": "m", "details": {"a": big}}).annotations["a"] == (
+        str(big))
