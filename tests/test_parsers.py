@@ -130,8 +130,8 @@ def first_label(labels: dict[str, str], keys: tuple[str, ...]) -> str | None:
 
 # --- generic mappings, as fixtures/README.md documents them ---------------------------------
 
-#: Uptime Kuma: 0 = DOWN, 1 = UP. The default resolve vocabulary holds "0" (and "false"),
-#: the opposite of Uptime Kuma's meaning, so the mapping must name its own resolve values.
+#: Uptime Kuma: 0 = DOWN, 1 = UP. Numbers and booleans mean opposite things in different
+#: tools, so the default resolve vocabulary holds none and the mapping names its own.
 KUMA_MAPPING: dict[str, Any] = {
     "title": "$.msg",
     "dedup_key": "$.monitor.id",
@@ -751,10 +751,16 @@ def test_generic_datadog_alert_type_as_severity() -> None:
 
 @pytest.mark.parametrize("word", ["resolved", "RESOLVED", "Resolve", "ok", "OK", "closed",
                                   "close", "recovered", "Recovered", "up", "normal", "inactive",
-                                  "false", "0", "green", "success", " resolved ", False, 0])
+                                  "green", "success", " resolved "])
 def test_generic_resolve_words(word: object) -> None:
     (ev,) = generic.parse({"title": "t", "status": word}, {})
     assert ev.action == Action.RESOLVE
+
+
+@pytest.mark.parametrize("word", ["false", "0", False, 0, "1", True, "firing", "down"])
+def test_generic_numbers_and_booleans_trigger_unless_configured(word: object) -> None:
+    (ev,) = generic.parse({"title": "t", "status": word}, {})
+    assert ev.action == Action.TRIGGER
 
 
 @pytest.mark.parametrize("word", ["acknowledged", "ACK", "acknowledge"])
@@ -1033,10 +1039,9 @@ PD_BAD: list[tuple[Any, str]] = [
     ({"routing_key": "k", "payload": PD_OK_PAYLOAD}, "event_action"),
     ({"routing_key": "k", "event_action": "bogus"}, "event_action"),
     ({"routing_key": "k", "event_action": "TRIGGER", "payload": PD_OK_PAYLOAD}, "event_action"),
-    # model-level rules have no single field: the whole body is named
-    ({"routing_key": "k", "event_action": "trigger"}, "body"),
-    ({"routing_key": "k", "event_action": "acknowledge"}, "body"),
-    ({"routing_key": "k", "event_action": "resolve", "dedup_key": ""}, "body"),
+    ({"routing_key": "k", "event_action": "trigger"}, "payload"),
+    ({"routing_key": "k", "event_action": "acknowledge"}, "dedup_key"),
+    ({"routing_key": "k", "event_action": "resolve", "dedup_key": ""}, "dedup_key"),
     ({"routing_key": "k", "event_action": "resolve", "dedup_key": "d" * 256}, "dedup_key"),
     ({"routing_key": "k", "event_action": "trigger", "payload": "x"}, "payload"),
     ({"routing_key": "k", "event_action": "trigger",
@@ -1133,7 +1138,8 @@ GENERIC_BAD: list[tuple[Any, dict[str, Any], str]] = [
     (None, {}, "body"),
     (True, {}, "body"),
     ([], {}, "body"),
-    ([1], {}, "body"),
+    ([1], {}, "[0]"),
+    ([{"title": "a"}, 5], {}, "[1]"),
     ({}, {}, "body.title"),
     ({"title": ""}, {}, "body.title"),
     ({"title": None}, {}, "body.title"),
@@ -1176,45 +1182,32 @@ def test_generic_validate_config_bad(config: dict[str, Any], field: str) -> None
     assert_invalid(err.value, field)
 
 
-# --- known parser bugs (xfail until fixed) --------------------------------------------------
-
-
-def _returns_events_or_invalid(call: Any) -> None:
-    try:
-        call()
-    except InvalidInput as exc:
-        assert exc.field
-
+# --- regressions ------------------------------------------------------------------------------
 
 LATE = "9999-12-31T23:00:00-05:00"  # valid ISO 8601, but past datetime.max once in UTC
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
-    "bug: base.optional_time -> clock.ensure_utc calls astimezone(UTC), which raises "
-    "OverflowError for a year-9999 timestamp with a negative UTC offset"))
 @pytest.mark.parametrize("field", ["startsAt", "endsAt"])
-def test_bug_alertmanager_timestamp_overflow(field: str) -> None:
+def test_alertmanager_timestamp_out_of_range_is_422_naming_it(field: str) -> None:
     alert = {"status": "resolved", "labels": {"alertname": "A"}, field: LATE}
-    _returns_events_or_invalid(lambda: alertmanager.parse({"alerts": [alert]}, {}))
+    with pytest.raises(InvalidInput) as err:
+        alertmanager.parse({"alerts": [alert]}, {})
+    assert err.value.field == f"alerts[0].{field}"
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
-    "bug: grafana reuses alertmanager.event_from_alert -> optional_time overflow"))
-def test_bug_grafana_timestamp_overflow() -> None:
+def test_grafana_timestamp_out_of_range_is_422_naming_it() -> None:
     alert = {"status": "firing", "labels": {"alertname": "A"}, "startsAt": LATE}
-    _returns_events_or_invalid(lambda: grafana.parse({"alerts": [alert]}, {}))
+    with pytest.raises(InvalidInput) as err:
+        grafana.parse({"alerts": [alert]}, {})
+    assert err.value.field == "alerts[0].startsAt"
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
-    "bug: pagerduty.to_alert_event -> optional_time(payload.timestamp) overflow"))
-def test_bug_pagerduty_timestamp_overflow() -> None:
+def test_pagerduty_timestamp_out_of_range_is_422_naming_it() -> None:
     payload = load("pagerduty", "trigger.json")
     payload["payload"]["timestamp"] = LATE
-
-    def call() -> None:
-        pagerduty.to_alert_event(pagerduty.parse_event(payload), payload)
-
-    _returns_events_or_invalid(call)
+    with pytest.raises(InvalidInput) as err:
+        pagerduty.parse_event(payload)
+    assert err.value.field == "payload.timestamp"
 
 
 def _nested(depth: int) -> Any:

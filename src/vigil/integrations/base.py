@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 
 from vigil.clock import ensure_utc
 from vigil.errors import InvalidInput
@@ -38,6 +38,18 @@ def invalid_from(exc: ValidationError, prefix: str = "") -> InvalidInput:
     first = details[0]
     return InvalidInput(f"{first['field']}: {first['message']}", field=first["field"],
                         details=details)
+
+
+def _to_utc(value: datetime) -> datetime:
+    try:
+        return ensure_utc(value)
+    except OverflowError:
+        raise ValueError("time is out of range once converted to UTC") from None
+
+
+#: A timestamp from a payload, converted to UTC while validating, so an out-of-range one
+#: is a 422 naming its field.
+UTCTime = Annotated[datetime, AfterValidator(_to_utc)]
 
 
 def optional_time(value: datetime | None) -> datetime | None:

@@ -7,12 +7,11 @@ Alertmanagers, or a group re-sent every ``group_interval``, dedups to one alert.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vigil.integrations.base import invalid_from, link, optional_time, str_map, text
+from vigil.integrations.base import UTCTime, invalid_from, link, optional_time, str_map, text
 from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
 LabelMap = dict[str, str]
@@ -24,8 +23,8 @@ class AMAlert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: LabelMap = Field(min_length=1)
     annotations: LabelMap = Field(default_factory=dict)
-    startsAt: datetime | None = None
-    endsAt: datetime | None = None
+    startsAt: UTCTime | None = None
+    endsAt: UTCTime | None = None
     generatorURL: str | None = None
     fingerprint: str | None = None
 

@@ -9,7 +9,7 @@ from typing import Any
 from jsonpath_ng import JSONPath
 from jsonpath_ng.exceptions import JsonPathParserError
 from jsonpath_ng.ext import parser as jsonpath_ext
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vigil.errors import InvalidInput
 from vigil.integrations.base import derived_key, invalid_from, str_map, text
@@ -29,7 +29,7 @@ DEFAULT_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 _RESOLVE = ["resolved", "resolve", "ok", "closed", "close", "recovered", "up", "normal",
-            "inactive", "false", "0", "green", "success"]
+            "inactive", "green", "success"]
 _ACK = ["acknowledged", "acknowledge", "ack"]
 
 
@@ -69,11 +69,6 @@ class GenericConfig(BaseModel):
         if v is not None:
             compiled(v)
         return v
-
-
-_body_adapter: TypeAdapter[dict[str, Any] | list[dict[str, Any]]] = TypeAdapter(
-    dict[str, Any] | list[dict[str, Any]]
-)
 
 
 def _first(obj: Any, paths: tuple[str, ...]) -> Any:
@@ -137,12 +132,17 @@ def _event(obj: dict[str, Any], cfg: GenericConfig, where: str) -> AlertEvent:
 
 
 def parse(payload: Any, config: dict[str, Any]) -> list[AlertEvent]:
-    cfg = GenericConfig.model_validate(config or {})
     try:
-        body = _body_adapter.validate_python(payload)
-    except ValidationError:
-        raise InvalidInput("body must be a JSON object or an array of objects",
-                           field="body") from None
+        cfg = GenericConfig.model_validate(config or {})
+    except ValidationError as exc:
+        raise invalid_from(exc, "config") from None
+    if isinstance(payload, list):
+        for i, item in enumerate(payload):
+            if not isinstance(item, dict):
+                raise InvalidInput(f"[{i}]: each alert must be a JSON object", field=f"[{i}]")
+    elif not isinstance(payload, dict):
+        raise InvalidInput("body must be a JSON object or an array of objects", field="body")
+    body: dict[str, Any] | list[dict[str, Any]] = payload
     items = body if isinstance(body, list) else [body]
     if not items:
         raise InvalidInput("the array holds no alerts", field="body")

@@ -7,12 +7,12 @@ component, group, class, summary) and that fingerprint is handed back as its ded
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vigil.integrations.base import derived_key, invalid_from, optional_time, str_map, text
+from vigil.errors import InvalidInput
+from vigil.integrations.base import UTCTime, derived_key, invalid_from, optional_time, str_map, text
 from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
 _SEVERITY = {"critical": "critical", "error": "high", "warning": "warning", "info": "info"}
@@ -35,7 +35,7 @@ class PDPayload(BaseModel):
     summary: str = Field(min_length=1, max_length=1024)
     source: str = Field(min_length=1, max_length=255)
     severity: Literal["critical", "error", "warning", "info"]
-    timestamp: datetime | None = None
+    timestamp: UTCTime | None = None
     component: str | None = None
     group: str | None = None
     class_: str | None = Field(default=None, alias="class")
@@ -54,20 +54,19 @@ class PDEvent(BaseModel):
     links: list[PDLink] = Field(default_factory=list)
     images: list[PDImage] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _needs(self) -> PDEvent:
-        if self.event_action == "trigger" and self.payload is None:
-            raise ValueError("'payload' is missing or blank: a trigger needs a payload")
-        if self.event_action != "trigger" and not self.dedup_key:
-            raise ValueError(f"'dedup_key' is required to {self.event_action}")
-        return self
-
 
 def parse_event(payload: Any) -> PDEvent:
     try:
-        return PDEvent.model_validate(payload)
+        event = PDEvent.model_validate(payload)
     except ValidationError as exc:
         raise invalid_from(exc) from None
+    if event.event_action == "trigger" and event.payload is None:
+        raise InvalidInput("payload: a trigger needs a payload", field="payload",
+                           details=[{"field": "payload", "message": "Field required"}])
+    if event.event_action != "trigger" and not event.dedup_key:
+        raise InvalidInput(f"dedup_key: required to {event.event_action}", field="dedup_key",
+                           details=[{"field": "dedup_key", "message": "Field required"}])
+    return event
 
 
 def to_alert_event(ev: PDEvent, raw: dict[str, Any]) -> AlertEvent:
