@@ -26,7 +26,6 @@ class Alert(Base):
         ),
         Index("ix_alerts_tenant_last_received", "tenant_id", "last_received_at", "id"),
         Index("ix_alerts_tenant_status", "tenant_id", "status", "last_received_at"),
-        Index("ix_alerts_tenant_fingerprint", "tenant_id", "fingerprint"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 
 from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.integrations.models import Integration
@@ -69,14 +69,31 @@ def load_open(conn: Connection, batch: Sequence[Submission]) -> list[AlertState]
     return [AlertState(**row._asdict()) for row in rows]
 
 
+def allocate_alert_ids(conn: Connection, n: int) -> list[int]:
+    """``n`` fresh alert ids. PostgreSQL: from the table's sequence, so nodes never clash.
+    SQLite: after the current maximum, which is safe because writers hold the database's
+    write lock (BEGIN IMMEDIATE) from before this read until commit."""
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence('alerts', 'id')) "
+                 "FROM generate_series(1, :n)"), {"n": n}
+        ).scalars())
+    start = int(conn.execute(select(func.coalesce(func.max(_alerts.c.id), 0))).scalar_one()) + 1
+    return list(range(start, start + n))
+
+
 def write(conn: Connection, decision: Decision) -> None:
     if decision.new:
-        ids = conn.execute(
-            insert(_alerts).returning(_alerts.c.id, sort_by_parameter_order=True),
-            [a.row() for a in decision.new],
-        ).scalars().all()
+        # Ids are taken up front so the rows go in one executemany, not one INSERT ...
+        # RETURNING per row (which is what SQLite needs to keep RETURNING in order).
+        ids = allocate_alert_ids(conn, len(decision.new))
+        rows = []
         for alert, new_id in zip(decision.new, ids, strict=True):
             alert.id = new_id
+            row = alert.row()
+            row["id"] = new_id
+            rows.append(row)
+        conn.execute(insert(_alerts), rows)
     if decision.changed:
         conn.execute(
             _UPDATE_ALERT,

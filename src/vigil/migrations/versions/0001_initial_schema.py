@@ -133,7 +133,6 @@ def upgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_alerts_integration_id'), ['integration_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_alerts_service'), ['service'], unique=False)
-        batch_op.create_index('ix_alerts_tenant_fingerprint', ['tenant_id', 'fingerprint'], unique=False)
         batch_op.create_index('ix_alerts_tenant_last_received', ['tenant_id', 'last_received_at', 'id'], unique=False)
         batch_op.create_index('ix_alerts_tenant_status', ['tenant_id', 'status', 'last_received_at'], unique=False)
         batch_op.create_index('uq_alerts_open_fingerprint', ['tenant_id', 'fingerprint'], unique=True, sqlite_where=sa.text("status != 'resolved'"), postgresql_where=sa.text("status != 'resolved'"))
@@ -153,7 +152,6 @@ def downgrade() -> None:
         batch_op.drop_index('uq_alerts_open_fingerprint', sqlite_where=sa.text("status != 'resolved'"), postgresql_where=sa.text("status != 'resolved'"))
         batch_op.drop_index('ix_alerts_tenant_status')
         batch_op.drop_index('ix_alerts_tenant_last_received')
-        batch_op.drop_index('ix_alerts_tenant_fingerprint')
         batch_op.drop_index(batch_op.f('ix_alerts_service'))
         batch_op.drop_index(batch_op.f('ix_alerts_integration_id'))
 
