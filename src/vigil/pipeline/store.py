@@ -87,13 +87,13 @@ def write(conn: Connection, decision: Decision) -> None:
         # Ids are taken up front so the rows go in one executemany, not one INSERT ...
         # RETURNING per row (which is what SQLite needs to keep RETURNING in order).
         ids = allocate_alert_ids(conn, len(decision.new))
-        rows = []
+        new_rows = []
         for alert, new_id in zip(decision.new, ids, strict=True):
             alert.id = new_id
             row = alert.row()
             row["id"] = new_id
-            rows.append(row)
-        conn.execute(insert(_alerts), rows)
+            new_rows.append(row)
+        conn.execute(insert(_alerts), new_rows)
     if decision.changed:
         conn.execute(
             _UPDATE_ALERT,
