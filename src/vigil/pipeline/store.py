@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Table, func, select, text, update
 
 from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.integrations.models import Integration
 from vigil.outbox.models import OutboxEvent
+from vigil.pipeline import bulk
 from vigil.pipeline.dedup import ALERT_COLUMNS, AlertState, Decision, Submission
 
 _alerts = cast(Table, Alert.__table__)
@@ -27,11 +28,6 @@ _UPDATE_COLUMNS = (
     "status", "severity", "name", "summary", "description", "service", "environment",
     "labels", "annotations", "links", "raw", "ends_at", "last_received_at", "occurrences",
     "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by",
-)
-_UPDATE_ALERT = (
-    update(_alerts)
-    .where(_alerts.c.id == bindparam("_id"))
-    .values({name: bindparam(name) for name in _UPDATE_COLUMNS})
 )
 
 
@@ -93,18 +89,18 @@ def write(conn: Connection, decision: Decision) -> None:
             row = alert.row()
             row["id"] = new_id
             new_rows.append(row)
-        conn.execute(insert(_alerts), new_rows)
+        bulk.insert_rows(conn, _alerts, new_rows)
     if decision.changed:
-        conn.execute(
-            _UPDATE_ALERT,
+        bulk.update_rows(
+            conn, _alerts, "id",
             [
-                {"_id": a.id, **{name: getattr(a, name) for name in _UPDATE_COLUMNS}}
+                {**{name: getattr(a, name) for name in _UPDATE_COLUMNS}, "id": a.id}
                 for a in decision.changed.values()
             ],
         )
     if decision.history:
-        conn.execute(
-            insert(_events),
+        bulk.insert_rows(
+            conn, _events,
             [
                 {
                     "tenant_id": h.submission.tenant_id,
@@ -136,7 +132,7 @@ def write(conn: Connection, decision: Decision) -> None:
                     "attempts": 0,
                 }
             )
-        conn.execute(insert(_outbox), rows)
+        bulk.insert_rows(conn, _outbox, rows)
 
 
 def mark_received(conn: Connection, batch: Sequence[Submission], now: datetime) -> None:
