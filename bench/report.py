@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import platform
 import sqlite3
+import subprocess
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -35,7 +38,19 @@ def machine() -> dict[str, Any]:
         "python_impl": platform.python_implementation(),
         "sqlite": sqlite3.sqlite_version,
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+        "vigil_commit": _git("rev-parse", "--short", "HEAD"),
+        "vigil_src_dirty": bool(_git("status", "--porcelain", "--", "src")),
     }
+
+
+def _git(*args: str) -> str:
+    """The Vigil source the figures belong to (empty outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parent.parent,
+                             capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
 
 
 def _num(v: float | None, digits: int = 1) -> str:
@@ -51,7 +66,7 @@ def _int(v: int | None) -> str:
 def scenario_table(rows: list[dict[str, Any]]) -> str:
     head = ("scenario", "conns", "secs", "req/s", "alerts/s", "accepted", "committed",
             "p50 ms", "p90 ms", "p99 ms", "max ms", "non-202", "CPU srv/gen/oth",
-            "RSS peak/end MB")
+            "srv us/alert", "RSS peak/end MB")
     lines = [head]
     for r in rows:
         lat = r["latency_ms"]
@@ -63,6 +78,7 @@ def scenario_table(rows: list[dict[str, Any]]) -> str:
             _num(lat["p50"], 2), _num(lat["p90"], 2), _num(lat["p99"], 2), _num(lat["max"], 1),
             non202, f"{r['server']['cpu_cores']:.2f}/{r['server']['loadgen_cores']:.2f}/"
                      f"{r['server']['other_cores']:.2f}",
+            _int(r["server"]["cpu_us_per_alert"]),
             f"{r['server']['peak_rss_mb']:.0f}/{r['server']['end_rss_mb']:.0f}",
         ))
     return _grid(lines, right_from=1)
@@ -74,10 +90,10 @@ def targets_table(targets: list[dict[str, Any]]) -> str:
     return _grid(lines, right_from=99)
 
 
-def _grid(lines: list[tuple[str, ...]], right_from: int) -> str:
+def _grid(lines: Sequence[Sequence[str]], right_from: int) -> str:
     widths = [max(len(row[i]) for row in lines) for i in range(len(lines[0]))]
 
-    def fmt(row: tuple[str, ...]) -> str:
+    def fmt(row: Sequence[str]) -> str:
         cells = [c.rjust(w) if i >= right_from else c.ljust(w)
                  for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         return "  ".join(cells).rstrip()

@@ -46,6 +46,7 @@ class VigilServer:
         self.alertmanager_key = ""
         self.output: collections.deque[str] = collections.deque(maxlen=400)
         self._drain: threading.Thread | None = None
+        self.stop_seconds = 0.0
 
     @property
     def pid(self) -> int:
@@ -137,6 +138,7 @@ class VigilServer:
         proc = self.proc
         if proc is None:
             return None
+        started = time.monotonic()
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGTERM)
@@ -146,6 +148,7 @@ class VigilServer:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(5)
+        self.stop_seconds = time.monotonic() - started
         if self._drain is not None:
             self._drain.join(2)
         return proc.returncode
