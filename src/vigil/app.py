@@ -111,6 +111,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        checkpointer = db.checkpointer()
+        if checkpointer is not None:
+            checkpointer.start()
         await runner.start()
         jobs = [asyncio.create_task(_retention_loop(ctx))] if run_background_jobs else []
         try:
@@ -119,6 +122,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             for job in jobs:
                 job.cancel()
             await runner.stop()
+            if checkpointer is not None:
+                await asyncio.to_thread(checkpointer.stop)
             db.dispose()
 
     app = FastAPI(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -158,7 +158,7 @@ class PipelineRunner:
         self.metrics.batch_size.observe(len(flat))
         results: list[list[Result]] = []
         i = 0
-        deduplicated = 0
+        counts: Counter[tuple[str, Outcome]] = Counter()
         for b in batches:
             part: list[Result] = []
             for sub in b:
@@ -172,10 +172,10 @@ class PipelineRunner:
                         alert.status if alert else None,
                     )
                 )
-                self.metrics.alerts_received.labels(sub.event.source, outcome.value).inc()
-                if outcome in _DEDUP_OUTCOMES:
-                    deduplicated += 1
+                counts[sub.event.source, outcome] += 1
             results.append(part)
-        if deduplicated:
-            self.metrics.alerts_deduplicated.inc(deduplicated)
+        for (source, outcome), n in counts.items():
+            self.metrics.alerts_received.labels(source, outcome.value).inc(n)
+            if outcome in _DEDUP_OUTCOMES:
+                self.metrics.alerts_deduplicated.inc(n)
         return results
