@@ -1,17 +1,19 @@
 """Set-based INSERT and UPDATE for the ingest hot path, straight to the driver's
 executemany. SQLAlchemy's per-row parameter processing cost more than SQLite's own work;
-here values are adapted once, the same way the ORM types store them (UTC text on SQLite,
-JSON via orjson), so rows written either way read back the same."""
+here only the columns that need it are adapted, the same way the ORM types store them (UTC
+text on SQLite, JSON via orjson), so rows written either way read back the same."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from psycopg.types.json import Jsonb
-from sqlalchemy import Connection, Table
+from sqlalchemy import JSON, Connection, Table
+
+from vigil.db import UTCDateTime
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS
 
@@ -20,44 +22,59 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=_JSON_OPTS).decode()
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    if isinstance(value, dict | list):
-        return _json_text(value)
-    return value
+def _adapter(conn: Connection, table: Table,
+             cols: Sequence[str]) -> Callable[[list[Any]], tuple[Any, ...]]:
+    """Adapts a row of values in ``cols`` order (in place) and gives it as a tuple."""
+    sqlite = conn.dialect.name == "sqlite"
+    times = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, UTCDateTime)]
+    jsons = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, JSON)]
+    texts: dict[datetime, str] = {}  # one batch repeats the same few instants
+
+    def sqlite_time(v: datetime) -> str:
+        s = texts.get(v)
+        if s is None:
+            s = texts[v] = v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return s
+
+    def adapt(row: list[Any]) -> tuple[Any, ...]:
+        if sqlite:
+            for i in times:
+                if row[i] is not None:
+                    row[i] = sqlite_time(row[i])
+            for i in jsons:
+                row[i] = _json_text(row[i])
+        else:
+            for i in jsons:
+                row[i] = Jsonb(row[i], dumps=_json_text)
+        return tuple(row)
+
+    return adapt
 
 
-def _pg_value(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return Jsonb(value, dumps=_json_text)
-    return value
-
-
-def _adapter(conn: Connection) -> tuple[Callable[[Any], Any], str]:
-    if conn.dialect.name == "sqlite":
-        return _sqlite_value, "?"
-    return _pg_value, "%s"
-
-
-def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+def insert_rows(conn: Connection, table: Table, cols: Sequence[str],
+                rows: list[list[Any]]) -> None:
+    """INSERT ``rows`` (value lists in ``cols`` order; adapted in place)."""
     if not rows:
         return
-    adapt, mark = _adapter(conn)
+    adapt = _adapter(conn, table, cols)
+    params = [adapt(row) for row in rows]
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
     quote = conn.dialect.identifier_preparer.quote
-    cols = list(rows[0])
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
            f"VALUES ({', '.join([mark] * len(cols))})")
-    conn.exec_driver_sql(sql, [tuple(adapt(r[c]) for c in cols) for r in rows])
+    conn.exec_driver_sql(sql, params)
 
 
-def update_rows(conn: Connection, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
-    """UPDATE each row's columns WHERE ``key`` equals the row's ``key`` value."""
+def update_rows(conn: Connection, table: Table, cols: Sequence[str], key: str,
+                rows: list[list[Any]]) -> None:
+    """UPDATE ``cols`` WHERE ``key`` = the last value of each row (values in ``cols`` order,
+    then the key; adapted in place)."""
     if not rows:
         return
-    adapt, mark = _adapter(conn)
+    adapt = _adapter(conn, table, [*cols, key])
+    params = [adapt(row) for row in rows]
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
     quote = conn.dialect.identifier_preparer.quote
-    cols = [c for c in rows[0] if c != key]
     sql = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = {mark}' for c in cols)} "
            f"WHERE {quote(key)} = {mark}")
-    conn.exec_driver_sql(sql, [tuple(adapt(r[c]) for c in (*cols, key)) for r in rows])
+    conn.exec_driver_sql(sql, params)

@@ -7,7 +7,7 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Connection, Table, func, select, text, update
 
@@ -78,61 +78,41 @@ def allocate_alert_ids(conn: Connection, n: int) -> list[int]:
     return list(range(start, start + n))
 
 
+_ALERT_INSERT_COLUMNS = ("id", *ALERT_COLUMNS)
+_EVENT_COLUMNS = ("tenant_id", "alert_id", "integration_id", "fingerprint", "action", "outcome",
+                  "actor", "received_at", "payload")
+_OUTBOX_COLUMNS = ("tenant_id", "topic", "aggregate", "payload", "created_at", "available_at",
+                   "attempts")
+
+
 def write(conn: Connection, decision: Decision) -> None:
     if decision.new:
         # Ids are taken up front so the rows go in one executemany, not one INSERT ...
         # RETURNING per row (which is what SQLite needs to keep RETURNING in order).
         ids = allocate_alert_ids(conn, len(decision.new))
-        new_rows = []
         for alert, new_id in zip(decision.new, ids, strict=True):
             alert.id = new_id
-            row = alert.row()
-            row["id"] = new_id
-            new_rows.append(row)
-        bulk.insert_rows(conn, _alerts, new_rows)
+        bulk.insert_rows(conn, _alerts, _ALERT_INSERT_COLUMNS,
+                         [[getattr(a, c) for c in _ALERT_INSERT_COLUMNS] for a in decision.new])
     if decision.changed:
-        bulk.update_rows(
-            conn, _alerts, "id",
-            [
-                {**{name: getattr(a, name) for name in _UPDATE_COLUMNS}, "id": a.id}
-                for a in decision.changed.values()
-            ],
-        )
+        bulk.update_rows(conn, _alerts, _UPDATE_COLUMNS, "id",
+                         [[*(getattr(a, c) for c in _UPDATE_COLUMNS), a.id]
+                          for a in decision.changed.values()])
     if decision.history:
-        bulk.insert_rows(
-            conn, _events,
-            [
-                {
-                    "tenant_id": h.submission.tenant_id,
-                    "alert_id": h.alert.id if h.alert is not None else None,
-                    "integration_id": h.submission.integration_id,
-                    "fingerprint": h.submission.fingerprint,
-                    "action": h.submission.event.action.value,
-                    "outcome": h.outcome.value,
-                    "actor": h.submission.event.actor,
-                    "received_at": h.received_at,
-                    "payload": h.submission.event.raw,
-                }
-                for h in decision.history
-            ],
-        )
+        bulk.insert_rows(conn, _events, _EVENT_COLUMNS, [
+            [h.submission.tenant_id, h.alert.id if h.alert is not None else None,
+             h.submission.integration_id, h.submission.fingerprint,
+             h.submission.event.action.value, h.outcome.value, h.submission.event.actor,
+             h.received_at, h.submission.event.raw]
+            for h in decision.history
+        ])
     if decision.outbox:
-        rows: list[dict[str, Any]] = []
         now = decision.history[-1].received_at
-        for o in decision.outbox:
-            payload = dict(o.payload, alert_id=o.alert.id)
-            rows.append(
-                {
-                    "tenant_id": o.alert.tenant_id,
-                    "topic": o.topic,
-                    "aggregate": f"alert:{o.alert.id}",
-                    "payload": payload,
-                    "created_at": now,
-                    "available_at": now,
-                    "attempts": 0,
-                }
-            )
-        bulk.insert_rows(conn, _outbox, rows)
+        bulk.insert_rows(conn, _outbox, _OUTBOX_COLUMNS, [
+            [o.alert.tenant_id, o.topic, f"alert:{o.alert.id}",
+             dict(o.payload, alert_id=o.alert.id), now, now, 0]
+            for o in decision.outbox
+        ])
 
 
 def mark_received(conn: Connection, batch: Sequence[Submission], now: datetime) -> None:
