@@ -30,7 +30,7 @@ class Alert(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
-    integration_id: Mapped[int | None] = mapped_column(ForeignKey("integrations.id"), index=True)
+    integration_id: Mapped[int | None] = mapped_column(ForeignKey("integrations.id"))
     fingerprint: Mapped[str] = mapped_column(String(64))
     fingerprint_version: Mapped[int] = mapped_column(SmallInteger)
     dedup_key: Mapped[str | None] = mapped_column(String(512))
@@ -71,5 +71,6 @@ class AlertEventRecord(Base):
     action: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str | None] = mapped_column(String(200))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # No index: retention finds its boundary by id order (see worker/retention.py).
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)

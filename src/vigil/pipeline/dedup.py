@@ -63,9 +63,6 @@ class AlertState:
     resolved_at: datetime | None = None
     resolved_by: str | None = None
 
-    def row(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in ALERT_COLUMNS}
-
 
 ALERT_COLUMNS: tuple[str, ...] = tuple(
     f for f in AlertState.__dataclass_fields__ if f != "id"

@@ -70,8 +70,8 @@ def event_from_alert(alert: AMAlert, source: str, raw: dict[str, Any],
         description=ann.get("description"),
         service=_service(labels),
         environment=_environment(labels),
-        labels=dict(labels),
-        annotations=dict(ann),
+        labels=labels,
+        annotations=ann,
         links=link(alert.generatorURL, "Source")
         + link(ann.get("runbook_url"), "Runbook")
         + link(ann.get("dashboard_url") or ann.get("dashboard"), "Dashboard")

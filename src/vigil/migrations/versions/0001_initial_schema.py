@@ -46,7 +46,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('alert_events', schema=None) as batch_op:
         batch_op.create_index('ix_alert_events_alert', ['alert_id', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_alert_events_received_at'), ['received_at'], unique=False)
 
     op.create_table('api_keys',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -131,7 +130,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts'))
     )
     with op.batch_alter_table('alerts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_alerts_integration_id'), ['integration_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_alerts_service'), ['service'], unique=False)
         batch_op.create_index('ix_alerts_tenant_last_received', ['tenant_id', 'last_received_at', 'id'], unique=False)
         batch_op.create_index('ix_alerts_tenant_status', ['tenant_id', 'status', 'last_received_at'], unique=False)
@@ -153,7 +151,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_alerts_tenant_status')
         batch_op.drop_index('ix_alerts_tenant_last_received')
         batch_op.drop_index(batch_op.f('ix_alerts_service'))
-        batch_op.drop_index(batch_op.f('ix_alerts_integration_id'))
 
     op.drop_table('alerts')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
@@ -169,7 +166,6 @@ def downgrade() -> None:
 
     op.drop_table('api_keys')
     with op.batch_alter_table('alert_events', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_alert_events_received_at'))
         batch_op.drop_index('ix_alert_events_alert')
 
     op.drop_table('alert_events')
