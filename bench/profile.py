@@ -6,6 +6,7 @@ on the server process (root, or CAP_SYS_PTRACE, or kernel.yama.ptrace_scope=0).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,8 @@ class Profiler:
         out.parent.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [exe, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100",
-             "--format", "raw", "--function", "--threads", "--output", str(out)],
+             "--format", "raw", "--function", "--threads", "--output", str(out),
+             *(["--gil"] if os.environ.get("BENCH_PROFILE_GIL") else [])],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
 

@@ -278,9 +278,11 @@ def test_json_nested_too_deeply_to_store_is_refused_not_a_poison_message(
     deep: Any = "leaf"
     for _ in range(300):
         deep = [deep]
-    payload = load("alertmanager", "firing_single.json")
-    payload["extra"] = deep
+    payload = load("alertmanager", "firing_group.json")
+    payload["alerts"][1]["extra"] = deep  # kept in the alert's raw payload
     resp = vigil.post_alertmanager(payload)
     assert resp.status_code == 400
     assert resp.json()["error"]["field"] == "body"
+    assert count(vigil, Alert) == 0  # nothing of it applied
     assert vigil.post_alertmanager(load("alertmanager", "firing_single.json")).status_code == 202
+    assert count(vigil, Alert) == 1

@@ -53,9 +53,10 @@ UTCTime = Annotated[datetime, AfterValidator(_to_utc)]
 
 
 def optional_time(value: datetime | None) -> datetime | None:
+    """A validated ``UTCTime``, or None for Go's zero time ("not set")."""
     if value is None or value.year <= _GO_ZERO_YEAR:
         return None
-    return ensure_utc(value)
+    return value
 
 
 def text(value: object, limit: int) -> str:

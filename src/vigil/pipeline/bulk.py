@@ -28,12 +28,15 @@ def _adapter(conn: Connection, table: Table,
     sqlite = conn.dialect.name == "sqlite"
     times = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, UTCDateTime)]
     jsons = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, JSON)]
-    texts: dict[datetime, str] = {}  # one batch repeats the same few instants
+    # One batch repeats the same few datetime objects (its ``now``); they stay alive while
+    # the rows hold them, so their ids are unique keys for this call.
+    texts: dict[int, str] = {}
 
     def sqlite_time(v: datetime) -> str:
-        s = texts.get(v)
+        s = texts.get(id(v))
         if s is None:
-            s = texts[v] = v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            s = v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            texts[id(v)] = s
         return s
 
     def adapt(row: list[Any]) -> tuple[Any, ...]:

@@ -19,21 +19,13 @@ def fingerprint(event: AlertEvent, *, integration_id: int) -> str:
     Never from the name alone: an event with neither a key nor labels other than its
     name is refused by the parsers, which always give one or the other.
     """
-    h = hashlib.sha256()
-    h.update(f"v{FINGERPRINT_VERSION}\x1f{integration_id}\x1f".encode())
+    head = f"v{FINGERPRINT_VERSION}\x1f{integration_id}\x1f"
     if event.dedup_key:
-        h.update(b"key\x1f")
-        h.update(event.dedup_key.encode())
-        return h.hexdigest()
+        return hashlib.sha256(f"{head}key\x1f{event.dedup_key}".encode()).hexdigest()
     # Every label identifies, as in Alertmanager: "warning at 80%" and "critical at 90%" rules
     # with otherwise equal labels are two alerts that fire and resolve on their own.
-    identifying = event.labels
-    if not identifying:
+    labels = event.labels
+    if not labels:
         raise FingerprintError("an alert needs a dedup key or identifying labels")
-    h.update(b"labels")
-    for key in sorted(identifying):
-        h.update(b"\x1f")
-        h.update(key.encode())
-        h.update(b"\x1e")
-        h.update(identifying[key].encode())
-    return h.hexdigest()
+    material = "\x1f".join(f"{k}\x1e{labels[k]}" for k in sorted(labels))
+    return hashlib.sha256(f"{head}labels\x1f{material}".encode()).hexdigest()

@@ -12,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+import orjson
+
 from vigil.clock import Clock
 from vigil.db import Database
-from vigil.errors import Overloaded
+from vigil.errors import MalformedBody, Overloaded
 from vigil.metrics import Metrics
 from vigil.pipeline import store
 from vigil.pipeline.dedup import Outcome, Submission, decide
@@ -138,6 +140,13 @@ class PipelineRunner:
                 (res,) = await loop.run_in_executor(self._executor, self._commit, [req.batch])
                 if not req.future.done():
                     req.future.set_result(res)
+            except orjson.JSONEncodeError as exc:
+                # JSON that parsed but cannot be stored (nested too deeply): the sender's
+                # fault, answered 400 so it is not retried forever as a poison message.
+                if not req.future.done():
+                    req.future.set_exception(
+                        MalformedBody(f"the body cannot be stored: {exc}", field="body")
+                    )
             except Exception as exc:
                 log.exception("pipeline commit failed")
                 if not req.future.done():

@@ -7,6 +7,7 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import cast
 
 from sqlalchemy import Connection, Table, func, select, text, update
@@ -85,6 +86,10 @@ _OUTBOX_COLUMNS = ("tenant_id", "topic", "aggregate", "payload", "created_at", "
                    "attempts")
 
 
+_insert_values = attrgetter(*_ALERT_INSERT_COLUMNS)
+_update_values = attrgetter(*_UPDATE_COLUMNS, "id")
+
+
 def write(conn: Connection, decision: Decision) -> None:
     if decision.new:
         # Ids are taken up front so the rows go in one executemany, not one INSERT ...
@@ -93,11 +98,10 @@ def write(conn: Connection, decision: Decision) -> None:
         for alert, new_id in zip(decision.new, ids, strict=True):
             alert.id = new_id
         bulk.insert_rows(conn, _alerts, _ALERT_INSERT_COLUMNS,
-                         [[getattr(a, c) for c in _ALERT_INSERT_COLUMNS] for a in decision.new])
+                         [list(_insert_values(a)) for a in decision.new])
     if decision.changed:
         bulk.update_rows(conn, _alerts, _UPDATE_COLUMNS, "id",
-                         [[*(getattr(a, c) for c in _UPDATE_COLUMNS), a.id]
-                          for a in decision.changed.values()])
+                         [list(_update_values(a)) for a in decision.changed.values()])
     if decision.history:
         bulk.insert_rows(conn, _events, _EVENT_COLUMNS, [
             [h.submission.tenant_id, h.alert.id if h.alert is not None else None,
