@@ -136,11 +136,14 @@ def _refresh(alert: AlertState, ev: AlertEvent) -> None:
     alert.raw = ev.raw
 
 
+_SEVERITY_LABELS = {int(s): s.label for s in Severity}
+
+
 def _payload(alert: AlertState, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "fingerprint": alert.fingerprint,
         "status": alert.status,
-        "severity": Severity(alert.severity).label,
+        "severity": _SEVERITY_LABELS[alert.severity],
         "name": alert.name,
         "service": alert.service,
         "occurrences": alert.occurrences,

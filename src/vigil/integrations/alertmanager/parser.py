@@ -18,7 +18,8 @@ LabelMap = dict[str, str]
 
 
 class AMAlert(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Unknown fields are ignored here and kept whole in the alert's raw payload.
+    model_config = ConfigDict(extra="ignore")
 
     status: Literal["firing", "resolved"]
     labels: LabelMap = Field(min_length=1)
@@ -30,7 +31,7 @@ class AMAlert(BaseModel):
 
 
 class AMPayload(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
     version: str | None = None
     groupKey: str | None = None

@@ -16,7 +16,7 @@ from vigil.pipeline.event import AlertEvent
 
 
 class GrafanaAlert(AMAlert):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
     values: dict[str, float | int | None] | None = None
     valueString: str | None = None
