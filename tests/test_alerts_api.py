@@ -175,6 +175,8 @@ def test_system_endpoints(vigil: Harness) -> None:
     info = vigil.client.get("/system/info").json()
     assert info["database"]["dialect"] == vigil.ctx.db.dialect
     assert info["queue_depth"] == 0
+    assert info["started_at"] == "2026-03-01T12:00:00+00:00"
+    assert info["version"]
     metrics = vigil.client.get("/metrics").text
     assert 'vigil_alerts_received_total{outcome="created",source="alertmanager"} 1.0' in metrics
     assert "vigil_alerts_deduplicated_total 1.0" in metrics

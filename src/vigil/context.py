@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from starlette.requests import Request
 
@@ -24,6 +25,11 @@ class Context:
     runner: PipelineRunner
     integrations: IntegrationDirectory
     started: float = field(default_factory=time.monotonic)
+    started_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.started_at is None:
+            self.started_at = self.clock.now()
 
 
 def get_context(request: Request) -> Context:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -125,14 +126,22 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
+WAL_LIMIT_BYTES = 64 * 1024 * 1024
+
+
 class Checkpointer:
     """Copies SQLite's WAL back into the database file every ``interval`` seconds on a
     thread of its own, so commits never wait for a checkpoint's fsync. PASSIVE mode never
-    blocks the writer or readers. A no-op on PostgreSQL."""
+    blocks the writer or readers. Under sustained writes a WAL is never found fully copied
+    when a new transaction starts, so it would grow without end: past ``wal_limit`` bytes a
+    TRUNCATE checkpoint (which briefly holds back the writer, just after a PASSIVE one has
+    done most of the copying) starts it afresh."""
 
-    def __init__(self, path: str, interval: float = 1.0) -> None:
+    def __init__(self, path: str, interval: float = 1.0,
+                 wal_limit: int = WAL_LIMIT_BYTES) -> None:
         self.path = path
         self.interval = interval
+        self.wal_limit = wal_limit
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -144,18 +153,31 @@ class Checkpointer:
     def checkpoint(self, conn: sqlite3.Connection, mode: str = "PASSIVE") -> None:
         conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
 
+    def step(self, conn: sqlite3.Connection) -> None:
+        self.checkpoint(conn)
+        if self.wal_bytes() > self.wal_limit:
+            self.checkpoint(conn, "TRUNCATE")
+
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         try:
-            conn.execute("PRAGMA busy_timeout=30000")
+            # A TRUNCATE checkpoint holds back the writer while it waits for readers: never
+            # for long; it is tried again next time.
+            conn.execute("PRAGMA busy_timeout=2000")
             while not self._stop.wait(self.interval):
                 try:
-                    self.checkpoint(conn)
+                    self.step(conn)
                 except sqlite3.Error:
                     log.exception("WAL checkpoint failed; retrying")
             self.checkpoint(conn)
         finally:
             conn.close()
+
+    def wal_bytes(self) -> int:
+        try:
+            return os.path.getsize(self.path + "-wal")
+        except OSError:
+            return 0
 
     def stop(self) -> None:
         self._stop.set()

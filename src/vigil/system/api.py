@@ -42,7 +42,7 @@ async def info(ctx: Context = Depends(get_context)) -> dict[str, Any]:
         },
         "queue_depth": ctx.runner.queue_depth,
         "uptime_seconds": round(time.monotonic() - ctx.started, 3),
-        "started_at": None,
+        "started_at": ctx.started_at.isoformat() if ctx.started_at else None,
     }
 
 
