@@ -126,7 +126,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
-WAL_LIMIT_BYTES = 64 * 1024 * 1024
+WAL_LIMIT_BYTES = 256 * 1024 * 1024
 
 
 class Checkpointer:
@@ -134,8 +134,9 @@ class Checkpointer:
     thread of its own, so commits never wait for a checkpoint's fsync. PASSIVE mode never
     blocks the writer or readers. Under sustained writes a WAL is never found fully copied
     when a new transaction starts, so it would grow without end: past ``wal_limit`` bytes a
-    TRUNCATE checkpoint (which briefly holds back the writer, just after a PASSIVE one has
-    done most of the copying) starts it afresh."""
+    RESTART checkpoint (which briefly holds back the writer, for its fsync, just after a
+    PASSIVE one has done most of the copying) makes the next transaction start the WAL
+    afresh, trimmed to ``journal_size_limit``. The limit is large so that stall is rare."""
 
     def __init__(self, path: str, interval: float = 1.0,
                  wal_limit: int = WAL_LIMIT_BYTES) -> None:
@@ -156,12 +157,12 @@ class Checkpointer:
     def step(self, conn: sqlite3.Connection) -> None:
         self.checkpoint(conn)
         if self.wal_bytes() > self.wal_limit:
-            self.checkpoint(conn, "TRUNCATE")
+            self.checkpoint(conn, "RESTART")
 
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         try:
-            # A TRUNCATE checkpoint holds back the writer while it waits for readers: never
+            # A RESTART checkpoint holds back the writer while it waits for readers: never
             # for long; it is tried again next time.
             conn.execute("PRAGMA busy_timeout=2000")
             while not self._stop.wait(self.interval):
