@@ -133,16 +133,18 @@ class Checkpointer:
     """Copies SQLite's WAL back into the database file every ``interval`` seconds on a
     thread of its own, so commits never wait for a checkpoint's fsync. PASSIVE mode never
     blocks the writer or readers. Under sustained writes a WAL is never found fully copied
-    when a new transaction starts, so it would grow without end: past ``wal_limit`` bytes a
-    RESTART checkpoint (which briefly holds back the writer, for its fsync, just after a
-    PASSIVE one has done most of the copying) makes the next transaction start the WAL
-    afresh, trimmed to ``journal_size_limit``. The limit is large so that stall is rare."""
+    when a new transaction starts, so it would grow without end: past ``wal_limit`` bytes
+    ``restart_due`` is set, and the writer itself runs a RESTART checkpoint between two
+    batches (``Database.restart_wal_if_due``), which makes the next transaction start the
+    WAL afresh, trimmed to ``journal_size_limit``. Run by the writer, it never waits in
+    SQLite's busy-handler back-off against the writer's own lock."""
 
     def __init__(self, path: str, interval: float = 1.0,
                  wal_limit: int = WAL_LIMIT_BYTES) -> None:
         self.path = path
         self.interval = interval
         self.wal_limit = wal_limit
+        self.restart_due = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -155,15 +157,15 @@ class Checkpointer:
         conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
 
     def step(self, conn: sqlite3.Connection) -> None:
+        if self.restart_due.is_set():
+            return  # the writer's RESTART is pending; do not compete with it
         self.checkpoint(conn)
         if self.wal_bytes() > self.wal_limit:
-            self.checkpoint(conn, "RESTART")
+            self.restart_due.set()
 
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         try:
-            # A RESTART checkpoint holds back the writer while it waits for readers: never
-            # for long; it is tried again next time.
             conn.execute("PRAGMA busy_timeout=2000")
             while not self._stop.wait(self.interval):
                 try:
@@ -196,6 +198,7 @@ class Database:
         self._writer = self.engine.execution_options(sqlite_write=True)
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(bind=self._writer, expire_on_commit=False)
+        self._checkpointer: Checkpointer | None = None
 
     @property
     def dialect(self) -> str:
@@ -214,10 +217,25 @@ class Database:
             yield session
 
     def checkpointer(self, interval: float = 1.0) -> Checkpointer | None:
-        """The WAL checkpointer a long-running process should start (SQLite only)."""
+        """The WAL checkpointer a long-running process should start (SQLite only); the
+        process's writer then calls ``restart_wal_if_due`` between its transactions."""
         if self.dialect != "sqlite" or not self.engine.url.database:
             return None
-        return Checkpointer(self.engine.url.database, interval)
+        self._checkpointer = Checkpointer(self.engine.url.database, interval)
+        return self._checkpointer
+
+    def restart_wal_if_due(self) -> bool:
+        """Called by the writer between transactions: RESTART the WAL if it outgrew its
+        limit. Returns whether it did."""
+        cp = self._checkpointer
+        if cp is None or not cp.restart_due.is_set():
+            return False
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)").fetchall()
+        finally:
+            cp.restart_due.clear()
+        return True
 
     def dispose(self) -> None:
         self.engine.dispose()

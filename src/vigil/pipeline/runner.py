@@ -164,6 +164,7 @@ class PipelineRunner:
             store.write(conn, decision)
             store.mark_received(conn, flat, now)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
+        self.db.restart_wal_if_due()
         self.metrics.batch_size.observe(len(flat))
         results: list[list[Result]] = []
         i = 0
