@@ -487,6 +487,10 @@ def main() -> int:
         f"load average {info['loadavg_start']} at start, {info['loadavg_end']} at end; "
         f"server stopped in {server.stop_seconds:.1f} s, exit code {exit_code}"
         + (" (uvicorn re-raises SIGTERM after its graceful shutdown)" if exit_code == -15 else ""))
+    restarts = [line.rsplit("WAL restarted in ", 1)[1] for line in server.output
+                if "WAL restarted in " in line]
+    if restarts:
+        say(f"SQLite WAL restarts by the writer: {len(restarts)} ({', '.join(restarts)})")
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {

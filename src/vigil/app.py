@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -111,6 +112,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Everything loaded at start-up lives forever: keep it out of the cyclic collector's
+        # full passes, whose pauses would otherwise show in the tail latency of ingest.
+        gc.collect()
+        gc.freeze()
         checkpointer = db.checkpointer()
         if checkpointer is not None:
             checkpointer.start()

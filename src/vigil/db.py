@@ -6,6 +6,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -130,16 +131,17 @@ WAL_LIMIT_BYTES = 256 * 1024 * 1024
 
 
 class Checkpointer:
-    """Copies SQLite's WAL back into the database file every ``interval`` seconds on a
-    thread of its own, so commits never wait for a checkpoint's fsync. PASSIVE mode never
-    blocks the writer or readers. Under sustained writes a WAL is never found fully copied
-    when a new transaction starts, so it would grow without end: past ``wal_limit`` bytes
+    """Copies SQLite's WAL back into the database file every ``interval`` seconds (often,
+    so that little is left to copy whenever the WAL must restart) on a thread of its own,
+    so commits never wait for a checkpoint's fsync. PASSIVE mode never blocks the writer or
+    readers. Under sustained writes a WAL is never found fully copied when a new
+    transaction starts, so it would grow without end: past ``wal_limit`` bytes
     ``restart_due`` is set, and the writer itself runs a RESTART checkpoint between two
     batches (``Database.restart_wal_if_due``), which makes the next transaction start the
     WAL afresh, trimmed to ``journal_size_limit``. Run by the writer, it never waits in
     SQLite's busy-handler back-off against the writer's own lock."""
 
-    def __init__(self, path: str, interval: float = 1.0,
+    def __init__(self, path: str, interval: float = 0.1,
                  wal_limit: int = WAL_LIMIT_BYTES) -> None:
         self.path = path
         self.interval = interval
@@ -216,7 +218,7 @@ class Database:
         with self._write_sessions() as session, session.begin():
             yield session
 
-    def checkpointer(self, interval: float = 1.0) -> Checkpointer | None:
+    def checkpointer(self, interval: float = 0.1) -> Checkpointer | None:
         """The WAL checkpointer a long-running process should start (SQLite only); the
         process's writer then calls ``restart_wal_if_due`` between its transactions."""
         if self.dialect != "sqlite" or not self.engine.url.database:
@@ -230,11 +232,13 @@ class Database:
         cp = self._checkpointer
         if cp is None or not cp.restart_due.is_set():
             return False
+        started = time.perf_counter()
         try:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)").fetchall()
         finally:
             cp.restart_due.clear()
+        log.info("WAL restarted in %.1f ms", (time.perf_counter() - started) * 1000)
         return True
 
     def dispose(self) -> None:
