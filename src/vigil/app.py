@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         # full passes, whose pauses would otherwise show in the tail latency of ingest.
         gc.collect()
         gc.freeze()
-        checkpointer = db.checkpointer()
+        checkpointer = db.checkpointer(wal_limit=settings.sqlite_wal_limit_mb * 1024 * 1024)
         if checkpointer is not None:
             checkpointer.start()
         await runner.start()

@@ -127,7 +127,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
-WAL_LIMIT_BYTES = 256 * 1024 * 1024
+WAL_LIMIT_BYTES = 512 * 1024 * 1024
 
 
 class Checkpointer:
@@ -218,12 +218,13 @@ class Database:
         with self._write_sessions() as session, session.begin():
             yield session
 
-    def checkpointer(self, interval: float = 0.1) -> Checkpointer | None:
+    def checkpointer(self, interval: float = 0.1,
+                     wal_limit: int = WAL_LIMIT_BYTES) -> Checkpointer | None:
         """The WAL checkpointer a long-running process should start (SQLite only); the
         process's writer then calls ``restart_wal_if_due`` between its transactions."""
         if self.dialect != "sqlite" or not self.engine.url.database:
             return None
-        self._checkpointer = Checkpointer(self.engine.url.database, interval)
+        self._checkpointer = Checkpointer(self.engine.url.database, interval, wal_limit)
         return self._checkpointer
 
     def restart_wal_if_due(self) -> bool:
