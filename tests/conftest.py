@@ -32,7 +32,6 @@ REQUIRE_PG = os.environ.get("VIGIL_TEST_REQUIRE_POSTGRES") == "1"
 PG_URL = os.environ.get(
     "VIGIL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-TABLES = "alerts, alert_events, outbox, api_keys, integrations"
 
 
 def _pg_conninfo() -> str:
@@ -96,7 +95,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     schema = url.rsplit("%3D", 1)[1]
     with psycopg.connect(_pg_conninfo(), autocommit=True) as conn:
         conn.execute(f"TRUNCATE {schema}.alerts, {schema}.alert_events, {schema}.outbox, "
-                     f"{schema}.api_keys, {schema}.integrations RESTART IDENTITY CASCADE")
+                     f"{schema}.api_keys, {schema}.integrations, {schema}.incidents, "
+                     f"{schema}.incident_events RESTART IDENTITY CASCADE")
+        conn.execute(f"UPDATE {schema}.tenants SET incident_seq = 0")
     return url
 
 

@@ -68,11 +68,14 @@ def test_outbox_rows_are_written_with_every_alert_change(vigil: Harness) -> None
     vigil.post_alertmanager(load("alertmanager", "cycling_firing.json"))  # redelivery: no event
     vigil.post_alertmanager(load("alertmanager", "resolved.json"))
     with vigil.ctx.db.read() as s:
-        topics = list(s.scalars(select(OutboxEvent.topic).order_by(OutboxEvent.id)))
-        alert_id = s.scalar(select(Alert.id))
-        aggregates = set(s.scalars(select(OutboxEvent.aggregate)))
-    assert topics == ["alert.created", "alert.resolved"]
-    assert aggregates == {f"alert:{alert_id}"}
+        rows = list(s.execute(select(OutboxEvent.topic, OutboxEvent.aggregate)
+                              .order_by(OutboxEvent.id)))
+        alert_id, incident_id = s.execute(select(Alert.id, Alert.incident_id)).one()
+    assert [t for t, a in rows if a.startswith("alert:")] == ["alert.created", "alert.resolved"]
+    assert {a for _, a in rows if a.startswith("alert:")} == {f"alert:{alert_id}"}
+    assert [t for t, a in rows if a.startswith("incident:")] == [
+        "incident.created", "incident.status_changed"]
+    assert {a for _, a in rows if a.startswith("incident:")} == {f"incident:{incident_id}"}
 
 
 def test_grafana_alerts_carry_their_links(vigil: Harness) -> None:

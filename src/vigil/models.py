@@ -3,8 +3,10 @@
 from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.auth.models import ApiKey
 from vigil.db import Base
+from vigil.incidents.models import Incident, IncidentEvent
 from vigil.integrations.models import Integration
 from vigil.outbox.models import OutboxEvent
 from vigil.tenants.models import Tenant
 
-__all__ = ["Alert", "AlertEventRecord", "ApiKey", "Base", "Integration", "OutboxEvent", "Tenant"]
+__all__ = ["Alert", "AlertEventRecord", "ApiKey", "Base", "Incident", "IncidentEvent",
+           "Integration", "OutboxEvent", "Tenant"]

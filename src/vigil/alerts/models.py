@@ -55,6 +55,7 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_by: Mapped[str | None] = mapped_column(String(200))
+    incident_id: Mapped[int | None] = mapped_column(BigId, index=True)
 
 
 class AlertEventRecord(Base):

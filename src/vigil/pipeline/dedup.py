@@ -62,6 +62,7 @@ class AlertState:
     acknowledged_by: str | None = None
     resolved_at: datetime | None = None
     resolved_by: str | None = None
+    incident_id: int | None = None
 
 
 ALERT_COLUMNS: tuple[str, ...] = tuple(

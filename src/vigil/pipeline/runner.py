@@ -17,6 +17,8 @@ import orjson
 from vigil.clock import Clock
 from vigil.db import Database
 from vigil.errors import MalformedBody, Overloaded
+from vigil.incidents import store as incident_store
+from vigil.incidents.correlate import correlate
 from vigil.metrics import Metrics
 from vigil.pipeline import store
 from vigil.pipeline.dedup import Outcome, Submission, decide
@@ -161,7 +163,11 @@ class PipelineRunner:
         with self.db.engine.execution_options(sqlite_write=True).begin() as conn:
             store.lock_keys(conn, flat)
             decision = decide(store.load_open(conn, flat), flat, now)
+            incidents = correlate(incident_store.load_for_batch(conn, decision, now),
+                                  decision.outcomes, now)
+            incident_store.write_new(conn, incidents)
             store.write(conn, decision)
+            incident_store.write_changes(conn, incidents)
             store.mark_received(conn, flat, now)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         self.db.restart_wal_if_due()

@@ -66,16 +66,16 @@ def load_open(conn: Connection, batch: Sequence[Submission]) -> list[AlertState]
     return [AlertState(**row._asdict()) for row in rows]
 
 
-def allocate_alert_ids(conn: Connection, n: int) -> list[int]:
-    """``n`` fresh alert ids. PostgreSQL: from the table's sequence, so nodes never clash.
-    SQLite: after the current maximum, which is safe because writers hold the database's
-    write lock (BEGIN IMMEDIATE) from before this read until commit."""
+def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
+    """``n`` fresh ids for ``table``. PostgreSQL: from the table's sequence, so nodes never
+    clash. SQLite: after the current maximum, which is safe because writers hold the
+    database's write lock (BEGIN IMMEDIATE) from before this read until commit."""
     if conn.dialect.name == "postgresql":
         return list(conn.execute(
-            text("SELECT nextval(pg_get_serial_sequence('alerts', 'id')) "
+            text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
                  "FROM generate_series(1, :n)"), {"n": n}
         ).scalars())
-    start = int(conn.execute(select(func.coalesce(func.max(_alerts.c.id), 0))).scalar_one()) + 1
+    start = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()) + 1
     return list(range(start, start + n))
 
 
@@ -94,7 +94,7 @@ def write(conn: Connection, decision: Decision) -> None:
     if decision.new:
         # Ids are taken up front so the rows go in one executemany, not one INSERT ...
         # RETURNING per row (which is what SQLite needs to keep RETURNING in order).
-        ids = allocate_alert_ids(conn, len(decision.new))
+        ids = allocate_ids(conn, _alerts, len(decision.new))
         for alert, new_id in zip(decision.new, ids, strict=True):
             alert.id = new_id
         bulk.insert_rows(conn, _alerts, _ALERT_INSERT_COLUMNS,

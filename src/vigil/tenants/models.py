@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigil.db import Base, UTCDateTime
@@ -16,3 +16,5 @@ class Tenant(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The last incident number given out (INC-1, INC-2, ...).
+    incident_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

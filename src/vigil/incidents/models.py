@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vigil.alerts.models import BigId
+from vigil.db import Base, JSONType, UTCDateTime
+
+OPEN_STATUSES = ("firing", "acknowledged", "investigating")
+
+
+class Incident(Base):
+    """What a human looks at: one or more alerts, with a life of its own."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("uq_incidents_tenant_number", "tenant_id", "number", unique=True),
+        Index("ix_incidents_tenant_status_created", "tenant_id", "status", "created_at"),
+        Index("ix_incidents_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_incidents_group", "tenant_id", "group_key", "last_seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(512))
+    summary: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[int] = mapped_column(SmallInteger)
+    priority: Mapped[str | None] = mapped_column(String(2))
+    category: Mapped[str | None] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(16))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    team: Mapped[str | None] = mapped_column(String(200))
+    services: Mapped[list[str]] = mapped_column(JSONType)
+    sources: Mapped[list[str]] = mapped_column(JSONType)
+    alert_count: Mapped[int] = mapped_column(Integer)
+    open_alert_count: Mapped[int] = mapped_column(Integer)
+    group_key: Mapped[str] = mapped_column(String(512))
+    resolve_on: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    merged_into_id: Mapped[int | None] = mapped_column(BigId)
+    noise: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class IncidentEvent(Base):
+    """The timeline: every change, with who, when, before and after. Append-only."""
+
+    __tablename__ = "incident_events"
+    __table_args__ = (Index("ix_incident_events_incident", "incident_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    incident_id: Mapped[int] = mapped_column(BigId)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    after: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+

@@ -1,0 +1,121 @@
+"""The runner's incident I/O: load the incidents a batch touches, write correlation's
+decisions. Inside the batch's transaction, set-based."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, and_, or_, select, update
+from sqlalchemy.sql import bindparam
+
+from vigil.incidents.correlate import (
+    INCIDENT_COLUMNS,
+    REOPEN_WINDOW,
+    IncidentDecision,
+    IncidentState,
+    group_key,
+)
+from vigil.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
+from vigil.outbox.models import OutboxEvent
+from vigil.pipeline import bulk
+from vigil.pipeline.dedup import Decision, Outcome
+from vigil.pipeline.store import allocate_ids
+from vigil.tenants.models import Tenant
+
+_incidents = cast(Table, Incident.__table__)
+_timeline = cast(Table, IncidentEvent.__table__)
+_outbox = cast(Table, OutboxEvent.__table__)
+_tenants = cast(Table, Tenant.__table__)
+_SELECT = select(*[_incidents.c[c] for c in ("id", *INCIDENT_COLUMNS)])
+_INSERT_COLUMNS = ("id", *INCIDENT_COLUMNS)
+_UPDATE_COLUMNS = tuple(c for c in INCIDENT_COLUMNS
+                        if c not in ("tenant_id", "number", "created_at", "group_key", "type"))
+_TIMELINE_COLUMNS = ("tenant_id", "incident_id", "at", "actor", "kind", "message", "before",
+                     "after")
+_OUTBOX_COLUMNS = ("tenant_id", "topic", "aggregate", "payload", "created_at", "available_at",
+                   "attempts")
+
+
+def load_for_batch(conn: Connection, decision: Decision, now: datetime) -> list[IncidentState]:
+    """The incidents the batch's alerts may touch: each new alert's group's latest open or
+    recently resolved incident, and the incidents of its existing alerts."""
+    keys: set[tuple[int, str]] = set()
+    ids: set[int] = set()
+    for alert, outcome in decision.outcomes:
+        if alert is None:
+            continue
+        if outcome is Outcome.CREATED:
+            keys.add((alert.tenant_id, group_key(alert)))
+        elif alert.incident_id is not None:
+            ids.add(alert.incident_id)
+    if not keys and not ids:
+        return []
+    conds = []
+    if keys:
+        conds.append(and_(
+            _incidents.c.tenant_id.in_({t for t, _ in keys}),
+            _incidents.c.group_key.in_({k for _, k in keys}),
+            or_(_incidents.c.status.in_(OPEN_STATUSES),
+                and_(_incidents.c.status == "resolved",
+                     _incidents.c.resolved_at >= now - REOPEN_WINDOW)),
+        ))
+    if ids:
+        conds.append(_incidents.c.id.in_(ids))
+    rows = conn.execute(_SELECT.where(or_(*conds)).order_by(_incidents.c.id))
+    return [IncidentState(**row._asdict()) for row in rows]
+
+
+def _numbers(conn: Connection, tenant_id: int, n: int) -> list[int]:
+    """INC numbers per tenant, from a counter row (its lock serializes nodes)."""
+    last = conn.execute(
+        update(_tenants).where(_tenants.c.id == tenant_id)
+        .values(incident_seq=_tenants.c.incident_seq + bindparam("n"))
+        .returning(_tenants.c.incident_seq), {"n": n},
+    ).scalar_one()
+    return list(range(last - n + 1, last + 1))
+
+
+def write_new(conn: Connection, d: IncidentDecision) -> None:
+    """Insert the new incidents (ids and numbers assigned) and link new alerts to theirs;
+    runs before the alerts are inserted."""
+    if d.new:
+        for inc, new_id in zip(d.new, allocate_ids(conn, _incidents, len(d.new)), strict=True):
+            inc.id = new_id
+        by_tenant: dict[int, list[IncidentState]] = {}
+        for inc in d.new:
+            by_tenant.setdefault(inc.tenant_id, []).append(inc)
+        for tenant_id, incs in by_tenant.items():
+            for inc, number in zip(incs, _numbers(conn, tenant_id, len(incs)), strict=True):
+                inc.number = number
+        bulk.insert_rows(conn, _incidents, _INSERT_COLUMNS,
+                         [[getattr(i, c) for c in _INSERT_COLUMNS] for i in d.new])
+    for alert, inc in d.links:
+        alert.incident_id = inc.id
+
+
+def write_changes(conn: Connection, d: IncidentDecision) -> None:
+    new = {id(i) for i in d.new}
+    changed = [i for i in d.changed.values() if id(i) not in new]
+    if d.new:  # their counters moved after the insert, as later alerts joined
+        changed += d.new
+    if changed:
+        bulk.update_rows(conn, _incidents, _UPDATE_COLUMNS, "id",
+                         [[*(getattr(i, c) for c in _UPDATE_COLUMNS), i.id] for i in changed])
+    if d.timeline:
+        bulk.insert_rows(conn, _timeline, _TIMELINE_COLUMNS, [
+            [t.incident.tenant_id, t.incident.id, t.at, t.actor, t.kind, t.message, t.before,
+             t.after]
+            for t in d.timeline
+        ])
+    if d.outbox:
+        rows: list[list[Any]] = []
+        for o in d.outbox:
+            at = d.timeline[-1].at if d.timeline else None
+            rows.append([o.incident.tenant_id, o.topic, f"incident:{o.incident.id}",
+                         dict(o.payload, incident_id=o.incident.id, number=o.incident.number),
+                         at, at, 0])
+        bulk.insert_rows(conn, _outbox, _OUTBOX_COLUMNS, rows)
+
+
+
