@@ -22,6 +22,7 @@ from vigil.config import Settings
 from vigil.context import Context
 from vigil.db import Database
 from vigil.errors import Overloaded, PayloadTooLarge, VigilError
+from vigil.incidents.api import router as incidents_router
 from vigil.integrations.api import router as integrations_router
 from vigil.integrations.base import loc_to_field
 from vigil.integrations.ingest import router as ingest_router
@@ -156,7 +157,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         err.code = "invalid_input"
         return _error_response(err)
 
-    for router in (ingest_router, alerts_router, integrations_router, api_keys_router,
+    for router in (ingest_router, alerts_router, incidents_router, integrations_router,
+                   api_keys_router,
                    system_router):
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -131,7 +131,12 @@ def correlate(
     by_id = {inc.id: inc for inc in known if inc.id is not None}
     by_key: dict[tuple[int, str], IncidentState] = {}
     for inc in sorted(by_id.values(), key=lambda i: i.created_at):
-        by_key[inc.tenant_id, inc.group_key] = inc
+        # Only incidents a new alert may join or reopen stand for their group; the others
+        # are here because an alert of theirs is in the batch.
+        if inc.status in OPEN_STATUSES or (
+                inc.status == "resolved" and inc.resolved_at is not None
+                and inc.resolved_at >= now - reopen_window):
+            by_key[inc.tenant_id, inc.group_key] = inc
     of_alert: dict[int, IncidentState] = {}  # new alerts of this batch -> incident
 
     def touch(inc: IncidentState) -> None:
@@ -194,8 +199,7 @@ def correlate(
             continue
         inc = found
         if outcome in (Outcome.DEDUPLICATED, Outcome.REDELIVERED):
-            if outcome is Outcome.DEDUPLICATED:
-                inc.severity = max(inc.severity, alert.severity)
+            inc.severity = max(inc.severity, alert.severity)
             inc.last_seen_at = now
             touch(inc)
         elif outcome is Outcome.RESOLVED:

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
+
+from vigil.alerts.schemas import AlertRead
+from vigil.auth.deps import responder, viewer
+from vigil.auth.service import Principal
+from vigil.clock import ensure_utc
+from vigil.context import Context, get_context
+from vigil.incidents import service
+from vigil.incidents.lifecycle import ACTIONS
+from vigil.incidents.schemas import (
+    IncidentAction,
+    IncidentComment,
+    IncidentDetail,
+    IncidentPage,
+    IncidentRead,
+    IncidentUpdate,
+    TimelineRead,
+)
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+
+@router.get("", response_model=IncidentPage)
+async def list_incidents(
+    status: list[str] | None = Query(None),
+    severity: list[str] | None = Query(None),
+    priority: list[str] | None = Query(None),
+    service_: str | None = Query(None, alias="service"),
+    team: str | None = None,
+    assignee: str | None = None,
+    q: str | None = Query(None, description="text in title or summary"),
+    since: datetime | None = Query(None, description="last seen at or after"),
+    until: datetime | None = Query(None, description="created before"),
+    sort: str = "-created_at",
+    limit: int = Query(50, ge=1, le=500),
+    cursor: str | None = None,
+    who: Principal = Depends(viewer),
+    ctx: Context = Depends(get_context),
+) -> IncidentPage:
+    filters = service.IncidentFilter(
+        status=status, severity=severity, priority=priority, service=service_, team=team,
+        assignee=assignee, text=q, since=ensure_utc(since) if since else None,
+        until=ensure_utc(until) if until else None)
+
+    def run() -> IncidentPage:
+        with ctx.db.read() as s:
+            rows, nxt = service.list_incidents(s, tenant_id=who.tenant_id, filters=filters,
+                                               sort=sort, limit=limit, cursor=cursor)
+            return IncidentPage(items=[IncidentRead.model_validate(r) for r in rows],
+                                next_cursor=nxt)
+    return await run_in_threadpool(run)
+
+
+@router.get("/counts")
+async def counts(who: Principal = Depends(viewer),
+                 ctx: Context = Depends(get_context)) -> dict[str, int]:
+    def run() -> dict[str, int]:
+        with ctx.db.read() as s:
+            return service.counts_by_status(s, tenant_id=who.tenant_id)
+    return await run_in_threadpool(run)
+
+
+def _detail(ctx: Context, tenant_id: int, incident_id: int) -> IncidentDetail:
+    with ctx.db.read() as s:
+        inc = service.get_incident(s, tenant_id=tenant_id, incident_id=incident_id)
+        return IncidentDetail(
+            **IncidentRead.model_validate(inc).model_dump(),
+            alerts=[AlertRead.model_validate(a)
+                    for a in service.incident_alerts(s, incident_id=incident_id)],
+            timeline=[TimelineRead.model_validate(t)
+                      for t in service.timeline(s, incident_id=incident_id)],
+        )
+
+
+@router.get("/{incident_id}", response_model=IncidentDetail)
+async def get_incident(incident_id: int, who: Principal = Depends(viewer),
+                       ctx: Context = Depends(get_context)) -> IncidentDetail:
+    return await run_in_threadpool(_detail, ctx, who.tenant_id, incident_id)
+
+
+@router.patch("/{incident_id}", response_model=IncidentDetail)
+async def update_incident(incident_id: int, body: IncidentUpdate,
+                          who: Principal = Depends(responder),
+                          ctx: Context = Depends(get_context)) -> IncidentDetail:
+    def run() -> IncidentDetail:
+        with ctx.db.write() as s:
+            service.update(s, tenant_id=who.tenant_id, incident_id=incident_id,
+                           actor=who.actor, now=ctx.clock.now(),
+                           changes=body.model_dump(exclude_unset=True))
+        return _detail(ctx, who.tenant_id, incident_id)
+    return await run_in_threadpool(run)
+
+
+@router.post("/{incident_id}/comments", response_model=TimelineRead, status_code=201)
+async def add_comment(incident_id: int, body: IncidentComment,
+                      who: Principal = Depends(responder),
+                      ctx: Context = Depends(get_context)) -> TimelineRead:
+    def run() -> TimelineRead:
+        with ctx.db.write() as s:
+            event = service.comment(s, tenant_id=who.tenant_id, incident_id=incident_id,
+                                    actor=who.actor, now=ctx.clock.now(), body=body.text)
+            return TimelineRead.model_validate(event)
+    return await run_in_threadpool(run)
+
+
+def _action_route(action: str) -> None:
+    async def endpoint(incident_id: int, body: IncidentAction | None = None,
+                       who: Principal = Depends(responder),
+                       ctx: Context = Depends(get_context)) -> IncidentDetail:
+        def run() -> IncidentDetail:
+            with ctx.db.write() as s:
+                service.act(s, tenant_id=who.tenant_id, incident_id=incident_id, action=action,
+                            actor=who.actor, now=ctx.clock.now(),
+                            note=body.note if body else None)
+            return _detail(ctx, who.tenant_id, incident_id)
+        return await run_in_threadpool(run)
+
+    endpoint.__name__ = f"{action}_incident"
+    router.post(f"/{{incident_id}}/{action}", response_model=IncidentDetail,
+                summary=f"{action.capitalize()} an incident")(endpoint)
+
+
+for _action in ACTIONS:
+    _action_route(_action)

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vigil.alerts.schemas import AlertRead
+from vigil.pipeline.event import Severity
+
+SeverityName = Literal["critical", "high", "warning", "info", "low"]
+
+
+class IncidentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    number: int
+    reference: str = ""
+    title: str
+    summary: str
+    status: str
+    severity: str
+    priority: str | None
+    category: str | None
+    type: str
+    assignee: str | None
+    team: str | None
+    services: list[str]
+    sources: list[str]
+    alert_count: int
+    open_alert_count: int
+    resolve_on: str
+    created_at: datetime
+    started_at: datetime
+    last_seen_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    noise: bool
+    resolution: str | None
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity(cls, v: Any) -> str:
+        return Severity(v).label if isinstance(v, int) else str(v)
+
+    def model_post_init(self, __context: Any) -> None:
+        self.reference = f"INC-{self.number}"
+
+
+class TimelineRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor: str
+    kind: str
+    message: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+class IncidentDetail(IncidentRead):
+    alerts: list[AlertRead]
+    timeline: list[TimelineRead]
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentRead]
+    next_cursor: str | None
+
+
+class IncidentAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=10000)
+
+
+class IncidentComment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=20000)
+
+
+class IncidentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=512)
+    severity: SeverityName | None = None
+    priority: Literal["P1", "P2", "P3", "P4", "P5"] | None = None
+    assignee: str | None = Field(default=None, max_length=200)
+    team: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(default=None, max_length=64)
+    noise: bool | None = None
+    resolution: str | None = Field(default=None, max_length=20000)

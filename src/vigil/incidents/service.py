@@ -1,0 +1,212 @@
+"""Incidents through the API: lists, one incident with its alerts and timeline, and the
+actions people take. Services never commit; the API owns the unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from vigil.alerts.models import Alert
+from vigil.alerts.service import decode_cursor, encode_cursor
+from vigil.errors import InvalidInput, NotFound
+from vigil.incidents.lifecycle import next_status
+from vigil.incidents.models import Incident, IncidentEvent
+from vigil.outbox.models import OutboxEvent
+from vigil.pipeline.event import Severity
+
+STATUSES = ("firing", "acknowledged", "investigating", "resolved", "closed", "merged",
+            "deleted")
+SORTS: dict[str, Any] = {"created_at": Incident.created_at, "last_seen_at": Incident.last_seen_at,
+                         "severity": Incident.severity, "id": Incident.id}
+_LABELS = {int(s): s.label for s in Severity}
+_DONE = {"acknowledge": "Acknowledged", "investigate": "Investigation started",
+         "resolve": "Resolved", "close": "Closed", "reopen": "Reopened"}
+
+
+@dataclass(slots=True)
+class IncidentFilter:
+    status: list[str] | None = None
+    severity: list[str] | None = None
+    priority: list[str] | None = None
+    service: str | None = None
+    team: str | None = None
+    assignee: str | None = None
+    text: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _has_service(session: Session, service: str) -> ColumnElement[bool]:
+    if session.get_bind().dialect.name == "postgresql":
+        return Incident.services.op("@>")(func.jsonb_build_array(service))
+    each = func.json_each(Incident.services).table_valued("value")
+    return exists(select(1).select_from(each).where(each.c.value == service))
+
+
+def _severity_levels(names: list[str]) -> list[int]:
+    try:
+        return [int(Severity[s.upper()]) for s in names]
+    except KeyError:
+        raise InvalidInput("severity must be one of critical, high, warning, info, low",
+                           field="severity") from None
+
+
+def list_incidents(
+    session: Session, *, tenant_id: int, filters: IncidentFilter, sort: str = "-created_at",
+    limit: int = 50, cursor: str | None = None,
+) -> tuple[list[Incident], str | None]:
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(SORTS)} (prefix - for descending)",
+                           field="sort")
+    col = SORTS[key]
+    stmt = select(Incident).where(Incident.tenant_id == tenant_id)
+    f = filters
+    if f.status:
+        if any(s not in STATUSES for s in f.status):
+            raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", field="status")
+        stmt = stmt.where(Incident.status.in_(f.status))
+    if f.severity:
+        stmt = stmt.where(Incident.severity.in_(_severity_levels(f.severity)))
+    if f.priority:
+        stmt = stmt.where(Incident.priority.in_(f.priority))
+    if f.service:
+        stmt = stmt.where(_has_service(session, f.service))
+    if f.team:
+        stmt = stmt.where(Incident.team == f.team)
+    if f.assignee:
+        stmt = stmt.where(Incident.assignee == f.assignee)
+    if f.text:
+        pattern = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(Incident.title.ilike(pattern, escape="\\"),
+                              Incident.summary.ilike(pattern, escape="\\")))
+    if f.since:
+        stmt = stmt.where(Incident.last_seen_at >= f.since)
+    if f.until:
+        stmt = stmt.where(Incident.created_at < f.until)
+    if cursor:
+        value, ident = decode_cursor(cursor, key)
+        if key == "id":
+            stmt = stmt.where(Incident.id < ident if descending else Incident.id > ident)
+        elif descending:
+            stmt = stmt.where(or_(col < value, and_(col == value, Incident.id < ident)))
+        else:
+            stmt = stmt.where(or_(col > value, and_(col == value, Incident.id > ident)))
+    order = [col.desc(), Incident.id.desc()] if descending else [col.asc(), Incident.id.asc()]
+    rows = list(session.scalars(stmt.order_by(*order[: 1 if key == "id" else 2])
+                                .limit(limit + 1)))
+    nxt = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        nxt = encode_cursor(getattr(rows[-1], key), rows[-1].id)
+    return rows, nxt
+
+
+def counts_by_status(session: Session, *, tenant_id: int) -> dict[str, int]:
+    rows = session.execute(select(Incident.status, func.count()).where(
+        Incident.tenant_id == tenant_id).group_by(Incident.status))
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({status: int(n) for status, n in rows})
+    return counts
+
+
+def get_incident(session: Session, *, tenant_id: int, incident_id: int,
+                 for_update: bool = False) -> Incident:
+    stmt = select(Incident).where(Incident.id == incident_id, Incident.tenant_id == tenant_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    inc = session.scalar(stmt)
+    if inc is None:
+        raise NotFound(f"no incident {incident_id}", field="id")
+    return inc
+
+
+def incident_alerts(session: Session, *, incident_id: int, limit: int = 200) -> list[Alert]:
+    return list(session.scalars(select(Alert).where(Alert.incident_id == incident_id)
+                                .order_by(Alert.id.desc()).limit(limit)))
+
+
+def timeline(session: Session, *, incident_id: int, limit: int = 500) -> list[IncidentEvent]:
+    return list(session.scalars(select(IncidentEvent).where(
+        IncidentEvent.incident_id == incident_id).order_by(IncidentEvent.id).limit(limit)))
+
+
+def _snapshot(inc: Incident) -> dict[str, Any]:
+    return {"status": inc.status, "severity": _LABELS[inc.severity], "priority": inc.priority,
+            "assignee": inc.assignee, "team": inc.team, "title": inc.title,
+            "category": inc.category, "noise": inc.noise}
+
+
+def _record(session: Session, inc: Incident, *, now: datetime, actor: str, kind: str,
+            message: str, before: dict[str, Any], topic: str) -> None:
+    after = _snapshot(inc)
+    session.add(IncidentEvent(tenant_id=inc.tenant_id, incident_id=inc.id, at=now, actor=actor,
+                              kind=kind, message=message, before=before, after=after))
+    session.add(OutboxEvent(tenant_id=inc.tenant_id, topic=topic, aggregate=f"incident:{inc.id}",
+                            payload={"incident_id": inc.id, "number": inc.number, **after,
+                                     "previous": before},
+                            created_at=now, available_at=now, attempts=0))
+
+
+def act(session: Session, *, tenant_id: int, incident_id: int, action: str, actor: str,
+        now: datetime, note: str | None = None) -> Incident:
+    """Move an incident through its life. Repeating an action is a no-op; an action its
+    status forbids is a 409 naming the status."""
+    inc = get_incident(session, tenant_id=tenant_id, incident_id=incident_id, for_update=True)
+    target = next_status(inc.status, action)
+    if target is None:
+        return inc
+    before = _snapshot(inc)
+    inc.status = target
+    if action == "acknowledge" or (action == "investigate" and inc.acknowledged_at is None):
+        inc.acknowledged_at = now
+    elif action == "resolve":
+        inc.resolved_at = now
+        if note:
+            inc.resolution = note
+    elif action == "close":
+        inc.closed_at = now
+    elif action == "reopen":
+        inc.resolved_at = None
+    message = f"{_DONE[action]} by {actor}"
+    if note:
+        message += f": {note}"
+    _record(session, inc, now=now, actor=actor, kind=target if action != "reopen" else "reopened",
+            message=message, before=before, topic="incident.status_changed")
+    return inc
+
+
+def comment(session: Session, *, tenant_id: int, incident_id: int, actor: str, now: datetime,
+            body: str) -> IncidentEvent:
+    inc = get_incident(session, tenant_id=tenant_id, incident_id=incident_id)
+    event = IncidentEvent(tenant_id=tenant_id, incident_id=inc.id, at=now, actor=actor,
+                          kind="comment", message=body, before={}, after={})
+    session.add(event)
+    session.flush()
+    return event
+
+
+def update(session: Session, *, tenant_id: int, incident_id: int, actor: str, now: datetime,
+           changes: dict[str, Any]) -> Incident:
+    inc = get_incident(session, tenant_id=tenant_id, incident_id=incident_id, for_update=True)
+    before = _snapshot(inc)
+    if "severity" in changes and changes["severity"] is not None:
+        changes["severity"] = int(Severity[changes["severity"].upper()])
+    changed = {k: v for k, v in changes.items() if getattr(inc, k) != v}
+    if not changed:
+        return inc
+    for k, v in changed.items():
+        setattr(inc, k, v)
+    shown = ", ".join(f"{k} = {(_LABELS[v] if k == 'severity' else v)!r}"
+                      for k, v in changed.items())
+    _record(session, inc, now=now, actor=actor, kind="updated",
+            message=f"{actor} set {shown}", before=before, topic="incident.updated")
+    return inc
+
+
+

@@ -1,0 +1,183 @@
+"""Incidents from real ingest, and their lifecycle through the API, on both databases."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from conftest import Harness
+
+
+def am(*alerts: dict[str, Any]) -> dict[str, Any]:
+    return {"version": "4", "status": "firing", "alerts": list(alerts)}
+
+
+def alert(name: str, status: str = "firing", *, service: str = "checkout",
+          severity: str = "warning", **labels: str) -> dict[str, Any]:
+    return {"status": status, "labels": {"alertname": name, "service": service,
+                                         "severity": severity, **labels},
+            "annotations": {"summary": f"{name} on {service}"}}
+
+
+def incidents(h: Harness, **params: Any) -> list[dict[str, Any]]:
+    resp = h.client.get("/api/v1/incidents", params=params, headers=h.auth)
+    assert resp.status_code == 200, resp.text
+    items: list[dict[str, Any]] = resp.json()["items"]
+    return items
+
+
+def detail(h: Harness, incident_id: int) -> dict[str, Any]:
+    resp = h.client.get(f"/api/v1/incidents/{incident_id}", headers=h.auth)
+    assert resp.status_code == 200, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def act(h: Harness, incident_id: int, action: str, **body: Any) -> Any:
+    return h.client.post(f"/api/v1/incidents/{incident_id}/{action}", headers=h.auth,
+                         json=body or None)
+
+
+def test_an_alert_group_becomes_one_incident(vigil: Harness) -> None:
+    vigil.post_alertmanager(am(alert("HighLatency", instance="a"),
+                               alert("HighLatency", instance="b", severity="critical")))
+    vigil.post_alertmanager(am(alert("DiskFull", service="db")))
+    items = incidents(vigil)
+    assert [(i["reference"], i["title"], i["alert_count"]) for i in items] == [
+        ("INC-2", "DiskFull on db", 1), ("INC-1", "HighLatency on checkout", 2)]
+    inc = detail(vigil, items[1]["id"])
+    assert inc["status"] == "firing"
+    assert inc["severity"] == "critical"  # the highest of its alerts
+    assert inc["services"] == ["checkout"] and inc["sources"] == ["alertmanager"]
+    assert len(inc["alerts"]) == 2
+    assert [t["kind"] for t in inc["timeline"]] == ["created", "alert_added"]
+
+
+def test_incident_resolves_when_all_its_alerts_resolve_and_reopens(vigil: Harness) -> None:
+    vigil.post_alertmanager(am(alert("Err", instance="a"), alert("Err", instance="b")))
+    (inc,) = incidents(vigil)
+    vigil.clock.advance(minutes=1)
+    vigil.post_alertmanager(am(alert("Err", "resolved", instance="a")))
+    assert detail(vigil, inc["id"])["status"] == "firing"
+    vigil.post_alertmanager(am(alert("Err", "resolved", instance="b")))
+    resolved = detail(vigil, inc["id"])
+    assert resolved["status"] == "resolved" and resolved["open_alert_count"] == 0
+    assert resolved["resolved_at"] is not None
+
+    vigil.clock.advance(minutes=5)  # inside the 30-minute reopen window
+    vigil.post_alertmanager(am(alert("Err", instance="c")))
+    assert len(incidents(vigil)) == 1
+    again = detail(vigil, inc["id"])
+    assert again["status"] == "firing" and again["alert_count"] == 3
+    assert [t["kind"] for t in again["timeline"]][-3:] == ["resolved", "reopened", "alert_added"]
+
+    vigil.post_alertmanager(am(alert("Err", "resolved", instance="c")))
+    vigil.clock.advance(hours=1)  # past the reopen window: a new incident
+    vigil.post_alertmanager(am(alert("Err", instance="d")))
+    assert [i["reference"] for i in incidents(vigil)] == ["INC-2", "INC-1"]
+
+
+def test_lifecycle_actions_and_illegal_transitions(vigil: Harness) -> None:
+    vigil.post_alertmanager(am(alert("Boom")))
+    (inc,) = incidents(vigil)
+    iid = inc["id"]
+    ack = act(vigil, iid, "acknowledge", note="on it")
+    assert ack.status_code == 200 and ack.json()["status"] == "acknowledged"
+    assert act(vigil, iid, "acknowledge").status_code == 200  # idempotent
+    assert act(vigil, iid, "investigate").json()["status"] == "investigating"
+    assert act(vigil, iid, "reopen").status_code == 409
+    done = act(vigil, iid, "resolve", note="rolled back the deploy")
+    assert done.json()["status"] == "resolved"
+    assert done.json()["resolution"] == "rolled back the deploy"
+    conflict = act(vigil, iid, "acknowledge")
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["message"] == "cannot acknowledge an incident that is resolved"
+    assert act(vigil, iid, "close").json()["status"] == "closed"
+    assert act(vigil, iid, "reopen").status_code == 409
+    kinds = [t["kind"] for t in detail(vigil, iid)["timeline"]]
+    assert kinds == ["created", "acknowledged", "investigating", "resolved", "closed"]
+    first = detail(vigil, iid)["timeline"][1]
+    assert first["actor"] == "apikey:test admin"
+    assert first["before"]["status"] == "firing" and first["after"]["status"] == "acknowledged"
+
+
+def test_concurrent_acknowledges_are_idempotent(vigil: Harness) -> None:
+    vigil.post_alertmanager(am(alert("Boom")))
+    (inc,) = incidents(vigil)
+    codes: list[int] = []
+
+    def ack() -> None:
+        codes.append(act(vigil, inc["id"], "acknowledge").status_code)
+
+    threads = [threading.Thread(target=ack) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [200] * 8
+    kinds = [t["kind"] for t in detail(vigil, inc["id"])["timeline"]]
+    assert kinds.count("acknowledged") == 1
+
+
+def test_comments_and_updates_are_on_the_timeline(vigil: Harness) -> None:
+    vigil.post_alertmanager(am(alert("Boom")))
+    (inc,) = incidents(vigil)
+    iid = inc["id"]
+    made = vigil.client.post(f"/api/v1/incidents/{iid}/comments", headers=vigil.auth,
+                             json={"text": "DB failover in progress"})
+    assert made.status_code == 201 and made.json()["kind"] == "comment"
+    upd = vigil.client.patch(f"/api/v1/incidents/{iid}", headers=vigil.auth,
+                             json={"severity": "critical", "priority": "P1",
+                                   "assignee": "alice"})
+    assert upd.status_code == 200
+    body = upd.json()
+    assert (body["severity"], body["priority"], body["assignee"]) == ("critical", "P1", "alice")
+    last = body["timeline"][-1]
+    assert last["kind"] == "updated" and last["before"]["severity"] == "warning"
+    assert last["after"]["assignee"] == "alice"
+    assert [t["kind"] for t in body["timeline"]] == ["created", "comment", "updated"]
+    bad = vigil.client.patch(f"/api/v1/incidents/{iid}", headers=vigil.auth,
+                             json={"severity": "apocalyptic"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "severity"
+    unknown = vigil.client.patch(f"/api/v1/incidents/{iid}", headers=vigil.auth,
+                                 json={"colour": "red"})
+    assert unknown.status_code == 422
+
+
+def test_filters_counts_and_pagination(vigil: Harness) -> None:
+    vigil.post_alertmanager(am(alert("A", service="web", severity="critical")))
+    vigil.clock.advance(seconds=1)
+    vigil.post_alertmanager(am(alert("B", service="db")))
+    vigil.clock.advance(seconds=1)
+    vigil.post_alertmanager(am(alert("C", service="db", severity="info")))
+    ids = {i["title"]: i["id"] for i in incidents(vigil)}
+    act(vigil, ids["B on db"], "acknowledge")
+    titles = lambda **p: [i["title"] for i in incidents(vigil, **p)]  # noqa: E731
+    assert titles(status="acknowledged") == ["B on db"]
+    assert titles(severity="critical") == ["A on web"]
+    assert titles(service="db") == ["C on db", "B on db"]
+    assert titles(q="C on") == ["C on db"]
+    assert titles(sort="severity") == ["C on db", "B on db", "A on web"]
+    page = vigil.client.get("/api/v1/incidents", params={"limit": 2},
+                            headers=vigil.auth).json()
+    assert len(page["items"]) == 2 and page["next_cursor"]
+    rest = vigil.client.get("/api/v1/incidents", params={"limit": 2,
+                                                          "cursor": page["next_cursor"]},
+                            headers=vigil.auth).json()
+    assert [i["title"] for i in rest["items"]] == ["A on web"] and rest["next_cursor"] is None
+    counts = vigil.client.get("/api/v1/incidents/counts", headers=vigil.auth).json()
+    assert counts["firing"] == 2 and counts["acknowledged"] == 1 and counts["resolved"] == 0
+    bad = vigil.client.get("/api/v1/incidents", params={"status": "on fire"},
+                           headers=vigil.auth)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "status"
+
+
+def test_roles_and_unknown_incidents(vigil: Harness) -> None:
+    vigil.post_alertmanager(am(alert("Boom")))
+    (inc,) = incidents(vigil)
+    viewer = {"Authorization": f"Bearer {vigil.key_for('viewer')}"}
+    assert vigil.client.get(f"/api/v1/incidents/{inc['id']}", headers=viewer).status_code == 200
+    denied = vigil.client.post(f"/api/v1/incidents/{inc['id']}/acknowledge", headers=viewer)
+    assert denied.status_code == 403
+    assert vigil.client.get("/api/v1/incidents/9999", headers=vigil.auth).status_code == 404
+    assert act(vigil, 9999, "resolve").status_code == 404
