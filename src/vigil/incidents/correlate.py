@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from vigil.incidents.models import OPEN_STATUSES
-from vigil.pipeline.dedup import AlertState, Outcome
+from vigil.pipeline.dedup import AlertState, Outcome, Submission
 from vigil.pipeline.event import Severity
 
 WINDOW = timedelta(minutes=10)
@@ -89,7 +89,16 @@ class IncidentDecision:
 
 def group_key(alert: AlertState) -> str:
     """The default rule's group: same integration, same service, same alert name."""
-    return f"default:{alert.integration_id or 0}:{alert.service or ''}:{alert.name}"
+    return _key(alert.integration_id, alert.service, alert.name)
+
+
+def submission_group_key(sub: Submission) -> str:
+    """The group a trigger would open or join, known before dedup runs (for locking)."""
+    return _key(sub.integration_id, sub.event.service, sub.event.name)
+
+
+def _key(integration_id: int | None, service: str | None, name: str) -> str:
+    return f"default:{integration_id or 0}:{service or ''}:{name}"
 
 
 def snapshot(inc: IncidentState) -> dict[str, Any]:

@@ -18,10 +18,11 @@ from vigil.clock import Clock
 from vigil.db import Database
 from vigil.errors import MalformedBody, Overloaded
 from vigil.incidents import store as incident_store
-from vigil.incidents.correlate import correlate
+from vigil.incidents.correlate import correlate, submission_group_key
 from vigil.metrics import Metrics
 from vigil.pipeline import store
 from vigil.pipeline.dedup import Outcome, Submission, decide
+from vigil.pipeline.event import Action
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,6 +42,15 @@ class Result:
 class _Request:
     batch: list[Submission]
     future: asyncio.Future[list[Result]]
+
+
+def _lock_names(batch: list[Submission]) -> set[str]:
+    """What two nodes must not decide at once: an alert (its fingerprint) and the incident
+    group a trigger may open."""
+    names = {f"{s.tenant_id}:fp:{s.fingerprint}" for s in batch}
+    names.update(f"{s.tenant_id}:group:{submission_group_key(s)}" for s in batch
+                 if s.event.action is Action.TRIGGER)
+    return names
 
 
 class PipelineRunner:
@@ -161,7 +171,7 @@ class PipelineRunner:
         flat = [s for b in batches for s in b]
         now = self.clock.now()
         with self.db.engine.execution_options(sqlite_write=True).begin() as conn:
-            store.lock_keys(conn, flat)
+            store.lock_keys(conn, _lock_names(flat))
             decision = decide(store.load_open(conn, flat), flat, now)
             incidents = correlate(incident_store.load_for_batch(conn, decision, now),
                                   decision.outcomes, now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from operator import attrgetter
 from typing import cast
@@ -32,18 +32,13 @@ _UPDATE_COLUMNS = (
 )
 
 
-def lock_keys(conn: Connection, batch: Sequence[Submission]) -> None:
-    """On PostgreSQL, serialize nodes that touch the same fingerprints (transaction-scoped
-    advisory locks, taken in a fixed order so two nodes never deadlock)."""
+def lock_keys(conn: Connection, names: Iterable[str]) -> None:
+    """On PostgreSQL, serialize nodes that touch the same fingerprints or incident groups
+    (transaction-scoped advisory locks, taken in a fixed order so nodes never deadlock)."""
     if conn.dialect.name != "postgresql":
         return
-    keys = sorted(
-        {
-            struct.unpack(">q", hashlib.sha256(f"{s.tenant_id}:{s.fingerprint}".encode())
-                          .digest()[:8])[0]
-            for s in batch
-        }
-    )
+    keys = sorted({struct.unpack(">q", hashlib.sha256(n.encode()).digest()[:8])[0]
+                   for n in names})
     conn.execute(
         text(
             "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) "
