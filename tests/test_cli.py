@@ -31,7 +31,7 @@ def test_version() -> None:
 
 
 def test_migrate_then_keys_create_list_revoke(env: Path) -> None:
-    assert runner.invoke(app, ["migrate"]).output.startswith("database at revision 0002")
+    assert runner.invoke(app, ["migrate"]).output.startswith("database at revision 0003")
     again = runner.invoke(app, ["migrate"])  # idempotent
     assert again.exit_code == 0
 

@@ -6,7 +6,8 @@ from vigil.db import Base
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.integrations.models import Integration
 from vigil.outbox.models import OutboxEvent
+from vigil.rules.models import Silence
 from vigil.tenants.models import Tenant
 
 __all__ = ["Alert", "AlertEventRecord", "ApiKey", "Base", "Incident", "IncidentEvent",
-           "Integration", "OutboxEvent", "Tenant"]
+           "Integration", "OutboxEvent", "Silence", "Tenant"]

@@ -22,6 +22,8 @@ from vigil.pipeline.event import Severity
 WINDOW = timedelta(minutes=10)
 REOPEN_WINDOW = timedelta(minutes=30)
 RESOLVE_ON = ("all", "first", "never")
+#: Alert outcomes that put an alert into an incident.
+_OPENS = frozenset({Outcome.CREATED, Outcome.UNSUPPRESSED})
 _LABELS = {int(s): s.label for s in Severity}
 
 
@@ -159,7 +161,7 @@ def correlate(
     for alert, outcome in outcomes:
         if alert is None:
             continue
-        if outcome is Outcome.CREATED:
+        if outcome in _OPENS:
             key = group_key(alert)
             candidate = by_key.get((alert.tenant_id, key))
             if candidate is not None and candidate.status in OPEN_STATUSES and \

@@ -45,7 +45,7 @@ def load_for_batch(conn: Connection, decision: Decision, now: datetime) -> list[
     for alert, outcome in decision.outcomes:
         if alert is None:
             continue
-        if outcome is Outcome.CREATED:
+        if outcome in (Outcome.CREATED, Outcome.UNSUPPRESSED):
             keys.add((alert.tenant_id, group_key(alert)))
         elif alert.incident_id is not None:
             ids.add(alert.incident_id)

@@ -20,6 +20,8 @@ class Outcome(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
     UNCHANGED = "unchanged"  # an acknowledge of an already acknowledged alert
+    SUPPRESSED = "suppressed"  # a new alert a silence covers: kept, but opens no incident
+    UNSUPPRESSED = "unsuppressed"  # a suppressed alert firing again with no silence left
     IGNORED = "ignored"  # acknowledge/resolve for no open alert
 
 
@@ -153,7 +155,8 @@ def _payload(alert: AlertState, **extra: Any) -> dict[str, Any]:
     return body
 
 
-def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: datetime) -> Decision:
+def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: datetime,
+           muted: dict[int, int] | None = None) -> Decision:
     """Apply ``batch`` in order to the open alerts it touches.
 
     Dedup is on (tenant, fingerprint) among unresolved alerts: a trigger joins the open
@@ -161,13 +164,14 @@ def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: date
     ``starts_at`` (Alertmanager re-sends whole groups) is a redelivery, not an occurrence.
     """
     current = {(a.tenant_id, a.fingerprint): a for a in open_alerts}
+    muted = muted or {}
     d = Decision()
 
     def touch(alert: AlertState) -> None:
         if alert.id is not None:
             d.changed[alert.id] = alert
 
-    for sub in batch:
+    for i, sub in enumerate(batch):
         key = (sub.tenant_id, sub.fingerprint)
         ev = sub.event
         alert = current.get(key)
@@ -176,8 +180,22 @@ def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: date
                 alert = _open(sub, now)
                 current[key] = alert
                 d.new.append(alert)
-                outcome = Outcome.CREATED
-                d.outbox.append(OutboxEntry("alert.created", alert, _payload(alert)))
+                if i in muted:
+                    alert.status = "suppressed"
+                    outcome = Outcome.SUPPRESSED
+                    d.outbox.append(OutboxEntry("alert.suppressed", alert,
+                                                _payload(alert, silence_id=muted[i])))
+                else:
+                    outcome = Outcome.CREATED
+                    d.outbox.append(OutboxEntry("alert.created", alert, _payload(alert)))
+            elif alert.status == "suppressed" and i not in muted:
+                alert.status = "firing"
+                alert.occurrences += 1
+                alert.last_received_at = now
+                _refresh(alert, ev)
+                touch(alert)
+                outcome = Outcome.UNSUPPRESSED
+                d.outbox.append(OutboxEntry("alert.unsuppressed", alert, _payload(alert)))
             elif ev.starts_at is not None and ev.starts_at == alert.starts_at:
                 alert.last_received_at = now
                 _refresh(alert, ev)

@@ -23,6 +23,8 @@ from vigil.metrics import Metrics
 from vigil.pipeline import store
 from vigil.pipeline.dedup import Outcome, Submission, decide
 from vigil.pipeline.event import Action
+from vigil.rules import store as rule_store
+from vigil.rules.mute import muted
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -172,7 +174,8 @@ class PipelineRunner:
         now = self.clock.now()
         with self.db.engine.execution_options(sqlite_write=True).begin() as conn:
             store.lock_keys(conn, _lock_names(flat))
-            decision = decide(store.load_open(conn, flat), flat, now)
+            silences = rule_store.active_silences(conn, {s.tenant_id for s in flat}, now)
+            decision = decide(store.load_open(conn, flat), flat, now, muted(silences, flat))
             incidents = correlate(incident_store.load_for_batch(conn, decision, now),
                                   decision.outcomes, now)
             incident_store.write_new(conn, incidents)
