@@ -29,6 +29,7 @@ from vigil.integrations.ingest import router as ingest_router
 from vigil.integrations.service import IntegrationDirectory
 from vigil.metrics import Metrics
 from vigil.pipeline.runner import PipelineRunner
+from vigil.rules.api import router as silences_router
 from vigil.system.api import router as system_router
 from vigil.worker.retention import purge_events
 
@@ -158,8 +159,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         return _error_response(err)
 
     for router in (ingest_router, alerts_router, incidents_router, integrations_router,
-                   api_keys_router,
-                   system_router):
+                   silences_router, api_keys_router, system_router):
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
