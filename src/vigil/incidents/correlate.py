@@ -149,6 +149,7 @@ def correlate(
                 and inc.resolved_at >= now - reopen_window):
             by_key[inc.tenant_id, inc.group_key] = inc
     of_alert: dict[int, IncidentState] = {}  # new alerts of this batch -> incident
+    updated: set[int] = set()
 
     def touch(inc: IncidentState) -> None:
         if inc.id is not None:
@@ -200,9 +201,12 @@ def correlate(
             d.links.append((alert, inc))
             if topic == "incident.created":
                 note(inc, "created", f"Opened by alert {alert.name}", before)
+                d.outbox.append(IncidentOutbox(topic, inc, _payload(inc)))
             else:
                 note(inc, "alert_added", f"Alert {alert.name} joined", before)
-            d.outbox.append(IncidentOutbox(topic, inc, _payload(inc)))
+                if id(inc) not in updated:  # one incident.updated per incident per batch
+                    updated.add(id(inc))
+                    d.outbox.append(IncidentOutbox(topic, inc, _payload(inc)))
             continue
         found = of_alert.get(id(alert)) or (
             by_id.get(alert.incident_id) if alert.incident_id is not None else None)

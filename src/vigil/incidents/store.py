@@ -95,10 +95,9 @@ def write_new(conn: Connection, d: IncidentDecision) -> None:
 
 
 def write_changes(conn: Connection, d: IncidentDecision) -> None:
+    # New incidents were inserted with their final state (correlation ran before write_new).
     new = {id(i) for i in d.new}
     changed = [i for i in d.changed.values() if id(i) not in new]
-    if d.new:  # their counters moved after the insert, as later alerts joined
-        changed += d.new
     if changed:
         bulk.update_rows(conn, _incidents, _UPDATE_COLUMNS, "id",
                          [[*(getattr(i, c) for c in _UPDATE_COLUMNS), i.id] for i in changed])
