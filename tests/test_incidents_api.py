@@ -181,3 +181,18 @@ def test_roles_and_unknown_incidents(vigil: Harness) -> None:
     assert denied.status_code == 403
     assert vigil.client.get("/api/v1/incidents/9999", headers=vigil.auth).status_code == 404
     assert act(vigil, 9999, "resolve").status_code == 404
+
+
+def test_alerts_joining_in_one_batch_make_one_timeline_entry(vigil: Harness) -> None:
+    vigil.post_alertmanager(am(*[alert("Flood", instance=str(i)) for i in range(5)]))
+    vigil.clock.advance(seconds=30)
+    vigil.post_alertmanager(am(alert("Flood", instance="late")))
+    (inc,) = incidents(vigil)
+    timeline = detail(vigil, inc["id"])["timeline"]
+    assert [(t["kind"], t["message"]) for t in timeline] == [
+        ("created", "Opened by alert Flood"),
+        ("alert_added", "4 alerts joined: Flood, Flood, Flood, Flood"),
+        ("alert_added", "Alert Flood joined"),
+    ]
+    assert timeline[1]["before"]["alert_count"] == 1
+    assert timeline[1]["after"]["alert_count"] == 5

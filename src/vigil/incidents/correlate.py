@@ -155,8 +155,24 @@ def correlate(
         if inc.id is not None:
             d.changed[inc.id] = inc
 
+    # Alerts joining an incident in one batch make one timeline entry, not one each.
+    joins: dict[int, tuple[IncidentState, dict[str, Any], list[str]]] = {}
+
+    def flush(inc: IncidentState) -> None:
+        pending = joins.pop(id(inc), None)
+        if pending is None:
+            return
+        _, before, names = pending
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10
+                                         else "")
+        message = (f"Alert {shown} joined" if len(names) == 1
+                   else f"{len(names)} alerts joined: {shown}")
+        d.timeline.append(TimelineEntry(inc, now, "system", "alert_added", message, before,
+                                        snapshot(inc)))
+
     def note(inc: IncidentState, kind: str, message: str, before: dict[str, Any],
              actor: str = "system") -> None:
+        flush(inc)
         d.timeline.append(TimelineEntry(inc, now, actor, kind, message, before, snapshot(inc)))
 
     for alert, outcome in outcomes:
@@ -203,7 +219,7 @@ def correlate(
                 note(inc, "created", f"Opened by alert {alert.name}", before)
                 d.outbox.append(IncidentOutbox(topic, inc, _payload(inc)))
             else:
-                note(inc, "alert_added", f"Alert {alert.name} joined", before)
+                joins.setdefault(id(inc), (inc, before, []))[2].append(alert.name)
                 if id(inc) not in updated:  # one incident.updated per incident per batch
                     updated.add(id(inc))
                     d.outbox.append(IncidentOutbox(topic, inc, _payload(inc)))
@@ -231,4 +247,6 @@ def correlate(
                      f"(resolve on {inc.resolve_on})", before)
                 d.outbox.append(IncidentOutbox("incident.status_changed", inc,
                                                _payload(inc, previous=previous)))
+    for inc, _, _ in list(joins.values()):
+        flush(inc)
     return d
