@@ -196,3 +196,45 @@ def test_alerts_joining_in_one_batch_make_one_timeline_entry(vigil: Harness) -> 
     ]
     assert timeline[1]["before"]["alert_count"] == 1
     assert timeline[1]["after"]["alert_count"] == 5
+
+
+def test_merge_moves_alerts_and_records_both_timelines(vigil: Harness) -> None:
+    vigil.post_alertmanager(am(alert("ApiDown", service="api", severity="critical")))
+    vigil.post_alertmanager(am(alert("DbDown", service="db"), alert("DbDown", service="db",
+                                                                     instance="2")))
+    by_title = {i["title"]: i for i in incidents(vigil)}
+    src, tgt = by_title["DbDown on db"], by_title["ApiDown on api"]
+    resp = vigil.client.post(f"/api/v1/incidents/{src['id']}/merge", headers=vigil.auth,
+                             json={"into": tgt["id"]})
+    assert resp.status_code == 200, resp.text
+    merged = resp.json()
+    assert merged["alert_count"] == 3 and len(merged["alerts"]) == 3
+    assert sorted(merged["services"]) == ["api", "db"] and merged["severity"] == "critical"
+    assert merged["timeline"][-1]["kind"] == "merged_in"
+    gone = detail(vigil, src["id"])
+    assert gone["status"] == "merged" and gone["alerts"] == []
+    assert gone["timeline"][-1]["message"].startswith(f"Merged into {tgt['reference']}")
+    again = vigil.client.post(f"/api/v1/incidents/{src['id']}/merge", headers=vigil.auth,
+                              json={"into": tgt["id"]})
+    assert again.status_code == 409
+    self_merge = vigil.client.post(f"/api/v1/incidents/{tgt['id']}/merge", headers=vigil.auth,
+                                   json={"into": tgt["id"]})
+    assert self_merge.status_code == 422 and self_merge.json()["error"]["field"] == "into"
+    # a new alert of the merged group opens a fresh incident, not the merged one
+    vigil.post_alertmanager(am(alert("DbDown", service="db", instance="3")))
+    assert len(incidents(vigil, status="firing")) == 2
+
+
+def test_simulate_creates_a_realistic_incident_through_the_pipeline(vigil: Harness) -> None:
+    resp = vigil.client.post("/api/v1/incidents/simulate", headers=vigil.auth,
+                             json={"scenario": "database", "alerts": 4})
+    assert resp.status_code == 201, resp.text
+    inc = resp.json()
+    assert inc["alert_count"] == 4 and inc["services"] == ["postgres"]
+    assert all(a["labels"]["vigil_simulation"] == "true" for a in inc["alerts"])
+    assert inc["sources"] == ["simulate"]
+    second = vigil.client.post("/api/v1/incidents/simulate", headers=vigil.auth).json()
+    assert second["id"] != inc["id"] and second["title"].startswith("p99 latency")
+    bad = vigil.client.post("/api/v1/incidents/simulate", headers=vigil.auth,
+                            json={"scenario": "alien invasion"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "scenario"

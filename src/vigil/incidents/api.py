@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
+from vigil.alerts.models import Alert
 from vigil.alerts.schemas import AlertRead
 from vigil.auth.deps import responder, viewer
 from vigil.auth.service import Principal
@@ -16,11 +18,16 @@ from vigil.incidents.schemas import (
     IncidentAction,
     IncidentComment,
     IncidentDetail,
+    IncidentMerge,
     IncidentPage,
     IncidentRead,
+    IncidentSimulate,
     IncidentUpdate,
     TimelineRead,
 )
+from vigil.pipeline.dedup import Submission
+from vigil.pipeline.event import Action, AlertEvent, parse_severity
+from vigil.pipeline.fingerprint import fingerprint
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -75,6 +82,55 @@ def _detail(ctx: Context, tenant_id: int, incident_id: int) -> IncidentDetail:
             timeline=[TimelineRead.model_validate(t)
                       for t in service.timeline(s, incident_id=incident_id)],
         )
+
+
+_SCENARIOS = {
+    "latency": ("HighLatency", "checkout", "critical", "p99 latency is {ms} ms (SLO 500 ms)"),
+    "errors": ("HighErrorRate", "payments", "high", "5xx rate is {pct}%"),
+    "database": ("PostgresReplicationLag", "postgres", "warning", "replica is {s} s behind"),
+}
+
+
+@router.post("/simulate", response_model=IncidentDetail, status_code=201)
+async def simulate(body: IncidentSimulate | None = None, who: Principal = Depends(responder),
+                   ctx: Context = Depends(get_context)) -> IncidentDetail:
+    """Create a realistic test incident through the real pipeline (labelled
+    ``vigil_simulation=true``), to try Vigil out or to rehearse."""
+    spec = body or IncidentSimulate()
+    name, svc, sev, text = _SCENARIOS[spec.scenario]
+    run_id = secrets.token_hex(4)
+    events = [
+        AlertEvent(action=Action.TRIGGER, source="simulate", name=name,
+                   summary=text.format(ms=900 + 300 * i, pct=5 + 3 * i, s=30 + 20 * i),
+                   severity=parse_severity(sev), service=svc, environment="simulation",
+                   labels={"alertname": name, "service": svc, "instance": f"{svc}-{i}",
+                           "vigil_simulation": "true", "run": run_id},
+                   raw={"simulated": True, "scenario": spec.scenario}, actor=who.actor)
+        for i in range(spec.alerts)
+    ]
+    subs = [Submission(who.tenant_id, None, fingerprint(e, integration_id=0), e) for e in events]
+    results = await ctx.runner.submit(subs)
+
+    def incident_of() -> int:
+        with ctx.db.read() as s:
+            alert = s.get(Alert, results[0].alert_id)
+            assert alert is not None and alert.incident_id is not None
+            return alert.incident_id
+
+    incident_id = await run_in_threadpool(incident_of)
+    return await run_in_threadpool(_detail, ctx, who.tenant_id, incident_id)
+
+
+@router.post("/{incident_id}/merge", response_model=IncidentDetail)
+async def merge(incident_id: int, body: IncidentMerge, who: Principal = Depends(responder),
+                ctx: Context = Depends(get_context)) -> IncidentDetail:
+    """Merge this incident into another: its alerts move there; it becomes ``merged``."""
+    def run() -> IncidentDetail:
+        with ctx.db.write() as s:
+            service.merge(s, tenant_id=who.tenant_id, source_id=incident_id,
+                          target_id=body.into, actor=who.actor, now=ctx.clock.now())
+        return _detail(ctx, who.tenant_id, body.into)
+    return await run_in_threadpool(run)
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)

@@ -94,3 +94,16 @@ class IncidentUpdate(BaseModel):
     category: str | None = Field(default=None, max_length=64)
     noise: bool | None = None
     resolution: str | None = Field(default=None, max_length=20000)
+
+
+class IncidentMerge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into: int = Field(description="the incident to merge this one into")
+
+
+class IncidentSimulate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: Literal["latency", "errors", "database"] = "latency"
+    alerts: int = Field(default=3, ge=1, le=50)

@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
 from vigil.alerts.models import Alert
 from vigil.alerts.service import decode_cursor, encode_cursor
-from vigil.errors import InvalidInput, NotFound
+from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.incidents.lifecycle import next_status
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.outbox.models import OutboxEvent
@@ -210,3 +211,41 @@ def update(session: Session, *, tenant_id: int, incident_id: int, actor: str, no
 
 
 
+
+
+def merge(session: Session, *, tenant_id: int, source_id: int, target_id: int, actor: str,
+          now: datetime) -> Incident:
+    """Merge ``source`` into ``target``: its alerts move, it becomes ``merged`` (terminal),
+    and both timelines record it."""
+    if source_id == target_id:
+        raise InvalidInput("an incident cannot be merged into itself", field="into")
+    first, second = sorted((source_id, target_id))  # lock in id order: no deadlocks
+    locked = {i: get_incident(session, tenant_id=tenant_id, incident_id=i, for_update=True)
+              for i in (first, second)}
+    src, tgt = locked[source_id], locked[target_id]
+    if src.status in ("merged", "deleted"):
+        raise Conflict(f"cannot merge an incident that is {src.status}", field="status")
+    if tgt.status in ("merged", "deleted", "closed"):
+        raise Conflict(f"cannot merge into an incident that is {tgt.status}", field="into")
+    src_before, tgt_before = _snapshot(src), _snapshot(tgt)
+    session.execute(sa_update(Alert).where(Alert.incident_id == src.id)
+                    .values(incident_id=tgt.id))
+    tgt.alert_count += src.alert_count
+    tgt.open_alert_count += src.open_alert_count
+    tgt.severity = max(tgt.severity, src.severity)
+    tgt.services = [*tgt.services, *(x for x in src.services if x not in tgt.services)]
+    tgt.sources = [*tgt.sources, *(x for x in src.sources if x not in tgt.sources)]
+    tgt.started_at = min(tgt.started_at, src.started_at)
+    tgt.last_seen_at = max(tgt.last_seen_at, src.last_seen_at)
+    if tgt.status == "resolved" and src.open_alert_count:
+        tgt.status, tgt.resolved_at = "firing", None
+    src.status = "merged"
+    src.merged_into_id = tgt.id
+    src.open_alert_count = 0
+    _record(session, src, now=now, actor=actor, kind="merged",
+            message=f"Merged into INC-{tgt.number} by {actor}", before=src_before,
+            topic="incident.merged")
+    _record(session, tgt, now=now, actor=actor, kind="merged_in",
+            message=f"INC-{src.number} merged in by {actor} ({src.alert_count} alerts)",
+            before=tgt_before, topic="incident.updated")
+    return tgt
