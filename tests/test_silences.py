@@ -115,3 +115,27 @@ def test_bad_silences_are_refused_at_save_time(vigil: Harness) -> None:
                                json={"matchers": ["service=db"], "duration_minutes": 5})
     assert denied.status_code == 403
     assert vigil.client.delete("/api/v1/silences/999", headers=vigil.auth).status_code == 404
+
+
+def test_silence_cache_reloads_after_its_ttl_or_when_invalidated(vigil: Harness) -> None:
+    from vigil.rules.schemas import SilenceCreate
+    from vigil.rules.service import create_silence
+    from vigil.rules.store import SilenceCache
+
+    cache = SilenceCache(ttl=3600)
+    now = vigil.clock.now()
+    with vigil.ctx.db.read() as s:
+        assert cache.active(s.connection(), {1}, now) == []
+    # another node saves a silence: this cache does not see it until it reloads
+    with vigil.ctx.db.write() as s:
+        create_silence(s, tenant_id=1, body=SilenceCreate(matchers=["service=db"],
+                                                          duration_minutes=10),
+                       actor="other node", now=now)
+    with vigil.ctx.db.read() as s:
+        assert cache.active(s.connection(), {1}, now) == []
+        cache.invalidate()
+        (active,) = cache.active(s.connection(), {1}, now)
+        assert [m.text() for m in active.matchers] == ["service=db"]
+        assert cache.active(s.connection(), {2}, now) == []  # another tenant's view
+        later = vigil.clock.advance(minutes=11)
+        assert cache.active(s.connection(), {1}, later) == []  # expired by time alone

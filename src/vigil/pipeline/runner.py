@@ -76,6 +76,7 @@ class PipelineRunner:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="vigil-writer")
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.silences = rule_store.SilenceCache()
 
     @property
     def queue_depth(self) -> int:
@@ -174,7 +175,7 @@ class PipelineRunner:
         now = self.clock.now()
         with self.db.engine.execution_options(sqlite_write=True).begin() as conn:
             store.lock_keys(conn, _lock_names(flat))
-            silences = rule_store.active_silences(conn, {s.tenant_id for s in flat}, now)
+            silences = self.silences.active(conn, {s.tenant_id for s in flat}, now)
             decision = decide(store.load_open(conn, flat), flat, now, muted(silences, flat))
             incidents = correlate(incident_store.load_for_batch(conn, decision, now),
                                   decision.outcomes, now)

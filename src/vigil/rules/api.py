@@ -36,8 +36,10 @@ async def create_silence(body: SilenceCreate, who: Principal = Depends(responder
                          ctx: Context = Depends(get_context)) -> SilenceRead:
     def run() -> SilenceRead:
         with ctx.db.write() as s:
-            return _read(service.create_silence(s, tenant_id=who.tenant_id, body=body,
-                                                actor=who.actor, now=ctx.clock.now()), ctx)
+            out = _read(service.create_silence(s, tenant_id=who.tenant_id, body=body,
+                                               actor=who.actor, now=ctx.clock.now()), ctx)
+        ctx.runner.silences.invalidate()
+        return out
     return await run_in_threadpool(run)
 
 
@@ -46,6 +48,8 @@ async def expire_silence(silence_id: int, who: Principal = Depends(responder),
                          ctx: Context = Depends(get_context)) -> SilenceRead:
     def run() -> SilenceRead:
         with ctx.db.write() as s:
-            return _read(service.expire_silence(s, tenant_id=who.tenant_id,
-                                                silence_id=silence_id, now=ctx.clock.now()), ctx)
+            out = _read(service.expire_silence(s, tenant_id=who.tenant_id,
+                                               silence_id=silence_id, now=ctx.clock.now()), ctx)
+        ctx.runner.silences.invalidate()
+        return out
     return await run_in_threadpool(run)

@@ -4,6 +4,7 @@ expressions anchored at both ends). Pure; compiled once when a silence is saved.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -64,5 +65,5 @@ def parse(text: str, *, field: str = "matchers") -> Matcher:
     raise InvalidInput(f"{field}: {text!r} is not a matcher like name=value", field=field)
 
 
-def all_match(matchers: list[Matcher], labels: dict[str, str]) -> bool:
+def all_match(matchers: Sequence[Matcher], labels: dict[str, str]) -> bool:
     return all(m.matches(labels) for m in matchers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from vigil.pipeline.dedup import Submission
 from vigil.pipeline.event import Action, AlertEvent
@@ -14,6 +15,8 @@ class ActiveSilence:
     id: int
     tenant_id: int
     matchers: tuple[Matcher, ...]
+    starts_at: datetime
+    ends_at: datetime
 
 
 def mute_labels(ev: AlertEvent) -> dict[str, str]:
@@ -38,7 +41,7 @@ def muted(silences: list[ActiveSilence], batch: list[Submission]) -> dict[int, i
             continue
         labels = mute_labels(sub.event)
         for s in silences:
-            if s.tenant_id == sub.tenant_id and all_match(list(s.matchers), labels):
+            if s.tenant_id == sub.tenant_id and all_match(s.matchers, labels):
                 out[i] = s.id
                 break
     return out
