@@ -33,6 +33,14 @@ _UPDATE_COLUMNS = tuple(c for c in INCIDENT_COLUMNS
                         if c not in ("tenant_id", "number", "created_at", "group_key", "type"))
 _TIMELINE_COLUMNS = ("tenant_id", "incident_id", "at", "actor", "kind", "message", "before",
                      "after")
+# Built once: per batch only the parameters change.
+_BY_GROUP = _SELECT.where(
+    _incidents.c.tenant_id.in_(bindparam("tenants", expanding=True)),
+    _incidents.c.group_key.in_(bindparam("keys", expanding=True)),
+    or_(_incidents.c.status.in_(OPEN_STATUSES),
+        and_(_incidents.c.status == "resolved", _incidents.c.resolved_at >= bindparam("since"))),
+)
+_BY_ID = _SELECT.where(_incidents.c.id.in_(bindparam("ids", expanding=True)))
 _OUTBOX_COLUMNS = ("tenant_id", "topic", "aggregate", "payload", "created_at", "available_at",
                    "attempts")
 
@@ -49,21 +57,18 @@ def load_for_batch(conn: Connection, decision: Decision, now: datetime) -> list[
             keys.add((alert.tenant_id, group_key(alert)))
         elif alert.incident_id is not None:
             ids.add(alert.incident_id)
-    if not keys and not ids:
-        return []
-    conds = []
+    found: dict[int, IncidentState] = {}
     if keys:
-        conds.append(and_(
-            _incidents.c.tenant_id.in_({t for t, _ in keys}),
-            _incidents.c.group_key.in_({k for _, k in keys}),
-            or_(_incidents.c.status.in_(OPEN_STATUSES),
-                and_(_incidents.c.status == "resolved",
-                     _incidents.c.resolved_at >= now - REOPEN_WINDOW)),
-        ))
+        rows = conn.execute(_BY_GROUP, {"tenants": sorted({t for t, _ in keys}),
+                                        "keys": sorted({k for _, k in keys}),
+                                        "since": now - REOPEN_WINDOW})
+        for row in rows:
+            found[row.id] = IncidentState(**row._asdict())
+    ids -= found.keys()
     if ids:
-        conds.append(_incidents.c.id.in_(ids))
-    rows = conn.execute(_SELECT.where(or_(*conds)).order_by(_incidents.c.id))
-    return [IncidentState(**row._asdict()) for row in rows]
+        for row in conn.execute(_BY_ID, {"ids": sorted(ids)}):
+            found[row.id] = IncidentState(**row._asdict())
+    return list(found.values())
 
 
 def _numbers(conn: Connection, tenant_id: int, n: int) -> list[int]:

@@ -77,6 +77,7 @@ class PipelineRunner:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.silences = rule_store.SilenceCache()
+        self._marked: dict[int, float] = {}
 
     @property
     def queue_depth(self) -> int:
@@ -112,6 +113,18 @@ class PipelineRunner:
         self._wakeup.set()
         # The commit goes on even if the client goes away: shield it from cancellation.
         return await asyncio.shield(future)
+
+    def _due_marks(self, batch: list[Submission]) -> set[int]:
+        """Integrations whose "last received" is worth writing: at most once a second each,
+        so a busy integration does not cost an UPDATE per batch."""
+        now = time.monotonic()
+        due = set()
+        for s in batch:
+            iid = s.integration_id
+            if iid is not None and now - self._marked.get(iid, -1e9) >= 1.0:
+                self._marked[iid] = now
+                due.add(iid)
+        return due
 
     async def run_exclusive(self, fn: Callable[[], T]) -> T:
         """Run a write on the writer thread, serialized with the pipeline's batches."""
@@ -182,7 +195,7 @@ class PipelineRunner:
             incident_store.write_new(conn, incidents)
             store.write(conn, decision)
             incident_store.write_changes(conn, incidents)
-            store.mark_received(conn, flat, now)
+            store.mark_received(conn, self._due_marks(flat), now)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         self.db.restart_wal_if_due()
         self.metrics.batch_size.observe(len(flat))

@@ -10,7 +10,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import cast
 
-from sqlalchemy import Connection, Table, func, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, select, text, update
 
 from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.integrations.models import Integration
@@ -48,16 +48,17 @@ def lock_keys(conn: Connection, names: Iterable[str]) -> None:
     )
 
 
+# Built once: per batch only the parameters change (no expression building on the hot path).
+_LOAD_OPEN = _SELECT_OPEN.where(
+    _alerts.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
+    _alerts.c.status != "resolved",
+    _alerts.c.tenant_id.in_(bindparam("tenants", expanding=True)),
+)
+
+
 def load_open(conn: Connection, batch: Sequence[Submission]) -> list[AlertState]:
-    fingerprints = sorted({s.fingerprint for s in batch})
-    tenants = {s.tenant_id for s in batch}
-    rows = conn.execute(
-        _SELECT_OPEN.where(
-            _alerts.c.fingerprint.in_(fingerprints),
-            _alerts.c.status != "resolved",
-            _alerts.c.tenant_id.in_(tenants),
-        )
-    )
+    rows = conn.execute(_LOAD_OPEN, {"fingerprints": sorted({s.fingerprint for s in batch}),
+                                     "tenants": sorted({s.tenant_id for s in batch})})
     return [AlertState(**row._asdict()) for row in rows]
 
 
@@ -114,10 +115,13 @@ def write(conn: Connection, decision: Decision) -> None:
         ])
 
 
-def mark_received(conn: Connection, batch: Sequence[Submission], now: datetime) -> None:
-    """Integrations' "last alert received", once per integration per batch."""
-    ids = sorted({s.integration_id for s in batch if s.integration_id is not None})
+_MARK_RECEIVED = (update(_integrations)
+                  .where(_integrations.c.id.in_(bindparam("ids", expanding=True)))
+                  .values(last_received_at=bindparam("now")))
+
+
+def mark_received(conn: Connection, integration_ids: Iterable[int], now: datetime) -> None:
+    """Integrations' "last alert received"."""
+    ids = sorted(integration_ids)
     if ids:
-        conn.execute(
-            update(_integrations).where(_integrations.c.id.in_(ids)).values(last_received_at=now)
-        )
+        conn.execute(_MARK_RECEIVED, {"ids": ids, "now": now})
