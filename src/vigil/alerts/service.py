@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.errors import InvalidInput, NotFound
+from vigil.pagination import keyset_page
 from vigil.pipeline.event import Severity
 
 SORTS: dict[str, Any] = {
@@ -79,53 +78,13 @@ def _where(stmt: Select[Any], f: AlertFilter) -> Select[Any]:
     return stmt
 
 
-def encode_cursor(value: Any, ident: int) -> str:
-    if isinstance(value, datetime):
-        value = value.isoformat()
-    return base64.urlsafe_b64encode(orjson.dumps([value, ident])).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
-    try:
-        value, ident = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if sort.endswith("_at"):
-            value = datetime.fromisoformat(value)
-        elif not isinstance(value, int):
-            raise ValueError(value)
-        return value, int(ident)
-    except Exception:
-        raise InvalidInput("cursor is not one this API gave out", field="cursor") from None
-
-
 def list_alerts(
     session: Session, *, tenant_id: int, filters: AlertFilter, sort: str = "-last_received_at",
     limit: int = 50, cursor: str | None = None,
 ) -> tuple[list[Alert], str | None]:
-    descending = sort.startswith("-")
-    key = sort.lstrip("-")
-    if key not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(SORTS)} (prefix - for descending)",
-                           field="sort")
-    col = SORTS[key]
     stmt = _where(select(Alert).where(Alert.tenant_id == tenant_id), filters)
-    if cursor:
-        value, ident = decode_cursor(cursor, key)
-        if key == "id":
-            stmt = stmt.where(Alert.id < ident if descending else Alert.id > ident)
-        elif descending:
-            stmt = stmt.where(or_(col < value, and_(col == value, Alert.id < ident)))
-        else:
-            stmt = stmt.where(or_(col > value, and_(col == value, Alert.id > ident)))
-    order = [col.desc(), Alert.id.desc()] if descending else [col.asc(), Alert.id.asc()]
-    if key == "id":
-        order = order[:1]
-    rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(getattr(last, key), last.id)
-    return rows, next_cursor
+    return keyset_page(session, stmt, sorts=SORTS, id_col=Alert.id, sort=sort, limit=limit,
+                       cursor=cursor)
 
 
 def get_alert(session: Session, *, tenant_id: int, alert_id: int) -> Alert:

@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
 from vigil.alerts.models import Alert
-from vigil.alerts.service import decode_cursor, encode_cursor
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.incidents.lifecycle import next_status
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.outbox.models import OutboxEvent
+from vigil.pagination import keyset_page
 from vigil.pipeline.event import Severity
 
 STATUSES = ("firing", "acknowledged", "investigating", "resolved", "closed", "merged",
@@ -60,12 +60,6 @@ def list_incidents(
     session: Session, *, tenant_id: int, filters: IncidentFilter, sort: str = "-created_at",
     limit: int = 50, cursor: str | None = None,
 ) -> tuple[list[Incident], str | None]:
-    descending = sort.startswith("-")
-    key = sort.lstrip("-")
-    if key not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(SORTS)} (prefix - for descending)",
-                           field="sort")
-    col = SORTS[key]
     stmt = select(Incident).where(Incident.tenant_id == tenant_id)
     f = filters
     if f.status:
@@ -90,22 +84,8 @@ def list_incidents(
         stmt = stmt.where(Incident.last_seen_at >= f.since)
     if f.until:
         stmt = stmt.where(Incident.created_at < f.until)
-    if cursor:
-        value, ident = decode_cursor(cursor, key)
-        if key == "id":
-            stmt = stmt.where(Incident.id < ident if descending else Incident.id > ident)
-        elif descending:
-            stmt = stmt.where(or_(col < value, and_(col == value, Incident.id < ident)))
-        else:
-            stmt = stmt.where(or_(col > value, and_(col == value, Incident.id > ident)))
-    order = [col.desc(), Incident.id.desc()] if descending else [col.asc(), Incident.id.asc()]
-    rows = list(session.scalars(stmt.order_by(*order[: 1 if key == "id" else 2])
-                                .limit(limit + 1)))
-    nxt = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        nxt = encode_cursor(getattr(rows[-1], key), rows[-1].id)
-    return rows, nxt
+    return keyset_page(session, stmt, sorts=SORTS, id_col=Incident.id, sort=sort, limit=limit,
+                       cursor=cursor)
 
 
 def counts_by_status(session: Session, *, tenant_id: int) -> dict[str, int]:
