@@ -17,14 +17,13 @@ from typing import Any
 
 from vigil.incidents.models import OPEN_STATUSES
 from vigil.pipeline.dedup import AlertState, Outcome, Submission
-from vigil.pipeline.event import Severity
+from vigil.pipeline.event import SEVERITY_LABELS
 
 WINDOW = timedelta(minutes=10)
 REOPEN_WINDOW = timedelta(minutes=30)
 RESOLVE_ON = ("all", "first", "never")
 #: Alert outcomes that put an alert into an incident.
 _OPENS = frozenset({Outcome.CREATED, Outcome.UNSUPPRESSED})
-_LABELS = {int(s): s.label for s in Severity}
 
 
 @dataclass(slots=True, eq=False)
@@ -104,12 +103,12 @@ def _key(integration_id: int | None, service: str | None, name: str) -> str:
 
 
 def snapshot(inc: IncidentState) -> dict[str, Any]:
-    return {"status": inc.status, "severity": _LABELS[inc.severity],
+    return {"status": inc.status, "severity": SEVERITY_LABELS[inc.severity],
             "alert_count": inc.alert_count, "open_alert_count": inc.open_alert_count}
 
 
 def _payload(inc: IncidentState, **extra: Any) -> dict[str, Any]:
-    return {"status": inc.status, "severity": _LABELS[inc.severity], "title": inc.title,
+    return {"status": inc.status, "severity": SEVERITY_LABELS[inc.severity], "title": inc.title,
             "services": inc.services, "alert_count": inc.alert_count, **extra}
 
 

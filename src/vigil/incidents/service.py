@@ -17,13 +17,12 @@ from vigil.incidents.lifecycle import next_status
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.outbox.models import OutboxEvent
 from vigil.pagination import keyset_page
-from vigil.pipeline.event import Severity
+from vigil.pipeline.event import SEVERITY_LABELS, Severity
 
 STATUSES = ("firing", "acknowledged", "investigating", "resolved", "closed", "merged",
             "deleted")
 SORTS: dict[str, Any] = {"created_at": Incident.created_at, "last_seen_at": Incident.last_seen_at,
                          "severity": Incident.severity, "id": Incident.id}
-_LABELS = {int(s): s.label for s in Severity}
 _DONE = {"acknowledge": "Acknowledged", "investigate": "Investigation started",
          "resolve": "Resolved", "close": "Closed", "reopen": "Reopened"}
 
@@ -118,9 +117,9 @@ def timeline(session: Session, *, incident_id: int, limit: int = 500) -> list[In
 
 
 def _snapshot(inc: Incident) -> dict[str, Any]:
-    return {"status": inc.status, "severity": _LABELS[inc.severity], "priority": inc.priority,
-            "assignee": inc.assignee, "team": inc.team, "title": inc.title,
-            "category": inc.category, "noise": inc.noise}
+    return {"status": inc.status, "severity": SEVERITY_LABELS[inc.severity],
+            "priority": inc.priority, "assignee": inc.assignee, "team": inc.team,
+            "title": inc.title, "category": inc.category, "noise": inc.noise}
 
 
 def _record(session: Session, inc: Incident, *, now: datetime, actor: str, kind: str,
@@ -183,7 +182,7 @@ def update(session: Session, *, tenant_id: int, incident_id: int, actor: str, no
         return inc
     for k, v in changed.items():
         setattr(inc, k, v)
-    shown = ", ".join(f"{k} = {(_LABELS[v] if k == 'severity' else v)!r}"
+    shown = ", ".join(f"{k} = {(SEVERITY_LABELS[v] if k == 'severity' else v)!r}"
                       for k, v in changed.items())
     _record(session, inc, now=now, actor=actor, kind="updated",
             message=f"{actor} set {shown}", before=before, topic="incident.updated")

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from vigil.pipeline.event import Action, AlertEvent, Severity
+from vigil.pipeline.event import SEVERITY_LABELS, Action, AlertEvent
 from vigil.pipeline.fingerprint import FINGERPRINT_VERSION
 
 
@@ -139,14 +139,11 @@ def _refresh(alert: AlertState, ev: AlertEvent) -> None:
     alert.raw = ev.raw
 
 
-_SEVERITY_LABELS = {int(s): s.label for s in Severity}
-
-
 def _payload(alert: AlertState, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "fingerprint": alert.fingerprint,
         "status": alert.status,
-        "severity": _SEVERITY_LABELS[alert.severity],
+        "severity": SEVERITY_LABELS[alert.severity],
         "name": alert.name,
         "service": alert.service,
         "occurrences": alert.occurrences,
@@ -188,26 +185,21 @@ def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: date
                 else:
                     outcome = Outcome.CREATED
                     d.outbox.append(OutboxEntry("alert.created", alert, _payload(alert)))
-            elif alert.status == "suppressed" and i not in muted:
-                alert.status = "firing"
-                alert.occurrences += 1
-                alert.last_received_at = now
-                _refresh(alert, ev)
-                touch(alert)
-                outcome = Outcome.UNSUPPRESSED
-                d.outbox.append(OutboxEntry("alert.unsuppressed", alert, _payload(alert)))
-            elif ev.starts_at is not None and ev.starts_at == alert.starts_at:
-                alert.last_received_at = now
-                _refresh(alert, ev)
-                touch(alert)
-                outcome = Outcome.REDELIVERED
             else:
-                alert.occurrences += 1
+                if alert.status == "suppressed" and i not in muted:
+                    alert.status = "firing"
+                    outcome, topic = Outcome.UNSUPPRESSED, "alert.unsuppressed"
+                elif ev.starts_at is not None and ev.starts_at == alert.starts_at:
+                    outcome, topic = Outcome.REDELIVERED, ""
+                else:
+                    outcome, topic = Outcome.DEDUPLICATED, "alert.repeated"
+                if outcome is not Outcome.REDELIVERED:
+                    alert.occurrences += 1
                 alert.last_received_at = now
                 _refresh(alert, ev)
                 touch(alert)
-                outcome = Outcome.DEDUPLICATED
-                d.outbox.append(OutboxEntry("alert.repeated", alert, _payload(alert)))
+                if topic:
+                    d.outbox.append(OutboxEntry(topic, alert, _payload(alert)))
         elif alert is None:
             outcome = Outcome.IGNORED
         elif ev.action is Action.ACKNOWLEDGE:

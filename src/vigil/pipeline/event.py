@@ -26,6 +26,9 @@ class Severity(IntEnum):
         return self.name.lower()
 
 
+#: Stored level (1..5) -> its name, for the hot paths that turn rows into payloads.
+SEVERITY_LABELS: dict[int, str] = {int(s): s.label for s in Severity}
+
 _VOCABULARY: dict[str, Severity] = {}
 for _sev, _words in {
     Severity.CRITICAL: "critical crit fatal emergency emerg disaster alert page paging sev1 "
