@@ -5,8 +5,12 @@ Scenarios (one server, one fresh SQLite database, in this order; times at BENCH_
   (a)  webhooks of 100 new alerts each, closed loop, 16 connections, 20 s  -> alerts/s
   (b1) one new alert per request, closed loop, 64 connections, 15 s        -> requests/s
   (b2) one new alert per request, open loop at 750 req/s (BENCH_B2_RATE), 15 s -> p50/p99
-  (c)  webhooks of 100 until the database holds BENCH_ALERTS alerts        -> server RSS,
-       then GET /api/v1/alerts?limit=50 (median of 20 calls)
+  (r1) webhooks of 100 alerts across 1,000 groups, one correlation rule   -> alerts/s
+  (r50) the same with 50 rules (each alert matches one, by its team label) -> alerts/s
+  (c)  webhooks of 100 until the database holds BENCH_ALERTS alerts, alert names cycling
+       over BENCH_INCIDENT_GROUPS (100,000) so the default rule opens that many incidents
+       -> server RSS, then GET /api/v1/alerts?limit=50 (median of 20 calls) and
+       GET /api/v1/incidents?limit=50 (p95 of 40 calls, and filtered by status)
 
 (c) takes as long as the server needs to store the rest of the alerts: at ~4,000 alerts/s
 the whole default run is about 5-6 minutes. BENCH_ALERTS=200000 makes it quick.
@@ -15,6 +19,7 @@ Knobs (environment): BENCH_SECONDS (duration scale, default 1.0), BENCH_ALERTS (
 1000000), BENCH_SCENARIOS (default "a,b1,b2,c"), BENCH_BATCH (alerts per webhook, 100),
 BENCH_BATCH_CONNECTIONS (16), BENCH_SINGLE_CONNECTIONS (64), BENCH_OPEN_CONNECTIONS (64),
 BENCH_SINGLE_KIND (alertmanager | generic), BENCH_B2_RATE (fixed open-loop rate),
+BENCH_INCIDENT_GROUPS (distinct alert names in (c), 100000),
 BENCH_PROFILE=1 (py-spy the server during a and b1), BENCH_KEEP=1 (keep the temp dir),
 BENCH_VIGIL (the vigil executable).
 """
@@ -52,6 +57,9 @@ TARGET_P99_MS = 100.0
 TARGET_HALF_LOAD_RATE = 750.0
 TARGET_RSS_MB = 300.0
 TARGET_ALERTS = 1_000_000
+TARGET_RULES_ALERTS_S = 8_000
+TARGET_INCIDENT_LIST_P95_MS = 50.0
+RULE_GROUPS = 1_000
 #: Other processes busier than this during a scenario make its figures suspect.
 NOISY_OTHER_CORES = 0.25
 
@@ -89,6 +97,7 @@ class Config:
     batch_rate_cap: int
     single_rate_cap: int
     round_alerts: int
+    incident_groups: int
 
     @property
     def a_seconds(self) -> float:
@@ -104,12 +113,13 @@ class Config:
 
     @classmethod
     def from_env(cls) -> Config:
-        scenarios = tuple(s.strip() for s in os.environ.get("BENCH_SCENARIOS", "a,b1,b2,c")
+        scenarios = tuple(s.strip() for s in os.environ.get("BENCH_SCENARIOS",
+                                                            "a,b1,b2,r1,r50,c")
                           .split(",") if s.strip())
-        unknown = set(scenarios) - {"a", "b1", "b2", "c"}
+        unknown = set(scenarios) - {"a", "b1", "b2", "r1", "r50", "c"}
         if unknown:
             raise SystemExit(f"BENCH_SCENARIOS: unknown {', '.join(sorted(unknown))}; "
-                             "use a, b1, b2, c")
+                             "use a, b1, b2, r1, r50, c")
         kind = os.environ.get("BENCH_SINGLE_KIND", "alertmanager")
         if kind not in ("alertmanager", "generic"):
             raise SystemExit("BENCH_SINGLE_KIND must be alertmanager or generic")
@@ -137,6 +147,7 @@ class Config:
             batch_rate_cap=_env_int("BENCH_BATCH_RATE_CAP", 20_000),
             single_rate_cap=_env_int("BENCH_SINGLE_RATE_CAP", 6_000),
             round_alerts=_env_int("BENCH_ROUND_ALERTS", 100_000),
+            incident_groups=_env_int("BENCH_INCIDENT_GROUPS", 100_000),
         )
 
 
@@ -257,6 +268,42 @@ class Bench:
         self.measured("b2", f"(b2) single alert @ {rate:,.0f}/s open",
                       lambda: self.open(reqs, rate, self.cfg.open_connections), secs)
 
+    def scenario_rules(self, n_rules: int) -> None:
+        """Batches of 100 alerts over 1,000 groups through ``n_rules`` correlation rules."""
+        key = f"r{n_rules}"
+        self._set_rules(n_rules)
+        secs = self.cfg.a_seconds
+        n = math.ceil(self.cfg.batch_rate_cap * secs / self.cfg.batch_size)
+        say(f"({key}) prebuilding {n:,} webhooks x {self.cfg.batch_size} alerts over "
+            f"{RULE_GROUPS:,} groups ...")
+        reqs = self.payloads.alertmanager(self.server.alertmanager_key, n, self.cfg.batch_size,
+                                          groups=RULE_GROUPS)
+        before = self.server.count_incidents()
+        say(f"({key}) {secs:.0f} s closed loop, {self.cfg.batch_connections} connections, "
+            f"{n_rules} rule{'s' if n_rules > 1 else ''}")
+        self.measured(key, f"({key}) AM x{self.cfg.batch_size}, {n_rules} rules",
+                      lambda: self.closed(reqs, self.cfg.batch_connections, secs), secs)
+        made = self.server.count_incidents() - before
+        self.rows[-1]["incidents_created"] = made
+        say(f"  incidents opened: {made:,} (one per group the rules put the alerts in)")
+        self._set_rules(0)
+
+    def _set_rules(self, n_rules: int) -> None:
+        for rule in self.server.api("GET", "/api/v1/correlation-rules"):
+            self.server.api("DELETE", f"/api/v1/correlation-rules/{rule['id']}")
+        if n_rules == 1:
+            self.server.api("POST", "/api/v1/correlation-rules", {
+                "name": "bench-prod", "condition": 'labels.env == "prod"',
+                "group_by": ["labels.group"],
+                "title_template": "{{ labels.group }}: {{ name }}"})
+        for i in range(n_rules if n_rules > 1 else 0):
+            self.server.api("POST", "/api/v1/correlation-rules", {
+                "name": f"bench-team{i}", "position": i,
+                "condition": f'labels.team == "team{i}" && '
+                             'severity in ["critical", "high", "warning", "info"]',
+                "group_by": ["labels.group"],
+                "title_template": "{{ labels.team }} {{ labels.group }}: {{ name }}"})
+
     def scenario_c(self) -> None:
         cfg = self.cfg
         target = cfg.alerts_target
@@ -270,7 +317,8 @@ class Bench:
         started = time.perf_counter()
         while current < target:
             n = math.ceil(min(cfg.round_alerts, target - current) / cfg.batch_size)
-            reqs = self.batches(n)
+            reqs = self.payloads.alertmanager(self.server.alertmanager_key, n, cfg.batch_size,
+                                              names=cfg.incident_groups)
             self.sampler.begin()
             res = self.closed(reqs, cfg.batch_connections, None)
             window = self.sampler.end()
@@ -307,7 +355,22 @@ class Bench:
         calls = loadgen.run(lambda: loadgen.timed_requests(host, port, get, 21))
         bad = [s for s, _ in calls if s != 200]
         times = [ms for _, ms in calls[1:]]
+        incident_calls = {}
+        for path in ("/api/v1/incidents?limit=50", "/api/v1/incidents?limit=50&status=firing",
+                     "/api/v1/incidents?limit=50&sort=-severity", "/api/v1/incidents/counts"):
+            req = self.payloads.get(path, self.server.admin_key)
+            timed = loadgen.run(lambda req=req: loadgen.timed_requests(host, port, req, 41))
+            ms = sorted(t for _, t in timed[1:])
+            incident_calls[path] = {
+                "p50_ms": round(statistics.median(ms), 2),
+                "p95_ms": round(ms[math.ceil(0.95 * len(ms)) - 1], 2),
+                "non_200": sum(1 for st, _ in timed if st != 200)}
+        incidents = self.server.count_incidents()
         rss_after_queries = self.sampler.sample()
+        self.extra["c_incidents"] = {"incidents": incidents, "calls": incident_calls}
+        for path, figures in incident_calls.items():
+            say(f"  GET {path} at {incidents:,} incidents: p50 {figures['p50_ms']:.1f} ms, "
+                f"p95 {figures['p95_ms']:.1f} ms")
         self.extra["c"] = {
             "alerts_stored": current,
             "fill_wall_s": round(fill_s, 1),
@@ -334,6 +397,10 @@ class Bench:
         b1 = self.scenario_b1() if "b1" in sc else None
         if "b2" in sc:
             self.scenario_b2(b1)
+        if "r1" in sc:
+            self.scenario_rules(1)
+        if "r50" in sc:
+            self.scenario_rules(50)
         if "c" in sc:
             self.scenario_c()
 
@@ -374,6 +441,21 @@ class Bench:
                 f"p99 {p99:,.1f} ms, p50 {r['latency_ms']['p50']:,.1f} ms" if p99 else "-",
                 p99 is not None and p99 < TARGET_P99_MS and not r["non_202"],
                 "server fell behind the offered rate" if behind else "", "b2")
+        for key in ("r1", "r50"):
+            if key in rows:
+                r = rows[key]
+                durable = min(r["accepted_alerts"], r["committed"]) / r["elapsed_s"]
+                add(f"({key}) >= {TARGET_RULES_ALERTS_S:,} alerts/s with incidents, "
+                    f"{key[1:]} rules", f"{durable:,.0f} alerts/s, "
+                    f"{r.get('incidents_created', 0):,} incidents",
+                    durable >= TARGET_RULES_ALERTS_S, key=key)
+        if "c_incidents" in self.extra:
+            ci = self.extra["c_incidents"]
+            worst = max(f["p95_ms"] for p, f in ci["calls"].items() if "counts" not in p)
+            add(f"(c) incident list p95 < {TARGET_INCIDENT_LIST_P95_MS:.0f} ms",
+                f"{worst:,.1f} ms (worst of 3 lists) at {ci['incidents']:,} incidents",
+                worst < TARGET_INCIDENT_LIST_P95_MS and ci["incidents"] >= 100_000,
+                "" if ci["incidents"] >= 100_000 else "fewer than 100,000 incidents")
         if "c" in self.extra:
             c = self.extra["c"]
             rss = max(c["rss_after_ingest_mb"], c["rss_after_queries_mb"])

@@ -9,7 +9,8 @@ from bench.loadgen import Req
 
 _AM_ALERT = (
     '{{"status":"firing","labels":{{"alertname":"BenchAlert{kind}","instance":'
-    '"node-{n}.bench.internal:9100","job":"node","severity":"{sev}","service":"svc-{svc}"}},'
+    '"node-{n}.bench.internal:9100","job":"node","severity":"{sev}","service":"svc-{svc}"'
+    '{extra}}},'
     '"annotations":{{"summary":"Bench alert {n} is firing on node-{n}",'
     '"description":"synthetic load from python -m bench"}},'
     '"startsAt":"2026-11-22T10:00:00Z","endsAt":"0001-01-01T00:00:00Z",'
@@ -54,13 +55,25 @@ class Payloads:
             f"User-Agent: vigil-bench\r\nAuthorization: Bearer {token}\r\n\r\n"
         ).encode()
 
-    def alertmanager(self, key: str, requests: int, per_request: int) -> list[Req]:
-        """``requests`` webhooks of ``per_request`` new alerts each."""
+    def alertmanager(self, key: str, requests: int, per_request: int, *, names: int = 50,
+                     groups: int = 0, teams: int = 50) -> list[Req]:
+        """``requests`` webhooks of ``per_request`` new alerts each. ``names`` distinct
+        alert names (the default rule groups by name and service); with ``groups``, each
+        alert also carries ``env="prod"``, ``group`` (one of ``groups``) and ``team`` (one
+        of ``teams``, fixed per group) for the correlation-rule scenarios."""
         path = f"/api/v1/ingest/alertmanager/{key}"
         out: list[Req] = []
+
+        def extra(n: int) -> str:
+            if not groups:
+                return ""
+            g = n % groups
+            return f',"env":"prod","group":"g{g}","team":"team{g % teams}"'
+
         for _ in range(requests):
             alerts = ",".join(
-                _AM_ALERT.format(n=n, kind=n % 50, sev=_SEVERITIES[n % 4], svc=n % 40)
+                _AM_ALERT.format(n=n, kind=n % names, sev=_SEVERITIES[n % 4], svc=n % 40,
+                                 extra=extra(n))
                 for n in self._take(per_request)
             )
             out.append(Req(self._post(path, f"{_AM_HEAD}{alerts}]}}".encode()), per_request))

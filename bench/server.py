@@ -115,7 +115,8 @@ class VigilServer:
                      "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=30) as resp:
-            return orjson.loads(resp.read())
+            raw = resp.read()
+            return orjson.loads(raw) if raw else None
 
     def create_integration(self, type_: str, name: str) -> str:
         key: str = self.api("POST", "/api/v1/integrations", {"name": name, "type": type_})["key"]
@@ -126,6 +127,14 @@ class VigilServer:
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=60)
         try:
             (n,) = conn.execute("SELECT count(*) FROM alerts").fetchone()
+            return int(n)
+        finally:
+            conn.close()
+
+    def count_incidents(self) -> int:
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=60)
+        try:
+            (n,) = conn.execute("SELECT count(*) FROM incidents").fetchone()
             return int(n)
         finally:
             conn.close()

@@ -96,7 +96,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     with psycopg.connect(_pg_conninfo(), autocommit=True) as conn:
         conn.execute(f"TRUNCATE {schema}.alerts, {schema}.alert_events, {schema}.outbox, "
                      f"{schema}.api_keys, {schema}.integrations, {schema}.incidents, "
-                     f"{schema}.incident_events, {schema}.silences RESTART IDENTITY CASCADE")
+                     f"{schema}.incident_events, {schema}.silences, {schema}.correlation_rules "
+                     "RESTART IDENTITY CASCADE")
         conn.execute(f"UPDATE {schema}.tenants SET incident_seq = 0")
     return url
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from server import start_server
-from vigil import __version__
+from vigil import __version__, migrate
 from vigil.cli import app
 
 runner = CliRunner()
@@ -31,7 +32,8 @@ def test_version() -> None:
 
 
 def test_migrate_then_keys_create_list_revoke(env: Path) -> None:
-    assert runner.invoke(app, ["migrate"]).output.startswith("database at revision 0003")
+    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    assert runner.invoke(app, ["migrate"]).output.startswith(f"database at revision {head}")
     again = runner.invoke(app, ["migrate"])  # idempotent
     assert again.exit_code == 0
 
@@ -85,3 +87,68 @@ def test_simulate_sends_a_realistic_burst(mode: str, rounds: int, expect: object
         assert callable(expect) and expect(alerts), alerts
     finally:
         server.kill(signal.SIGTERM)
+
+
+RULES_YAML = """\
+kind: CorrelationRule
+name: prod-by-cluster
+condition: labels.env == "prod" && severity in ["critical", "high"]
+group_by: [labels.cluster]
+title_template: "{{ labels.cluster }}: {{ name }}"
+---
+kind: CorrelationRule
+name: db-team
+condition: labels.team == "db"
+category: database
+team: dba
+threshold_alerts: 3
+"""
+
+
+def test_apply_is_idempotent_and_export_round_trips(env: Path, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "rules.yaml").write_text(RULES_YAML)
+    first = runner.invoke(app, ["apply", "-f", str(folder)])
+    assert first.exit_code == 0, first.output
+    assert first.output.splitlines() == ["CorrelationRule/prod-by-cluster: created",
+                                         "CorrelationRule/db-team: created"]
+    again = runner.invoke(app, ["apply", "-f", str(folder)])
+    assert again.output.splitlines() == ["CorrelationRule/prod-by-cluster: unchanged",
+                                         "CorrelationRule/db-team: unchanged"]
+    exported = runner.invoke(app, ["export"])
+    assert exported.exit_code == 0
+    assert "name: db-team" in exported.output and "threshold_alerts: 3" in exported.output
+    # What export writes, apply takes back unchanged.
+    out = tmp_path / "exported.yaml"
+    assert runner.invoke(app, ["export", "-o", str(out)]).exit_code == 0
+    back = runner.invoke(app, ["apply", "-f", str(out)])
+    assert back.output.splitlines() == ["CorrelationRule/prod-by-cluster: unchanged",
+                                        "CorrelationRule/db-team: unchanged"]
+    (folder / "rules.yaml").write_text(RULES_YAML.replace("threshold_alerts: 3",
+                                                          "threshold_alerts: 5"))
+    changed = runner.invoke(app, ["apply", "-f", str(folder)])
+    assert "CorrelationRule/db-team: updated" in changed.output
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("kind: CorrelationRule\nname: x\ncondition: 'labels.env =='\n",
+     "rules.yaml#1: condition: invalid CEL"),
+    ("kind: CorrelationRule\nname: x\nwindow_minutes: -1\n",
+     "rules.yaml#1: window_minutes:"),
+    ("kind: Gadget\nname: x\n", "rules.yaml#1: unknown kind 'Gadget'"),
+    ("name: x\n", "rules.yaml#1: a document needs a kind"),
+    ("kind: [\n", "not valid YAML"),
+])
+def test_apply_refuses_bad_documents_and_applies_nothing(env: Path, tmp_path: Path,
+                                                         text: str, words: str) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    good = tmp_path / "a-good.yaml"
+    good.write_text(RULES_YAML)
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(text)
+    result = runner.invoke(app, ["apply", "-f", str(good), "-f", str(bad)])
+    assert result.exit_code == 1
+    assert words in result.output
+    assert "name:" not in runner.invoke(app, ["export"]).output  # nothing was applied

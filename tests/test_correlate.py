@@ -120,7 +120,7 @@ def test_new_alert_opens_a_firing_incident() -> None:
     assert inc.links == [(alert, new)]
     assert kinds(inc) == ["created"]
     entry = inc.timeline[0]
-    assert (entry.incident, entry.at, entry.actor, entry.before) == (new, NOW, "system", {})
+    assert (entry.incident, entry.at, entry.actor, entry.before) == (new, NOW, "rule:default", {})
     assert entry.after == {"status": "firing", "severity": "high", "alert_count": 1,
                            "open_alert_count": 1}
     assert topics(inc) == ["incident.created"]
@@ -294,11 +294,21 @@ def test_resolve_on_all_resolves_when_the_last_open_alert_resolves() -> None:
     assert inc.outbox[0].payload["status"] == "resolved"
 
 
-def test_resolve_on_first_resolves_on_the_first_resolved_alert() -> None:
-    alerts, existing = seeded(2, resolve_on="first")
-    _, inc = run([sub(ev("resolve", instance="b"))], known=[existing], open_alerts=alerts)
-    assert (existing.status, existing.open_alert_count) == ("resolved", 1)
-    assert existing.resolved_at == NOW
+@pytest.mark.parametrize(("resolve_on", "opener", "latest"), [
+    ("first", "a", "b"),  # the alert that opened the incident
+    ("last", "b", "a"),  # the latest alert to join it
+])
+def test_resolve_on_first_or_last_resolves_when_that_alert_resolves(
+        resolve_on: str, opener: str, latest: str) -> None:
+    alerts, existing = seeded(2, resolve_on=resolve_on)
+    # The other alert resolving first changes nothing ...
+    _, inc = run([sub(ev("resolve", instance=latest))], known=[existing], open_alerts=alerts)
+    assert (existing.status, existing.open_alert_count) == ("firing", 1)
+    assert inc.timeline == [] and inc.outbox == []
+    # ... the named one resolves the incident, with an alert still open.
+    _, inc = run([sub(ev("resolve", instance=opener)), sub(ev("trigger", instance=latest))],
+                 known=[existing], open_alerts=alerts)
+    assert existing.status == "resolved" and existing.resolved_at == NOW
     assert kinds(inc) == ["resolved"]
     assert topics(inc) == ["incident.status_changed"]
 

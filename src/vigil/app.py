@@ -20,6 +20,7 @@ from vigil.auth.api import router as api_keys_router
 from vigil.clock import Clock, SystemClock
 from vigil.config import Settings
 from vigil.context import Context
+from vigil.correlation.api import router as correlation_router
 from vigil.db import Database
 from vigil.errors import Overloaded, PayloadTooLarge, VigilError
 from vigil.incidents.api import router as incidents_router
@@ -159,7 +160,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         return _error_response(err)
 
     for router in (ingest_router, alerts_router, incidents_router, integrations_router,
-                   silences_router, api_keys_router, system_router):
+                   silences_router, correlation_router, api_keys_router, system_router):
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -176,6 +177,62 @@ def simulate(
     summary = asyncio.run(run(url=url, token=token, mode=mode, services=services, rounds=rounds,
                               interval=interval, seed=seed, echo=typer.echo))
     typer.echo(summary)
+
+
+@app.command("apply")
+def apply_config(
+    file: Annotated[list[Path], typer.Option("--file", "-f",
+                                             help="a YAML file or a folder of them")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="validate only")] = False,
+) -> None:
+    """Apply YAML configuration (correlation rules, ...) idempotently, all or nothing."""
+    from vigil import configfiles
+    from vigil.tenants.models import DEFAULT_TENANT_ID
+
+    settings = Settings()
+    try:
+        docs = configfiles.load(file)
+    except VigilError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    if dry_run:
+        typer.echo(f"{len(docs)} documents are valid")
+        return
+    db = _db(settings)
+    try:
+        with db.write() as session:
+            results = configfiles.apply(session, docs, tenant_id=DEFAULT_TENANT_ID,
+                                        now=SystemClock().now())
+    except VigilError as exc:
+        typer.echo(f"error: {exc.message} (nothing was applied)", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    for kind, name, outcome in results:
+        typer.echo(f"{kind}/{name}: {outcome}")
+
+
+@app.command("export")
+def export_config(
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="a file to write (default: stdout)")]
+    = None,
+) -> None:
+    """Write the configuration as YAML documents that ``vigil apply`` takes back."""
+    from vigil import configfiles
+    from vigil.tenants.models import DEFAULT_TENANT_ID
+
+    db = _db(Settings())
+    try:
+        with db.read() as session:
+            text = configfiles.export(session, tenant_id=DEFAULT_TENANT_ID)
+    finally:
+        db.dispose()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        typer.echo(f"wrote {output}")
 
 
 if __name__ == "__main__":

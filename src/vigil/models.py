@@ -2,6 +2,7 @@
 
 from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.auth.models import ApiKey
+from vigil.correlation.models import CorrelationRule
 from vigil.db import Base
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.integrations.models import Integration
@@ -9,5 +10,5 @@ from vigil.outbox.models import OutboxEvent
 from vigil.rules.models import Silence
 from vigil.tenants.models import Tenant
 
-__all__ = ["Alert", "AlertEventRecord", "ApiKey", "Base", "Incident", "IncidentEvent",
-           "Integration", "OutboxEvent", "Silence", "Tenant"]
+__all__ = ["Alert", "AlertEventRecord", "ApiKey", "Base", "CorrelationRule", "Incident",
+           "IncidentEvent", "Integration", "OutboxEvent", "Silence", "Tenant"]

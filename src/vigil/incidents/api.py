@@ -12,16 +12,20 @@ from vigil.auth.deps import responder, viewer
 from vigil.auth.service import Principal
 from vigil.clock import ensure_utc
 from vigil.context import Context, get_context
-from vigil.incidents import service
+from vigil.incidents import manage, service
 from vigil.incidents.lifecycle import ACTIONS
 from vigil.incidents.schemas import (
     IncidentAction,
+    IncidentAssign,
+    IncidentBulk,
     IncidentComment,
+    IncidentCreate,
     IncidentDetail,
     IncidentMerge,
     IncidentPage,
     IncidentRead,
     IncidentSimulate,
+    IncidentSplit,
     IncidentUpdate,
     TimelineRead,
 )
@@ -43,6 +47,9 @@ async def list_incidents(
     q: str | None = Query(None, description="text in title or summary"),
     since: datetime | None = Query(None, description="last seen at or after"),
     until: datetime | None = Query(None, description="created before"),
+    candidate: bool = Query(False, description="list candidates awaiting confirmation"),
+    type_: str | None = Query(None, alias="type"),
+    category: str | None = None,
     sort: str = "-created_at",
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = None,
@@ -52,7 +59,8 @@ async def list_incidents(
     filters = service.IncidentFilter(
         status=status, severity=severity, priority=priority, service=service_, team=team,
         assignee=assignee, text=q, since=ensure_utc(since) if since else None,
-        until=ensure_utc(until) if until else None)
+        until=ensure_utc(until) if until else None, candidate=candidate, type=type_,
+        category=category)
 
     def run() -> IncidentPage:
         with ctx.db.read() as s:
@@ -183,3 +191,86 @@ def _action_route(action: str) -> None:
 
 for _action in ACTIONS:
     _action_route(_action)
+
+
+@router.post("", response_model=IncidentDetail, status_code=201)
+async def create_incident(body: IncidentCreate, who: Principal = Depends(responder),
+                          ctx: Context = Depends(get_context)) -> IncidentDetail:
+    """Declare an incident by hand (type ``manual``)."""
+    def run() -> IncidentDetail:
+        with ctx.db.write() as s:
+            inc = manage.create_manual(s, tenant_id=who.tenant_id, actor=who.actor,
+                                       now=ctx.clock.now(), fields=body.model_dump())
+            incident_id = inc.id
+        return _detail(ctx, who.tenant_id, incident_id)
+    return await run_in_threadpool(run)
+
+
+@router.post("/bulk", response_model=list[IncidentRead])
+async def bulk_action(body: IncidentBulk, who: Principal = Depends(responder),
+                      ctx: Context = Depends(get_context)) -> list[IncidentRead]:
+    """One action on many incidents: all or none."""
+    def run() -> list[IncidentRead]:
+        with ctx.db.write() as s:
+            done = manage.bulk(s, tenant_id=who.tenant_id, ids=body.ids, action=body.action,
+                               actor=who.actor, now=ctx.clock.now(), note=body.note,
+                               assignee=body.assignee)
+            s.flush()
+            return [IncidentRead.model_validate(i) for i in done]
+    return await run_in_threadpool(run)
+
+
+@router.post("/{incident_id}/split", response_model=IncidentDetail, status_code=201)
+async def split(incident_id: int, body: IncidentSplit, who: Principal = Depends(responder),
+                ctx: Context = Depends(get_context)) -> IncidentDetail:
+    """Move some of this incident's alerts into a new incident; answers the new one."""
+    def run() -> IncidentDetail:
+        with ctx.db.write() as s:
+            new = manage.split(s, tenant_id=who.tenant_id, incident_id=incident_id,
+                               alert_ids=body.alert_ids, actor=who.actor,
+                               now=ctx.clock.now(), title=body.title)
+            new_id = new.id
+        return _detail(ctx, who.tenant_id, new_id)
+    return await run_in_threadpool(run)
+
+
+@router.post("/{incident_id}/assign", response_model=IncidentDetail)
+async def assign(incident_id: int, body: IncidentAssign | None = None,
+                 who: Principal = Depends(responder),
+                 ctx: Context = Depends(get_context)) -> IncidentDetail:
+    """Assign to someone, or to yourself when no assignee is given."""
+    spec = body or IncidentAssign()
+
+    def run() -> IncidentDetail:
+        with ctx.db.write() as s:
+            manage.assign(s, tenant_id=who.tenant_id, incident_id=incident_id,
+                          actor=who.actor, now=ctx.clock.now(),
+                          assignee=spec.assignee or who.actor, team=spec.team)
+        return _detail(ctx, who.tenant_id, incident_id)
+    return await run_in_threadpool(run)
+
+
+@router.post("/{incident_id}/confirm", response_model=IncidentDetail)
+async def confirm(incident_id: int, who: Principal = Depends(responder),
+                  ctx: Context = Depends(get_context)) -> IncidentDetail:
+    """Confirm a candidate incident (made by a rule with ``require_approval``)."""
+    def run() -> IncidentDetail:
+        with ctx.db.write() as s:
+            manage.confirm(s, tenant_id=who.tenant_id, incident_id=incident_id,
+                           actor=who.actor, now=ctx.clock.now())
+        return _detail(ctx, who.tenant_id, incident_id)
+    return await run_in_threadpool(run)
+
+
+@router.post("/{incident_id}/dismiss", response_model=IncidentDetail)
+async def dismiss(incident_id: int, body: IncidentAction | None = None,
+                  who: Principal = Depends(responder),
+                  ctx: Context = Depends(get_context)) -> IncidentDetail:
+    """Dismiss a candidate incident."""
+    def run() -> IncidentDetail:
+        with ctx.db.write() as s:
+            manage.dismiss(s, tenant_id=who.tenant_id, incident_id=incident_id,
+                           actor=who.actor, now=ctx.clock.now(),
+                           note=body.note if body else None)
+        return _detail(ctx, who.tenant_id, incident_id)
+    return await run_in_threadpool(run)

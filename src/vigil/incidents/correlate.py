@@ -1,11 +1,14 @@
 """Correlation: the pure core that groups alerts into incidents. No I/O; ``now`` is given.
 
-The default rule groups alerts by integration, service and alert name: a new alert joins
-the open incident of its group if that incident saw an alert within the window (10 min),
-reopens its group's incident if that was resolved within the reopen window (30 min), and
-otherwise opens a new incident. An incident resolves by itself according to its
-``resolve_on``: when all its alerts have resolved (``all``, the default), when the first
-one does (``first``), or never by itself (``never``).
+Each trigger comes with its route (``correlation.engine``): the rule that took it and its
+group key. A new alert joins the open incident of its group if that incident saw an alert
+within the rule's window (default 10 min), reopens its group's incident if that was resolved
+within the reopen window (30 min), and otherwise opens a new incident. A rule with a
+threshold or ``create_on: all`` opens its incident *pending* (hidden, no notification)
+until the threshold or every part is met; ``require_approval`` makes it a *candidate*
+until a person confirms it. An incident resolves by itself according to its
+``resolve_on``: when all its alerts have resolved (``all``, the default), when the alert
+that opened it does (``first``), when the latest alert to join does (``last``), or never.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from vigil.correlation.engine import DEFAULT_RULE, CompiledRule, Route
 from vigil.incidents.models import OPEN_STATUSES
 from vigil.pipeline.dedup import AlertState, Outcome, Submission
 from vigil.pipeline.event import SEVERITY_LABELS
 
-WINDOW = timedelta(minutes=10)
+WINDOW = DEFAULT_RULE.window
 REOPEN_WINDOW = timedelta(minutes=30)
-RESOLVE_ON = ("all", "first", "never")
+RESOLVE_ON = ("all", "first", "last", "never")
 #: Alert outcomes that put an alert into an incident.
 _OPENS = frozenset({Outcome.CREATED, Outcome.UNSUPPRESSED})
 
@@ -55,6 +59,14 @@ class IncidentState:
     merged_into_id: int | None = None
     noise: bool = False
     resolution: str | None = None
+    rule_id: int | None = None
+    pending: bool = False
+    candidate: bool = False
+    occurrences: int = 0
+    parts_seen: list[int] = field(default_factory=list)
+    first_fingerprint: str | None = None
+    last_fingerprint: str | None = None
+    custom_fields: dict[str, Any] = field(default_factory=dict)
 
 
 INCIDENT_COLUMNS: tuple[str, ...] = tuple(f for f in IncidentState.__dataclass_fields__
@@ -112,15 +124,32 @@ def _payload(inc: IncidentState, **extra: Any) -> dict[str, Any]:
             "services": inc.services, "alert_count": inc.alert_count, **extra}
 
 
-def _new_incident(alert: AlertState, key: str, now: datetime) -> IncidentState:
+def default_route(alert: AlertState) -> Route:
+    return Route(DEFAULT_RULE, group_key(alert))
+
+
+def _new_incident(alert: AlertState, rt: Route, now: datetime) -> IncidentState:
+    rule = rt.rule
     return IncidentState(
-        id=None, tenant_id=alert.tenant_id, number=None, title=alert.summary or alert.name,
-        summary=alert.description or alert.summary, status="firing", severity=alert.severity,
-        priority=None, category=None, type="rule", assignee=None, team=None,
+        id=None, tenant_id=alert.tenant_id, number=None,
+        title=rt.title(alert.summary or alert.name),
+        summary=alert.description or alert.summary, status="firing",
+        severity=rule.severity or alert.severity, priority=rule.priority,
+        category=rule.category, type="rule", assignee=None, team=rule.team,
         services=[alert.service] if alert.service else [], sources=[alert.source],
-        alert_count=0, open_alert_count=0, group_key=key, resolve_on="all", created_at=now,
-        started_at=alert.starts_at or now, last_seen_at=now,
+        alert_count=0, open_alert_count=0, group_key=rt.key, resolve_on=rule.resolve_on,
+        created_at=now, started_at=alert.starts_at or now, last_seen_at=now,
+        rule_id=rule.id or None, pending=rule.gated, candidate=rule.require_approval,
+        first_fingerprint=alert.fingerprint,
     )
+
+
+def _met(inc: IncidentState, rule: CompiledRule) -> bool:
+    """Whether a pending incident's rule is satisfied: enough alerts, enough occurrences,
+    and (create_on "all") every part of the condition seen."""
+    return (inc.alert_count >= rule.threshold_alerts
+            and inc.occurrences >= rule.threshold_occurrences
+            and (rule.create_on != "all" or len(set(inc.parts_seen)) >= len(rule.parts)))
 
 
 def correlate(
@@ -128,14 +157,16 @@ def correlate(
     outcomes: list[tuple[AlertState | None, Outcome]],
     now: datetime,
     *,
-    window: timedelta = WINDOW,
+    routes: list[Route | None] | None = None,
+    window: timedelta | None = None,
     reopen_window: timedelta = REOPEN_WINDOW,
 ) -> IncidentDecision:
     """Apply the batch's alert outcomes, in order, to the incidents they touch.
 
-    ``known`` holds, for the batch's group keys, each group's latest incident that is
-    open or was resolved within the reopen window, and the incidents of the batch's
-    existing alerts.
+    ``routes`` (aligned with ``outcomes``) gives each trigger's rule and group key; without
+    it every alert takes the default rule. ``known`` holds, for the batch's group keys,
+    each group's latest incident that is open or was resolved within the reopen window,
+    and the incidents of the batch's existing alerts. ``window`` overrides the rules'.
     """
     d = IncidentDecision()
     by_id = {inc.id: inc for inc in known if inc.id is not None}
@@ -174,14 +205,37 @@ def correlate(
         flush(inc)
         d.timeline.append(TimelineEntry(inc, now, actor, kind, message, before, snapshot(inc)))
 
-    for alert, outcome in outcomes:
+    def emit(topic: str, inc: IncidentState, **extra: Any) -> None:
+        if not inc.pending:  # a pending incident is nobody's business yet
+            d.outbox.append(IncidentOutbox(topic, inc, _payload(inc, **extra)))
+
+    def announce(inc: IncidentState) -> None:
+        """An incident becoming visible: created, or a candidate awaiting confirmation."""
+        d.outbox.append(IncidentOutbox(
+            "incident.candidate" if inc.candidate else "incident.created", inc,
+            _payload(inc)))
+
+    def activate(inc: IncidentState, rule: CompiledRule) -> None:
+        if inc.pending and inc.status in OPEN_STATUSES and _met(inc, rule):
+            before = snapshot(inc)
+            inc.pending = False
+            touch(inc)
+            note(inc, "activated", f"Rule {rule.name} met: {inc.alert_count} alerts, "
+                 f"{inc.occurrences} occurrences", before, actor=f"rule:{rule.name}")
+            announce(inc)
+
+    for n, (alert, outcome) in enumerate(outcomes):
         if alert is None:
             continue
+        rt = routes[n] if routes is not None else None
         if outcome in _OPENS:
-            key = group_key(alert)
+            if rt is None:
+                rt = default_route(alert)
+            rule = rt.rule
+            key = rt.key
             candidate = by_key.get((alert.tenant_id, key))
             if candidate is not None and candidate.status in OPEN_STATUSES and \
-                    candidate.last_seen_at >= now - window:
+                    candidate.last_seen_at >= now - (window or rule.window):
                 inc = candidate
                 before = snapshot(inc)
                 topic = "incident.updated"
@@ -193,20 +247,33 @@ def correlate(
                 inc.status = "firing"
                 inc.resolved_at = None
                 note(inc, "reopened", f"Reopened: {alert.name} fired again", before)
-                d.outbox.append(IncidentOutbox("incident.status_changed", inc,
-                                               _payload(inc, previous="resolved")))
+                emit("incident.status_changed", inc, previous="resolved")
                 before = snapshot(inc)
                 topic = "incident.updated"
             else:
-                inc = _new_incident(alert, key, now)
+                if candidate is not None and candidate.pending and \
+                        candidate.status in OPEN_STATUSES:
+                    # Its window passed without the rule being met: it never becomes one.
+                    before = snapshot(candidate)
+                    candidate.status = "deleted"
+                    candidate.resolution = "rule not met within its window"
+                    touch(candidate)
+                    note(candidate, "expired", "Expired: the rule's threshold was not met "
+                         "within its window", before, actor=f"rule:{rule.name}")
+                inc = _new_incident(alert, rt, now)
                 by_key[alert.tenant_id, key] = inc
                 d.new.append(inc)
                 before = {}
                 topic = "incident.created"
             inc.alert_count += 1
             inc.open_alert_count += 1
-            inc.severity = max(inc.severity, alert.severity)
+            inc.occurrences += 1
+            if rule.severity is None:
+                inc.severity = max(inc.severity, alert.severity)
             inc.last_seen_at = now
+            inc.last_fingerprint = alert.fingerprint
+            if rt.parts and not rt.parts.issubset(inc.parts_seen):
+                inc.parts_seen = sorted(rt.parts.union(inc.parts_seen))
             if alert.service and alert.service not in inc.services:
                 inc.services = [*inc.services, alert.service]
             if alert.source not in inc.sources:
@@ -215,13 +282,20 @@ def correlate(
             of_alert[id(alert)] = inc
             d.links.append((alert, inc))
             if topic == "incident.created":
-                note(inc, "created", f"Opened by alert {alert.name}", before)
-                d.outbox.append(IncidentOutbox(topic, inc, _payload(inc)))
+                if inc.pending:
+                    note(inc, "created", f"Opened by alert {alert.name}, pending until rule "
+                         f"{rule.name} is met", before, actor=f"rule:{rule.name}")
+                    activate(inc, rule)
+                else:
+                    note(inc, "created", f"Opened by alert {alert.name}", before,
+                         actor=f"rule:{rule.name}")
+                    announce(inc)
             else:
                 joins.setdefault(id(inc), (inc, before, []))[2].append(alert.name)
                 if id(inc) not in updated:  # one incident.updated per incident per batch
                     updated.add(id(inc))
-                    d.outbox.append(IncidentOutbox(topic, inc, _payload(inc)))
+                    emit(topic, inc)
+                activate(inc, rule)
             continue
         found = of_alert.get(id(alert)) or (
             by_id.get(alert.incident_id) if alert.incident_id is not None else None)
@@ -229,23 +303,28 @@ def correlate(
             continue
         inc = found
         if outcome in (Outcome.DEDUPLICATED, Outcome.REDELIVERED):
-            inc.severity = max(inc.severity, alert.severity)
+            if rt is None or rt.rule.severity is None:
+                inc.severity = max(inc.severity, alert.severity)
             inc.last_seen_at = now
+            if outcome is Outcome.DEDUPLICATED:
+                inc.occurrences += 1
+                if rt is not None:
+                    activate(inc, rt.rule)
             touch(inc)
         elif outcome is Outcome.RESOLVED:
             before = snapshot(inc)
             inc.open_alert_count = max(0, inc.open_alert_count - 1)
             touch(inc)
-            done = inc.resolve_on == "first" or (
-                inc.resolve_on == "all" and inc.open_alert_count == 0)
+            done = (inc.resolve_on == "all" and inc.open_alert_count == 0) or (
+                inc.resolve_on == "first" and alert.fingerprint == inc.first_fingerprint) or (
+                inc.resolve_on == "last" and alert.fingerprint == inc.last_fingerprint)
             if inc.status in OPEN_STATUSES and done:
                 previous = inc.status
                 inc.status = "resolved"
                 inc.resolved_at = now
                 note(inc, "resolved", f"Resolved: alert {alert.name} resolved "
                      f"(resolve on {inc.resolve_on})", before)
-                d.outbox.append(IncidentOutbox("incident.status_changed", inc,
-                                               _payload(inc, previous=previous)))
+                emit("incident.status_changed", inc, previous=previous)
     for inc, _, _ in list(joins.values()):
         flush(inc)
     return d

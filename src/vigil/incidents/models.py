@@ -50,6 +50,16 @@ class Incident(Base):
     merged_into_id: Mapped[int | None] = mapped_column(BigId)
     noise: Mapped[bool] = mapped_column(Boolean, default=False)
     resolution: Mapped[str | None] = mapped_column(Text)
+    # Correlation: the rule that made it; "pending" until the rule's threshold or create_on
+    # "all" is met; "candidate" until a person confirms it (require_approval).
+    rule_id: Mapped[int | None] = mapped_column(Integer)
+    pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    candidate: Mapped[bool] = mapped_column(Boolean, default=False)
+    occurrences: Mapped[int] = mapped_column(Integer, default=0)
+    parts_seen: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    first_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    last_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
 class IncidentEvent(Base):

@@ -39,6 +39,11 @@ class IncidentRead(BaseModel):
     closed_at: datetime | None
     noise: bool
     resolution: str | None
+    rule_id: int | None = None
+    candidate: bool = False
+    pending: bool = False
+    occurrences: int = 0
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("severity", mode="before")
     @classmethod
@@ -94,6 +99,7 @@ class IncidentUpdate(BaseModel):
     category: str | None = Field(default=None, max_length=64)
     noise: bool | None = None
     resolution: str | None = Field(default=None, max_length=20000)
+    custom_fields: dict[str, str | int | float | bool | None] | None = None
 
 
 class IncidentMerge(BaseModel):
@@ -107,3 +113,44 @@ class IncidentSimulate(BaseModel):
 
     scenario: Literal["latency", "errors", "database"] = "latency"
     alerts: int = Field(default=3, ge=1, le=50)
+
+
+class IncidentCreate(BaseModel):
+    """An incident a person declares."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=512)
+    summary: str = Field(default="", max_length=20000)
+    severity: SeverityName = "high"
+    priority: Literal["P1", "P2", "P3", "P4", "P5"] | None = None
+    category: str | None = Field(default=None, max_length=64)
+    assignee: str | None = Field(default=None, max_length=200)
+    team: str | None = Field(default=None, max_length=200)
+    services: list[str] = Field(default_factory=list, max_length=50)
+    custom_fields: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+class IncidentAssign(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: str | None = Field(default=None, max_length=200,
+                                 description="who; empty means yourself")
+    team: str | None = Field(default=None, max_length=200)
+
+
+class IncidentSplit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alert_ids: list[int] = Field(min_length=1, max_length=1000)
+    title: str | None = Field(default=None, min_length=1, max_length=512)
+
+
+class IncidentBulk(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[int] = Field(min_length=1, max_length=500)
+    action: Literal["acknowledge", "investigate", "resolve", "close", "reopen", "confirm",
+                    "dismiss", "assign", "mark_noise"]
+    note: str | None = Field(default=None, max_length=10000)
+    assignee: str | None = Field(default=None, max_length=200)

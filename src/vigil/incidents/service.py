@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from vigil.alerts.models import Alert
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.incidents.lifecycle import next_status
-from vigil.incidents.models import Incident, IncidentEvent
+from vigil.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
 from vigil.outbox.models import OutboxEvent
 from vigil.pagination import keyset_page
 from vigil.pipeline.event import SEVERITY_LABELS, Severity
@@ -38,6 +38,9 @@ class IncidentFilter:
     text: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    candidate: bool = False  # candidates only (else: confirmed incidents only)
+    type: str | None = None
+    category: str | None = None
 
 
 def _has_service(session: Session, service: str) -> ColumnElement[bool]:
@@ -59,8 +62,18 @@ def list_incidents(
     session: Session, *, tenant_id: int, filters: IncidentFilter, sort: str = "-created_at",
     limit: int = 50, cursor: str | None = None,
 ) -> tuple[list[Incident], str | None]:
-    stmt = select(Incident).where(Incident.tenant_id == tenant_id)
     f = filters
+    # Pending incidents (a rule's threshold not met yet) are nobody's business; candidates
+    # are listed apart, until a person confirms or dismisses them.
+    stmt = select(Incident).where(Incident.tenant_id == tenant_id,
+                                  Incident.pending.is_(False),
+                                  Incident.candidate.is_(f.candidate))
+    if f.candidate:  # dismissed candidates are done with
+        stmt = stmt.where(Incident.status != "deleted")
+    if f.type:
+        stmt = stmt.where(Incident.type == f.type)
+    if f.category:
+        stmt = stmt.where(Incident.category == f.category)
     if f.status:
         if any(s not in STATUSES for s in f.status):
             raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", field="status")
@@ -89,9 +102,13 @@ def list_incidents(
 
 def counts_by_status(session: Session, *, tenant_id: int) -> dict[str, int]:
     rows = session.execute(select(Incident.status, func.count()).where(
-        Incident.tenant_id == tenant_id).group_by(Incident.status))
+        Incident.tenant_id == tenant_id, Incident.pending.is_(False),
+        Incident.candidate.is_(False)).group_by(Incident.status))
     counts = dict.fromkeys(STATUSES, 0)
     counts.update({status: int(n) for status, n in rows})
+    counts["candidate"] = int(session.scalar(select(func.count()).where(
+        Incident.tenant_id == tenant_id, Incident.candidate.is_(True),
+        Incident.status.in_(OPEN_STATUSES))) or 0)
     return counts
 
 
@@ -116,15 +133,15 @@ def timeline(session: Session, *, incident_id: int, limit: int = 500) -> list[In
         IncidentEvent.incident_id == incident_id).order_by(IncidentEvent.id).limit(limit)))
 
 
-def _snapshot(inc: Incident) -> dict[str, Any]:
+def snapshot(inc: Incident) -> dict[str, Any]:
     return {"status": inc.status, "severity": SEVERITY_LABELS[inc.severity],
             "priority": inc.priority, "assignee": inc.assignee, "team": inc.team,
             "title": inc.title, "category": inc.category, "noise": inc.noise}
 
 
-def _record(session: Session, inc: Incident, *, now: datetime, actor: str, kind: str,
+def record(session: Session, inc: Incident, *, now: datetime, actor: str, kind: str,
             message: str, before: dict[str, Any], topic: str) -> None:
-    after = _snapshot(inc)
+    after = snapshot(inc)
     session.add(IncidentEvent(tenant_id=inc.tenant_id, incident_id=inc.id, at=now, actor=actor,
                               kind=kind, message=message, before=before, after=after))
     session.add(OutboxEvent(tenant_id=inc.tenant_id, topic=topic, aggregate=f"incident:{inc.id}",
@@ -141,7 +158,7 @@ def act(session: Session, *, tenant_id: int, incident_id: int, action: str, acto
     target = next_status(inc.status, action)
     if target is None:
         return inc
-    before = _snapshot(inc)
+    before = snapshot(inc)
     inc.status = target
     if action == "acknowledge" or (action == "investigate" and inc.acknowledged_at is None):
         inc.acknowledged_at = now
@@ -156,7 +173,7 @@ def act(session: Session, *, tenant_id: int, incident_id: int, action: str, acto
     message = f"{_DONE[action]} by {actor}"
     if note:
         message += f": {note}"
-    _record(session, inc, now=now, actor=actor, kind=target if action != "reopen" else "reopened",
+    record(session, inc, now=now, actor=actor, kind=target if action != "reopen" else "reopened",
             message=message, before=before, topic="incident.status_changed")
     return inc
 
@@ -174,7 +191,7 @@ def comment(session: Session, *, tenant_id: int, incident_id: int, actor: str, n
 def update(session: Session, *, tenant_id: int, incident_id: int, actor: str, now: datetime,
            changes: dict[str, Any]) -> Incident:
     inc = get_incident(session, tenant_id=tenant_id, incident_id=incident_id, for_update=True)
-    before = _snapshot(inc)
+    before = snapshot(inc)
     if "severity" in changes and changes["severity"] is not None:
         changes["severity"] = int(Severity[changes["severity"].upper()])
     changed = {k: v for k, v in changes.items() if getattr(inc, k) != v}
@@ -184,7 +201,7 @@ def update(session: Session, *, tenant_id: int, incident_id: int, actor: str, no
         setattr(inc, k, v)
     shown = ", ".join(f"{k} = {(SEVERITY_LABELS[v] if k == 'severity' else v)!r}"
                       for k, v in changed.items())
-    _record(session, inc, now=now, actor=actor, kind="updated",
+    record(session, inc, now=now, actor=actor, kind="updated",
             message=f"{actor} set {shown}", before=before, topic="incident.updated")
     return inc
 
@@ -206,7 +223,7 @@ def merge(session: Session, *, tenant_id: int, source_id: int, target_id: int, a
         raise Conflict(f"cannot merge an incident that is {src.status}", field="status")
     if tgt.status in ("merged", "deleted", "closed"):
         raise Conflict(f"cannot merge into an incident that is {tgt.status}", field="into")
-    src_before, tgt_before = _snapshot(src), _snapshot(tgt)
+    src_before, tgt_before = snapshot(src), snapshot(tgt)
     session.execute(sa_update(Alert).where(Alert.incident_id == src.id)
                     .values(incident_id=tgt.id))
     tgt.alert_count += src.alert_count
@@ -221,10 +238,10 @@ def merge(session: Session, *, tenant_id: int, source_id: int, target_id: int, a
     src.status = "merged"
     src.merged_into_id = tgt.id
     src.open_alert_count = 0
-    _record(session, src, now=now, actor=actor, kind="merged",
+    record(session, src, now=now, actor=actor, kind="merged",
             message=f"Merged into INC-{tgt.number} by {actor}", before=src_before,
             topic="incident.merged")
-    _record(session, tgt, now=now, actor=actor, kind="merged_in",
+    record(session, tgt, now=now, actor=actor, kind="merged_in",
             message=f"INC-{src.number} merged in by {actor} ({src.alert_count} alerts)",
             before=tgt_before, topic="incident.updated")
     return tgt

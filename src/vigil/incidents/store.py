@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, or_, select, update
 from sqlalchemy.sql import bindparam
 
+from vigil.correlation.engine import Route
 from vigil.incidents.correlate import (
     INCIDENT_COLUMNS,
     REOPEN_WINDOW,
@@ -45,16 +46,18 @@ _OUTBOX_COLUMNS = ("tenant_id", "topic", "aggregate", "payload", "created_at", "
                    "attempts")
 
 
-def load_for_batch(conn: Connection, decision: Decision, now: datetime) -> list[IncidentState]:
+def load_for_batch(conn: Connection, decision: Decision, now: datetime,
+                   routes: list[Route | None] | None = None) -> list[IncidentState]:
     """The incidents the batch's alerts may touch: each new alert's group's latest open or
     recently resolved incident, and the incidents of its existing alerts."""
     keys: set[tuple[int, str]] = set()
     ids: set[int] = set()
-    for alert, outcome in decision.outcomes:
+    for n, (alert, outcome) in enumerate(decision.outcomes):
         if alert is None:
             continue
         if outcome in (Outcome.CREATED, Outcome.UNSUPPRESSED):
-            keys.add((alert.tenant_id, group_key(alert)))
+            rt = routes[n] if routes is not None else None
+            keys.add((alert.tenant_id, rt.key if rt is not None else group_key(alert)))
         elif alert.incident_id is not None:
             ids.add(alert.incident_id)
     found: dict[int, IncidentState] = {}
@@ -71,7 +74,7 @@ def load_for_batch(conn: Connection, decision: Decision, now: datetime) -> list[
     return list(found.values())
 
 
-def _numbers(conn: Connection, tenant_id: int, n: int) -> list[int]:
+def numbers(conn: Connection, tenant_id: int, n: int) -> list[int]:
     """INC numbers per tenant, from a counter row (its lock serializes nodes)."""
     last = conn.execute(
         update(_tenants).where(_tenants.c.id == tenant_id)
@@ -91,7 +94,7 @@ def write_new(conn: Connection, d: IncidentDecision) -> None:
         for inc in d.new:
             by_tenant.setdefault(inc.tenant_id, []).append(inc)
         for tenant_id, incs in by_tenant.items():
-            for inc, number in zip(incs, _numbers(conn, tenant_id, len(incs)), strict=True):
+            for inc, number in zip(incs, numbers(conn, tenant_id, len(incs)), strict=True):
                 inc.number = number
         bulk.insert_rows(conn, _incidents, _INSERT_COLUMNS,
                          [[getattr(i, c) for c in _INSERT_COLUMNS] for i in d.new])

@@ -15,14 +15,15 @@ from typing import TypeVar
 import orjson
 
 from vigil.clock import Clock
+from vigil.correlation import store as correlation_store
+from vigil.correlation.engine import Route, route_batch
 from vigil.db import Database
 from vigil.errors import MalformedBody, Overloaded
 from vigil.incidents import store as incident_store
-from vigil.incidents.correlate import correlate, submission_group_key
+from vigil.incidents.correlate import correlate
 from vigil.metrics import Metrics
 from vigil.pipeline import store
 from vigil.pipeline.dedup import Outcome, Submission, decide
-from vigil.pipeline.event import Action
 from vigil.rules import store as rule_store
 from vigil.rules.mute import muted
 
@@ -46,12 +47,12 @@ class _Request:
     future: asyncio.Future[list[Result]]
 
 
-def _lock_names(batch: list[Submission]) -> set[str]:
+def _lock_names(batch: list[Submission], routes: list[Route | None]) -> set[str]:
     """What two nodes must not decide at once: an alert (its fingerprint) and the incident
     group a trigger may open."""
     names = {f"{s.tenant_id}:fp:{s.fingerprint}" for s in batch}
-    names.update(f"{s.tenant_id}:group:{submission_group_key(s)}" for s in batch
-                 if s.event.action is Action.TRIGGER)
+    names.update(f"{s.tenant_id}:group:{r.key}" for s, r in zip(batch, routes, strict=True)
+                 if r is not None)
     return names
 
 
@@ -77,6 +78,7 @@ class PipelineRunner:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.silences = rule_store.SilenceCache()
+        self.rules = correlation_store.RuleCache()
         self._marked: dict[int, float] = {}
 
     @property
@@ -187,11 +189,12 @@ class PipelineRunner:
         flat = [s for b in batches for s in b]
         now = self.clock.now()
         with self.db.engine.execution_options(sqlite_write=True).begin() as conn:
-            store.lock_keys(conn, _lock_names(flat))
+            routes = route_batch(self.rules.rulesets(conn), flat)
+            store.lock_keys(conn, _lock_names(flat, routes))
             silences = self.silences.active(conn, {s.tenant_id for s in flat}, now)
             decision = decide(store.load_open(conn, flat), flat, now, muted(silences, flat))
-            incidents = correlate(incident_store.load_for_batch(conn, decision, now),
-                                  decision.outcomes, now)
+            incidents = correlate(incident_store.load_for_batch(conn, decision, now, routes),
+                                  decision.outcomes, now, routes=routes)
             incident_store.write_new(conn, incidents)
             store.write(conn, decision)
             incident_store.write_changes(conn, incidents)

@@ -1,0 +1,131 @@
+"""Configuration as code: ``vigil apply -f config/`` and ``vigil export``.
+
+A folder of YAML files, each holding one or more documents. A document names its
+``kind`` and carries the same fields as the API body for that kind, e.g.::
+
+    kind: CorrelationRule
+    name: prod-critical
+    condition: labels.env == "prod" && severity in ["critical", "high"]
+    group_by: [labels.cluster]
+
+Applying is idempotent (objects are matched by ``name``): everything is parsed and
+validated first, then applied in one transaction, so a bad file changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from vigil.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Kind:
+    schema: type[BaseModel]
+    #: (session, tenant_id, validated body, now) -> "created" | "updated" | "unchanged"
+    apply: Callable[[Session, int, Any, datetime], str]
+    #: (session, tenant_id) -> documents (without ``kind``)
+    export: Callable[[Session, int], list[dict[str, Any]]]
+    #: checks that need more than the schema (compiling CEL, parsing RRULEs, ...)
+    check: Callable[[Any], None] = lambda body: None
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(name: str, kind: Kind) -> None:
+    KINDS[name] = kind
+
+
+@dataclass(frozen=True)
+class Document:
+    where: str  # "file.yaml#2"
+    kind: str
+    body: BaseModel
+
+
+def _files(paths: Iterable[Path]) -> list[Path]:
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
+        elif path.exists():
+            out.append(path)
+        else:
+            raise InvalidInput(f"{path}: no such file or folder", field="file")
+    return out
+
+
+def load(paths: Iterable[Path]) -> list[Document]:
+    """Parse and validate every document; the first problem is raised, naming file,
+    document and field."""
+    _ensure_kinds()
+    docs: list[Document] = []
+    for path in _files(paths):
+        try:
+            raw_docs = list(yaml.safe_load_all(path.read_text()))
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"{path}: not valid YAML: {exc}", field=str(path)) from None
+        for n, raw in enumerate(raw_docs, 1):
+            if raw is None:
+                continue
+            where = f"{path.name}#{n}"
+            if not isinstance(raw, dict) or "kind" not in raw:
+                raise InvalidInput(f"{where}: a document needs a kind "
+                                   f"({', '.join(sorted(KINDS))})", field=f"{where}.kind")
+            data = dict(raw)
+            kind_name = str(data.pop("kind"))
+            kind = KINDS.get(kind_name)
+            if kind is None:
+                raise InvalidInput(f"{where}: unknown kind {kind_name!r}; one of "
+                                   f"{', '.join(sorted(KINDS))}", field=f"{where}.kind")
+            try:
+                body = kind.schema.model_validate(data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                loc = ".".join(str(x) for x in first["loc"])
+                raise InvalidInput(f"{where}: {loc}: {first['msg']}",
+                                   field=f"{where}.{loc}") from None
+            try:
+                kind.check(body)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{where}: {exc.message}",
+                                   field=f"{where}.{exc.field or ''}") from None
+            docs.append(Document(where, kind_name, body))
+    return docs
+
+
+def apply(session: Session, docs: list[Document], *, tenant_id: int,
+          now: datetime) -> list[tuple[str, str, str]]:
+    """(kind, name, outcome) for each document, in order."""
+    out = []
+    for doc in docs:
+        try:
+            outcome = KINDS[doc.kind].apply(session, tenant_id, doc.body, now)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{doc.where}: {exc.message}",
+                               field=f"{doc.where}.{exc.field or ''}") from None
+        out.append((doc.kind, str(getattr(doc.body, "name", "")), outcome))
+    return out
+
+
+def export(session: Session, *, tenant_id: int) -> str:
+    _ensure_kinds()
+    docs: list[dict[str, Any]] = []
+    for name in sorted(KINDS):
+        for body in KINDS[name].export(session, tenant_id):
+            docs.append({"kind": name, **body})
+    return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True)
+
+
+def _ensure_kinds() -> None:
+    """Each domain registers its kinds when imported."""
+    import vigil.correlation.configkind  # noqa: F401

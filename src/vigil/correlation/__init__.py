@@ -1,0 +1,1 @@
+"""Correlation rules: which alerts become which incidents."""

@@ -1,0 +1,341 @@
+"""Correlation rules: compile, index and route. Pure; no I/O.
+
+A rule says which alerts it takes (a CEL condition, compiled once), how it groups them
+(``group_by``), and what incident a group becomes (window, threshold, ``create_on``,
+``resolve_on``, approval, title template, severity, category, team). Rules are tried in
+``position`` order and the first whose condition holds takes the alert; when none does,
+the built-in default rule groups by integration, service and alert name.
+
+Cost stays flat as rules are added: each rule's condition is scanned for a conjunct that
+pins a field to literal values (``labels.team == "db"``, ``service in ["a", "b"]``) and the
+rule is filed under that field and value. An alert then reaches only the rules filed under
+its own values, plus the few rules that pin nothing, before any CEL runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import cel
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from vigil.errors import InvalidInput
+from vigil.pipeline.dedup import Submission
+from vigil.pipeline.event import SEVERITY_LABELS, Action, Severity
+
+DEFAULT_WINDOW = timedelta(minutes=10)
+RESOLVE_ON = ("all", "first", "last", "never")
+CREATE_ON = ("any", "all")
+#: What ``group_by`` may name besides ``labels.<name>`` and ``annotations.<name>``.
+GROUP_FIELDS = ("service", "name", "alertname", "environment", "source", "integration",
+                "severity", "correlation_id")
+CATEGORIES = ("security", "performance", "database", "network", "system", "application",
+              "availability", "other")
+#: Variables a condition may use (the alert as CEL sees it).
+VARIABLES = frozenset({"labels", "annotations", "name", "alertname", "service", "environment",
+                       "severity", "severity_level", "source", "integration", "summary",
+                       "description", "correlation_id"})
+
+_templates = SandboxedEnvironment(autoescape=False)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompiledRule:
+    id: int
+    tenant_id: int
+    name: str
+    position: int
+    condition: str
+    program: Any  # cel.Program, or None for "every alert"
+    parts: tuple[Any, ...]  # create_on "all": one program per top-level ``||`` part
+    group_by: tuple[str, ...]
+    window: timedelta
+    create_on: str
+    threshold_alerts: int
+    threshold_occurrences: int
+    resolve_on: str
+    require_approval: bool
+    title_template: Any  # jinja2.Template or None
+    severity: int | None
+    priority: str | None
+    category: str | None
+    team: str | None
+    index: tuple[str, tuple[str, ...]] | None = None  # (field, values) the rule is filed under
+
+    @property
+    def gated(self) -> bool:
+        """Whether its incidents wait (hidden) until a threshold or all parts are met."""
+        return (self.threshold_alerts > 1 or self.threshold_occurrences > 1
+                or (self.create_on == "all" and len(self.parts) > 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a trigger goes: its rule, its group key, and the ``create_on: all`` parts it
+    satisfies."""
+
+    rule: CompiledRule
+    key: str
+    parts: frozenset[int] = frozenset()
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    def title(self, fallback: str) -> str:
+        template = self.rule.title_template
+        if template is None:
+            return fallback
+        try:
+            text = str(template.render(**self.context)).strip()
+        except Exception:  # a template that fails on this alert falls back, never fails it
+            return fallback
+        return text[:512] or fallback
+
+
+DEFAULT_RULE = CompiledRule(
+    id=0, tenant_id=0, name="default", position=2**31 - 1, condition="", program=None,
+    parts=(), group_by=("integration", "service", "name"), window=DEFAULT_WINDOW,
+    create_on="any", threshold_alerts=1, threshold_occurrences=1, resolve_on="all",
+    require_approval=False, title_template=None, severity=None, priority=None,
+    category=None, team=None,
+)
+
+
+# --- compiling -------------------------------------------------------------------------
+
+def compile_condition(source: str, *, field: str = "condition") -> Any:
+    """A CEL program, or None for an empty condition (every alert). Invalid CEL, or a
+    variable the alert does not have, is refused here: at save time, not at alert time."""
+    text = source.strip()
+    if not text:
+        return None
+    try:
+        program = cel.compile(text)
+    except (ValueError, RuntimeError) as exc:
+        raise InvalidInput(f"{field}: invalid CEL: {str(exc).splitlines()[0]}",
+                           field=field) from None
+    unknown = sorted(set(program.variables()) - VARIABLES)
+    if unknown:
+        raise InvalidInput(
+            f"{field}: unknown variable {', '.join(unknown)}; a condition may use "
+            f"{', '.join(sorted(VARIABLES))}", field=field)
+    return program
+
+
+def _check_group_field(name: str, field: str) -> None:
+    if name in GROUP_FIELDS:
+        return
+    prefix, dot, rest = name.partition(".")
+    if dot and prefix in ("labels", "annotations") and rest:
+        return
+    raise InvalidInput(
+        f"{field}: {name!r} is not a field to group by; use labels.<name>, "
+        f"annotations.<name> or one of {', '.join(GROUP_FIELDS)}", field=field)
+
+
+def compile_title(source: str | None, *, field: str = "title_template") -> Any:
+    if not source:
+        return None
+    try:
+        return _templates.from_string(source)
+    except TemplateError as exc:
+        raise InvalidInput(f"{field}: invalid template: {exc}", field=field) from None
+
+
+def compile_rule(data: Mapping[str, Any], *, id: int = 0, tenant_id: int = 1) -> CompiledRule:
+    """Build a rule from its stored (already schema-checked) fields. Raises InvalidInput
+    naming the field for anything only compiling can tell."""
+    condition = str(data.get("condition") or "")
+    program = compile_condition(condition)
+    create_on = str(data.get("create_on") or "any")
+    parts: tuple[Any, ...] = ()
+    if create_on == "all":
+        texts = split_top(condition, "||")
+        parts = tuple(compile_condition(t, field="condition") for t in texts) if texts else ()
+    group_by = tuple(data.get("group_by") or ())
+    for i, name in enumerate(group_by):
+        _check_group_field(name, f"group_by[{i}]")
+    severity = data.get("severity")
+    return CompiledRule(
+        id=id, tenant_id=tenant_id, name=str(data.get("name") or ""),
+        position=int(data.get("position") or 0), condition=condition, program=program,
+        parts=parts, group_by=group_by,
+        window=timedelta(minutes=float(data.get("window_minutes") or 10)),
+        create_on=create_on, threshold_alerts=int(data.get("threshold_alerts") or 1),
+        threshold_occurrences=int(data.get("threshold_occurrences") or 1),
+        resolve_on=str(data.get("resolve_on") or "all"),
+        require_approval=bool(data.get("require_approval")),
+        title_template=compile_title(data.get("title_template")),
+        severity=int(Severity[str(severity).upper()]) if severity else None,
+        priority=data.get("priority"), category=data.get("category"), team=data.get("team"),
+        index=index_of(condition),
+    )
+
+
+# --- indexing --------------------------------------------------------------------------
+
+_STR = r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\''
+_FIELD = (r"(?:(?P<map>labels|annotations)(?:\.(?P<key>[A-Za-z_][A-Za-z0-9_]*)"
+          rf"|\[\s*(?P<qkey>{_STR})\s*\])|(?P<top>name|alertname|service|environment|"
+          r"severity|source|correlation_id))")
+_EQ = re.compile(rf"^\(?\s*{_FIELD}\s*==\s*(?P<value>{_STR})\s*\)?$")
+_EQ_REV = re.compile(rf"^\(?\s*(?P<value>{_STR})\s*==\s*{_FIELD}\s*\)?$")
+_IN = re.compile(rf"^\(?\s*{_FIELD}\s+in\s+\[(?P<values>[^\]]*)\]\s*\)?$")
+_STR_ITEM = re.compile(_STR)
+
+
+def _unquote(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text[1:-1])
+
+
+def split_top(source: str, op: str) -> list[str]:
+    """``source`` split on ``op`` (``&&`` or ``||``) outside brackets and strings."""
+    parts: list[str] = []
+    depth = 0
+    quote = ""
+    start = 0
+    i = 0
+    while i < len(source):
+        c = source[i]
+        if quote:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0 and source.startswith(op, i):
+            parts.append(source[start:i].strip())
+            i += len(op)
+            start = i
+            continue
+        i += 1
+    parts.append(source[start:].strip())
+    return [p for p in parts if p]
+
+
+def index_of(condition: str) -> tuple[str, tuple[str, ...]] | None:
+    """The field and literal values a condition requires, if some top-level conjunct pins
+    one (so the rule can only match alerts with one of those values)."""
+    text = condition.strip()
+    if not text or len(split_top(text, "||")) > 1 or "?" in text:
+        return None
+    for conjunct in split_top(text, "&&"):
+        for pattern in (_EQ, _EQ_REV, _IN):
+            m = pattern.match(conjunct)
+            if m is None:
+                continue
+            groups = m.groupdict()
+            if groups["top"]:
+                name = groups["top"]
+            else:
+                key = groups["key"] or _unquote(groups["qkey"])
+                name = f"{groups['map']}.{key}"
+            if pattern is _IN:
+                values = tuple(_unquote(v) for v in _STR_ITEM.findall(groups["values"]))
+                if not values:
+                    continue
+            else:
+                values = (_unquote(groups["value"]),)
+            return ("name" if name == "alertname" else name), values
+    return None
+
+
+# --- routing ---------------------------------------------------------------------------
+
+def context(sub: Submission) -> dict[str, Any]:
+    """The alert as conditions, group keys and title templates see it."""
+    ev = sub.event
+    labels = ev.labels
+    return {
+        "labels": labels, "annotations": ev.annotations, "name": ev.name,
+        "alertname": ev.name, "service": ev.service or "",
+        "environment": ev.environment or "", "severity": SEVERITY_LABELS[ev.severity],
+        "severity_level": int(ev.severity), "source": ev.source,
+        "integration": sub.integration_id or 0, "summary": ev.summary,
+        "description": ev.description or "",
+        "correlation_id": labels.get("correlation_id") or ev.annotations.get(
+            "correlation_id", ""),
+    }
+
+
+def _lookup(ctx: Mapping[str, Any], name: str) -> Any:
+    prefix, dot, rest = name.partition(".")
+    if dot:
+        value: Any = ctx[prefix].get(rest, "")
+        return value
+    return ctx[name]
+
+
+def _holds(program: Any, ctx: Mapping[str, Any]) -> bool:
+    if program is None:
+        return True
+    try:
+        return program.execute(ctx) is True
+    except Exception:  # e.g. a missing label compared to a number: the rule does not take it
+        return False
+
+
+class RuleSet:
+    """One tenant's rules, indexed. ``route`` is the hot path."""
+
+    def __init__(self, rules: Iterable[CompiledRule]) -> None:
+        self.rules = sorted(rules, key=lambda r: (r.position, r.id))
+        self._scan: list[CompiledRule] = []
+        self._index: dict[str, dict[str, list[CompiledRule]]] = {}
+        for rule in self.rules:
+            if rule.index is None:
+                self._scan.append(rule)
+            else:
+                by_value = self._index.setdefault(rule.index[0], {})
+                for value in rule.index[1]:
+                    by_value.setdefault(value, []).append(rule)
+        self._order = {id(r): n for n, r in enumerate(self.rules)}
+
+    def candidates(self, ctx: Mapping[str, Any]) -> list[CompiledRule]:
+        found = list(self._scan)
+        for name, by_value in self._index.items():
+            hits = by_value.get(str(_lookup(ctx, name)))
+            if hits:
+                found.extend(hits)
+        if len(found) > 1:
+            found.sort(key=lambda r: self._order[id(r)])
+        return found
+
+    def match(self, ctx: Mapping[str, Any]) -> CompiledRule:
+        for rule in self.candidates(ctx):
+            if _holds(rule.program, ctx):
+                return rule
+        return DEFAULT_RULE
+
+
+def group_key(rule: CompiledRule, ctx: Mapping[str, Any]) -> str:
+    if rule is DEFAULT_RULE:  # the format incidents have had from the start
+        return f"default:{ctx['integration']}:{ctx['service']}:{ctx['name']}"
+    values = "\x1f".join(str(_lookup(ctx, f)) for f in rule.group_by)
+    return f"rule:{rule.id}:{values}"[:512]
+
+
+def route(rulesets: Mapping[int, RuleSet], sub: Submission) -> Route | None:
+    """The route of a trigger; None for acknowledges and resolves."""
+    if sub.event.action is not Action.TRIGGER:
+        return None
+    ctx = context(sub)
+    ruleset = rulesets.get(sub.tenant_id)
+    rule = ruleset.match(ctx) if ruleset is not None else DEFAULT_RULE
+    parts: frozenset[int] = frozenset()
+    if rule.create_on == "all" and rule.parts:
+        parts = frozenset(n for n, p in enumerate(rule.parts) if _holds(p, ctx))
+    return Route(rule, group_key(rule, ctx), parts, ctx)
+
+
+def route_batch(rulesets: Mapping[int, RuleSet], batch: list[Submission]) -> list[Route | None]:
+    return [route(rulesets, s) for s in batch]
