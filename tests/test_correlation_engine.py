@@ -275,3 +275,45 @@ def test_default_route_without_routes_matches_the_default_rule() -> None:
     routed = correlate([], decide([], [sub()], NOW).outcomes, NOW,
                        routes=[Route(DEFAULT_RULE, "default:7:api:HighLatency")])
     assert plain.new[0].group_key == routed.new[0].group_key
+
+
+@pytest.mark.parametrize(("condition", "scalars", "maps"), [
+    ('labels.env == "prod"', (), (("labels", ("env",)),)),
+    ('labels["team"] == "db" && labels.env.startsWith("p") && severity == "high"',
+     ("severity",), (("labels", ("env", "team")),)),
+    ('annotations.runbook != "" && name == "labels.x"', ("name",),
+     (("annotations", ("runbook",)),)),
+    ("has(labels.env)", (), (("labels", ("env",)),)),
+])
+def test_needs_names_exactly_what_a_condition_reads(
+        condition: str, scalars: tuple[str, ...],
+        maps: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+    needs = rule(condition=condition).needs
+    assert needs is not None and (needs.scalars, needs.maps) == (scalars, maps)
+
+
+@pytest.mark.parametrize("condition", [
+    '"env" in labels', "labels.exists(k, k == \"env\")", "size(labels) > 3",
+    "labels[name] == \"x\"", "labels.size() > 1",
+])
+def test_conditions_that_read_a_whole_map_are_not_memoized(condition: str) -> None:
+    assert rule(condition=condition).needs is None
+
+
+def test_memoized_result_matches_the_full_evaluation() -> None:
+    r = rule(1, condition='labels.env == "prod" && has(labels.team) && severity != "info"')
+    rules = {1: RuleSet([r])}
+    cases = [({"env": "prod", "team": "db", "x": "1"}, Severity.HIGH, True),
+             ({"env": "prod", "team": "db", "x": "2"}, Severity.HIGH, True),
+             ({"env": "prod", "x": "3"}, Severity.HIGH, False),  # no team label
+             ({"env": "prod", "team": "db"}, Severity.INFO, False),
+             ({"env": "dev", "team": "db"}, Severity.HIGH, False)]
+    for labels, severity, expected in cases * 2:  # the second pass answers from the memo
+        found = route(rules, sub(severity=severity, **labels))
+        assert found is not None and (found.rule is r) == expected, (labels, severity)
+    # One evaluation per distinct (severity, env, team); "dev" never reaches the rule's CEL
+    # (the rule is filed under env "prod").
+    assert len(r.memo) == 3
+    from vigil.correlation.engine import context
+    for labels, severity, expected in cases:
+        assert r.program.execute(context(sub(severity=severity, **labels))) is expected

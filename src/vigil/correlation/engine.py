@@ -66,12 +66,41 @@ class CompiledRule:
     category: str | None
     team: str | None
     index: tuple[str, tuple[str, ...]] | None = None  # (field, values) the rule is filed under
+    needs: Needs | None = None  # what the condition reads, when that is knowable
+    memo: dict[tuple[Any, ...], bool] = field(default_factory=dict)
 
     @property
     def gated(self) -> bool:
         """Whether its incidents wait (hidden) until a threshold or all parts are met."""
         return (self.threshold_alerts > 1 or self.threshold_occurrences > 1
                 or (self.create_on == "all" and len(self.parts) > 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """The parts of an alert a condition reads: top-level variables and, for ``labels``
+    and ``annotations``, the keys. The condition's result is a function of these alone, so
+    it is evaluated once per distinct combination (``CompiledRule.memo``)."""
+
+    scalars: tuple[str, ...]
+    maps: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def key(self, ctx: Mapping[str, Any]) -> tuple[Any, ...]:
+        out: list[Any] = [ctx[v] for v in self.scalars]
+        for name, keys in self.maps:
+            values = ctx[name]
+            out.extend(values.get(k) for k in keys)
+        return tuple(out)
+
+    def context(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {v: ctx[v] for v in self.scalars}
+        for name, keys in self.maps:
+            values = ctx[name]
+            out[name] = {k: values[k] for k in keys if k in values}
+        return out
+
+
+MEMO_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +146,22 @@ def compile_condition(source: str, *, field: str = "condition") -> Any:
     except (ValueError, RuntimeError) as exc:
         raise InvalidInput(f"{field}: invalid CEL: {str(exc).splitlines()[0]}",
                            field=field) from None
-    unknown = sorted(set(program.variables()) - VARIABLES)
+    unknown = sorted(free_variables(text, program) - VARIABLES)
     if unknown:
         raise InvalidInput(
             f"{field}: unknown variable {', '.join(unknown)}; a condition may use "
             f"{', '.join(sorted(VARIABLES))}", field=field)
     return program
+
+
+_MACRO = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)"
+                    r"\s*,")
+
+
+def free_variables(source: str, program: Any) -> set[str]:
+    """The variables a condition takes from the alert: the program's, less the ones its
+    macros bind (``labels.exists(k, ...)`` binds ``k``)."""
+    return set(program.variables()) - set(_MACRO.findall(source))
 
 
 def _check_group_field(name: str, field: str) -> None:
@@ -172,7 +211,10 @@ def compile_rule(data: Mapping[str, Any], *, id: int = 0, tenant_id: int = 1) ->
         severity=int(Severity[str(severity).upper()]) if severity else None,
         priority=data.get("priority"), category=data.get("category"), team=data.get("team"),
         index=index_of(condition),
+        needs=needs_of(condition, program),
     )
+
+
 
 
 # --- indexing --------------------------------------------------------------------------
@@ -249,6 +291,31 @@ def index_of(condition: str) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
+_KEYED = re.compile(rf"\b(labels|annotations)\s*\[\s*({_STR})\s*\]")
+_DOTTED = re.compile(r"\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def needs_of(condition: str, program: Any) -> Needs | None:
+    """What a condition reads, or None when it uses a map as a whole (``"env" in labels``,
+    ``labels.exists(...)``, a computed key), in which case it always sees the full alert."""
+    if program is None:
+        return None
+    keys: dict[str, set[str]] = {}
+    for m in _KEYED.finditer(condition):
+        keys.setdefault(m.group(1), set()).add(_unquote(m.group(2)))
+    text = _STR_ITEM.sub('""', _KEYED.sub("__keyed__", condition))
+    for m in re.finditer(r"\b(labels|annotations)\b", text):
+        dotted = _DOTTED.match(text, m.end())
+        if dotted is None or text[dotted.end():].lstrip().startswith("("):
+            return None
+        keys.setdefault(m.group(1), set()).add(dotted.group(1))
+    variables = free_variables(condition, program)
+    scalars = tuple(sorted(variables - {"labels", "annotations"}))
+    maps = tuple((name, tuple(sorted(keys.get(name, ()))))
+                 for name in ("labels", "annotations") if name in variables)
+    return Needs(scalars, maps)
+
+
 # --- routing ---------------------------------------------------------------------------
 
 def context(sub: Submission) -> dict[str, Any]:
@@ -284,6 +351,20 @@ def _holds(program: Any, ctx: Mapping[str, Any]) -> bool:
         return False
 
 
+def _takes(rule: CompiledRule, ctx: Mapping[str, Any]) -> bool:
+    needs = rule.needs
+    if needs is None:
+        return _holds(rule.program, ctx)
+    key = needs.key(ctx)
+    found = rule.memo.get(key)
+    if found is None:
+        found = _holds(rule.program, needs.context(ctx))
+        if len(rule.memo) >= MEMO_LIMIT:
+            rule.memo.clear()
+        rule.memo[key] = found
+    return found
+
+
 class RuleSet:
     """One tenant's rules, indexed. ``route`` is the hot path."""
 
@@ -312,7 +393,7 @@ class RuleSet:
 
     def match(self, ctx: Mapping[str, Any]) -> CompiledRule:
         for rule in self.candidates(ctx):
-            if _holds(rule.program, ctx):
+            if _takes(rule, ctx):
                 return rule
         return DEFAULT_RULE
 

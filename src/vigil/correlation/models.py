@@ -14,6 +14,8 @@ class CorrelationRule(Base):
     __tablename__ = "correlation_rules"
     __table_args__ = (
         Index("uq_correlation_rules_tenant_name", "tenant_id", "name", unique=True),
+        # Ids are never reused: a group key names its rule by id.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

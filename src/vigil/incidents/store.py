@@ -30,8 +30,11 @@ _outbox = cast(Table, OutboxEvent.__table__)
 _tenants = cast(Table, Tenant.__table__)
 _SELECT = select(*[_incidents.c[c] for c in ("id", *INCIDENT_COLUMNS)])
 _INSERT_COLUMNS = ("id", *INCIDENT_COLUMNS)
-_UPDATE_COLUMNS = tuple(c for c in INCIDENT_COLUMNS
-                        if c not in ("tenant_id", "number", "created_at", "group_key", "type"))
+#: What correlation changes on an existing incident, and nothing else: a person's change
+#: made meanwhile (assignee, title, priority, ...) is never written over.
+_UPDATE_COLUMNS = ("status", "severity", "services", "sources", "alert_count",
+                   "open_alert_count", "last_seen_at", "resolved_at", "pending", "occurrences",
+                   "parts_seen", "last_fingerprint", "resolution")
 _TIMELINE_COLUMNS = ("tenant_id", "incident_id", "at", "actor", "kind", "message", "before",
                      "after")
 # Built once: per batch only the parameters change.
@@ -66,11 +69,11 @@ def load_for_batch(conn: Connection, decision: Decision, now: datetime,
                                         "keys": sorted({k for _, k in keys}),
                                         "since": now - REOPEN_WINDOW})
         for row in rows:
-            found[row.id] = IncidentState(**row._asdict())
+            found[row.id] = IncidentState(*row)
     ids -= found.keys()
     if ids:
         for row in conn.execute(_BY_ID, {"ids": sorted(ids)}):
-            found[row.id] = IncidentState(**row._asdict())
+            found[row.id] = IncidentState(*row)
     return list(found.values())
 
 

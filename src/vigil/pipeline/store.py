@@ -59,7 +59,7 @@ _LOAD_OPEN = _SELECT_OPEN.where(
 def load_open(conn: Connection, batch: Sequence[Submission]) -> list[AlertState]:
     rows = conn.execute(_LOAD_OPEN, {"fingerprints": sorted({s.fingerprint for s in batch}),
                                      "tenants": sorted({s.tenant_id for s in batch})})
-    return [AlertState(**row._asdict()) for row in rows]
+    return [AlertState(*row) for row in rows]  # columns in the dataclass's order
 
 
 def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:

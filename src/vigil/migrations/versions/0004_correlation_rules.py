@@ -44,7 +44,8 @@ def upgrade() -> None:
     sa.Column('created_at', vigil.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', vigil.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_correlation_rules_tenant_id_tenants')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_correlation_rules'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_correlation_rules')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('correlation_rules', schema=None) as batch_op:
         batch_op.create_index('uq_correlation_rules_tenant_name', ['tenant_id', 'name'], unique=True)
