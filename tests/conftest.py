@@ -96,7 +96,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     with psycopg.connect(_pg_conninfo(), autocommit=True) as conn:
         conn.execute(f"TRUNCATE {schema}.alerts, {schema}.alert_events, {schema}.outbox, "
                      f"{schema}.api_keys, {schema}.integrations, {schema}.incidents, "
-                     f"{schema}.incident_events, {schema}.silences, {schema}.correlation_rules "
+                     f"{schema}.incident_events, {schema}.silences, {schema}.correlation_rules, "
+                     f"{schema}.maintenance_windows, {schema}.inhibition_rules, "
+                     f"{schema}.flap_states "
                      "RESTART IDENTITY CASCADE")
         conn.execute(f"UPDATE {schema}.tenants SET incident_seq = 0")
     return url

@@ -165,7 +165,15 @@ def test_new_alert_joins_an_existing_open_incident_within_the_window(status: str
     assert existing.severity == int(Severity.CRITICAL)  # max, never lowered
     assert existing.last_seen_at == NOW
     assert kinds(inc) == ["alert_added"]
-    assert topics(inc) == ["incident.updated"]
+    assert topics(inc) == []  # one more alert, nothing subscribers see changed
+
+
+def test_joining_alert_that_raises_severity_or_adds_a_service_updates_subscribers() -> None:
+    existing = incident("firing", severity=Severity.WARNING, alert_count=1, open_alert_count=1)
+    _, inc = run([sub(ev(instance="z", severity=Severity.CRITICAL)),
+                  sub(ev(instance="y", severity=Severity.CRITICAL))], known=[existing])
+    assert topics(inc) == ["incident.updated"]  # once per batch
+    assert inc.outbox[0].payload["severity"] == "critical"
 
 
 @pytest.mark.parametrize(("first", "second"), [
@@ -223,7 +231,7 @@ def test_recently_resolved_incident_is_reopened_by_a_new_alert() -> None:
     assert kinds(inc) == ["reopened", "alert_added"]
     reopened = inc.timeline[0]
     assert (reopened.before["status"], reopened.after["status"]) == ("resolved", "firing")
-    assert topics(inc) == ["incident.status_changed", "incident.updated"]
+    assert topics(inc) == ["incident.status_changed"]
     assert inc.outbox[0].payload["previous"] == "resolved"
     assert inc.outbox[0].payload["status"] == "firing"
 
@@ -429,7 +437,7 @@ def test_trigger_resolve_trigger_in_one_batch_reopens_the_new_incident() -> None
     assert (new.alert_count, new.open_alert_count) == (2, 1)
     assert kinds(inc) == ["created", "resolved", "reopened", "alert_added"]
     assert topics(inc) == ["incident.created", "incident.status_changed",
-                           "incident.status_changed", "incident.updated"]
+                           "incident.status_changed"]
 
 
 def test_batch_touching_many_groups_opens_one_incident_per_group_in_order() -> None:
@@ -441,7 +449,7 @@ def test_batch_touching_many_groups_opens_one_incident_per_group_in_order() -> N
     assert [i.alert_count for i in inc.new] == [2, 2, 2, 2]
     assert [(a.name, i.group_key) for a, i in inc.links] == [
         (a.name, group_key(a)) for a in d.new]
-    assert topics(inc) == ["incident.created"] * 4 + ["incident.updated"] * 4
+    assert topics(inc) == ["incident.created"] * 4
     assert [t.incident for t in inc.timeline] == inc.new + inc.new
 
 

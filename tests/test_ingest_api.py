@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from sqlalchemy import func, select
 
-from conftest import Harness, fixture_path
+from conftest import Harness, fixture_path, make_harness
 from vigil.alerts.models import Alert, AlertEventRecord
+from vigil.clock import FakeClock
 from vigil.outbox.models import OutboxEvent
 
 
@@ -63,7 +66,13 @@ def test_alertmanager_firing_then_resolved_then_firing_again_opens_a_new_alert(
     assert again["outcome"] == "created" and again["id"] != created["id"]
 
 
-def test_outbox_rows_are_written_with_every_alert_change(vigil: Harness) -> None:
+@pytest.fixture
+def vigil_alert_events(db_url: str, clock: FakeClock) -> Iterator[Harness]:
+    yield from make_harness(db_url, clock, outbox_alert_events=True)
+
+
+def test_outbox_rows_are_written_with_every_alert_change(vigil_alert_events: Harness) -> None:
+    vigil = vigil_alert_events
     vigil.post_alertmanager(load("alertmanager", "cycling_firing.json"))
     vigil.post_alertmanager(load("alertmanager", "cycling_firing.json"))  # redelivery: no event
     vigil.post_alertmanager(load("alertmanager", "resolved.json"))
@@ -76,6 +85,14 @@ def test_outbox_rows_are_written_with_every_alert_change(vigil: Harness) -> None
     assert [t for t, a in rows if a.startswith("incident:")] == [
         "incident.created", "incident.status_changed"]
     assert {a for _, a in rows if a.startswith("incident:")} == {f"incident:{incident_id}"}
+
+
+def test_alert_events_stay_out_of_the_outbox_by_default(vigil: Harness) -> None:
+    vigil.post_alertmanager(load("alertmanager", "cycling_firing.json"))
+    vigil.post_alertmanager(load("alertmanager", "resolved.json"))
+    with vigil.ctx.db.read() as s:
+        topics = list(s.scalars(select(OutboxEvent.topic).order_by(OutboxEvent.id)))
+    assert topics == ["incident.created", "incident.status_changed"]
 
 
 def test_grafana_alerts_carry_their_links(vigil: Harness) -> None:

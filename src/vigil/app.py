@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,6 +32,7 @@ from vigil.integrations.service import IntegrationDirectory
 from vigil.metrics import Metrics
 from vigil.pipeline.runner import PipelineRunner
 from vigil.rules.api import router as silences_router
+from vigil.rules.quiet_api import router as quiet_router
 from vigil.system.api import router as system_router
 from vigil.worker.retention import purge_events
 
@@ -109,7 +111,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     db = Database(settings.url, sqlite_synchronous=settings.sqlite_synchronous)
     metrics = Metrics()
     runner = PipelineRunner(db, clock, metrics, max_pending=settings.queue_max_alerts,
-                            max_batch=settings.batch_max_alerts)
+                            max_batch=settings.batch_max_alerts,
+                            alert_events=settings.outbox_alert_events)
+    runner.muting.flap_threshold = settings.flap_threshold
+    runner.muting.flap_window = timedelta(minutes=settings.flap_window_minutes)
     ctx = Context(settings=settings, db=db, clock=clock, metrics=metrics, runner=runner,
                   integrations=IntegrationDirectory(db))
 
@@ -160,7 +165,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         return _error_response(err)
 
     for router in (ingest_router, alerts_router, incidents_router, integrations_router,
-                   silences_router, correlation_router, api_keys_router, system_router):
+                   silences_router, quiet_router, correlation_router, api_keys_router,
+                   system_router):
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     queue_max_alerts: int = Field(default=50_000, ge=1)
     #: The most alerts one group commit takes.
     batch_max_alerts: int = Field(default=2_000, ge=1)
+    #: Write alert-level events (alert.created, alert.resolved, ...) to the outbox too, for
+    #: consumers that want every alert. Off by default: incidents are what people and
+    #: webhooks subscribe to, and one outbox row per alert costs a fifth of ingest speed.
+    outbox_alert_events: bool = False
+    #: An alert that fires and resolves this many times within the flap window is flapping:
+    #: its new alerts are kept but muted (no incident) until it has been quiet that long.
+    flap_threshold: int = Field(default=5, ge=2, le=50)
+    flap_window_minutes: float = Field(default=30.0, gt=0)
     event_retention_days: int = Field(default=30, ge=1)
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
     log_level: str = "info"

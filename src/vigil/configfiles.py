@@ -128,4 +128,5 @@ def export(session: Session, *, tenant_id: int) -> str:
 
 def _ensure_kinds() -> None:
     """Each domain registers its kinds when imported."""
-    import vigil.correlation.configkind  # noqa: F401
+    import vigil.correlation.configkind
+    import vigil.rules.configkind  # noqa: F401

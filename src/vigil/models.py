@@ -7,8 +7,22 @@ from vigil.db import Base
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.integrations.models import Integration
 from vigil.outbox.models import OutboxEvent
-from vigil.rules.models import Silence
+from vigil.rules.models import FlapRecord, InhibitionRule, MaintenanceWindow, Silence
 from vigil.tenants.models import Tenant
 
-__all__ = ["Alert", "AlertEventRecord", "ApiKey", "Base", "CorrelationRule", "Incident",
-           "IncidentEvent", "Integration", "OutboxEvent", "Silence", "Tenant"]
+__all__ = [
+           "Alert",
+           "AlertEventRecord",
+           "ApiKey",
+           "Base",
+           "CorrelationRule",
+           "FlapRecord",
+           "Incident",
+           "IncidentEvent",
+           "InhibitionRule",
+           "Integration",
+           "MaintenanceWindow",
+           "OutboxEvent",
+           "Silence",
+           "Tenant",
+]

@@ -56,6 +56,9 @@ class Alert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     incident_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    #: Why a suppressed alert is quiet: "silence:<id>", "maintenance:<id>",
+    #: "inhibited:<rule id>" or "flapping".
+    suppressed_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class AlertEventRecord(Base):

@@ -17,6 +17,7 @@ class AlertRead(BaseModel):
     dedup_key: str | None
     source: str
     status: str
+    suppressed_by: str | None = None
     severity: str
     name: str
     summary: str

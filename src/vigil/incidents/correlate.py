@@ -268,16 +268,20 @@ def correlate(
             inc.alert_count += 1
             inc.open_alert_count += 1
             inc.occurrences += 1
-            if rule.severity is None:
-                inc.severity = max(inc.severity, alert.severity)
+            grew = False  # whether subscribers see a difference (not just one more alert)
+            if rule.severity is None and alert.severity > inc.severity:
+                inc.severity = alert.severity
+                grew = True
             inc.last_seen_at = now
             inc.last_fingerprint = alert.fingerprint
             if rt.parts and not rt.parts.issubset(inc.parts_seen):
                 inc.parts_seen = sorted(rt.parts.union(inc.parts_seen))
             if alert.service and alert.service not in inc.services:
                 inc.services = [*inc.services, alert.service]
+                grew = True
             if alert.source not in inc.sources:
                 inc.sources = [*inc.sources, alert.source]
+                grew = True
             touch(inc)
             of_alert[id(alert)] = inc
             d.links.append((alert, inc))
@@ -292,7 +296,10 @@ def correlate(
                     announce(inc)
             else:
                 joins.setdefault(id(inc), (inc, before, []))[2].append(alert.name)
-                if id(inc) not in updated:  # one incident.updated per incident per batch
+                # One incident.updated per incident per batch, and only when its severity,
+                # services or sources changed: an alert joining is on the timeline, and
+                # notifying about each one would be noise.
+                if grew and id(inc) not in updated:
                     updated.add(id(inc))
                     emit(topic, inc)
                 activate(inc, rule)

@@ -65,6 +65,7 @@ class AlertState:
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     incident_id: int | None = None
+    suppressed_by: str | None = None
 
 
 ALERT_COLUMNS: tuple[str, ...] = tuple(
@@ -153,7 +154,7 @@ def _payload(alert: AlertState, **extra: Any) -> dict[str, Any]:
 
 
 def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: datetime,
-           muted: dict[int, int] | None = None) -> Decision:
+           muted: dict[int, str] | None = None) -> Decision:
     """Apply ``batch`` in order to the open alerts it touches.
 
     Dedup is on (tenant, fingerprint) among unresolved alerts: a trigger joins the open
@@ -179,15 +180,17 @@ def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: date
                 d.new.append(alert)
                 if i in muted:
                     alert.status = "suppressed"
+                    alert.suppressed_by = muted[i]
                     outcome = Outcome.SUPPRESSED
                     d.outbox.append(OutboxEntry("alert.suppressed", alert,
-                                                _payload(alert, silence_id=muted[i])))
+                                                _payload(alert, muted_by=muted[i])))
                 else:
                     outcome = Outcome.CREATED
                     d.outbox.append(OutboxEntry("alert.created", alert, _payload(alert)))
             else:
                 if alert.status == "suppressed" and i not in muted:
                     alert.status = "firing"
+                    alert.suppressed_by = None
                     outcome, topic = Outcome.UNSUPPRESSED, "alert.unsuppressed"
                 elif ev.starts_at is not None and ev.starts_at == alert.starts_at:
                     outcome, topic = Outcome.REDELIVERED, ""

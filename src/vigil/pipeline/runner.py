@@ -24,8 +24,8 @@ from vigil.incidents.correlate import correlate
 from vigil.metrics import Metrics
 from vigil.pipeline import store
 from vigil.pipeline.dedup import Outcome, Submission, decide
-from vigil.rules import store as rule_store
-from vigil.rules.mute import muted
+from vigil.pipeline.muting import Muting, mutes
+from vigil.pipeline.muting import save as save_flaps
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,19 +65,22 @@ class PipelineRunner:
         *,
         max_pending: int = 50_000,
         max_batch: int = 2_000,
+        alert_events: bool = False,
     ) -> None:
         self.db = db
         self.clock = clock
         self.metrics = metrics
         self.max_pending = max_pending
         self.max_batch = max_batch
+        self.alert_events = alert_events
         self._queue: deque[_Request] = deque()
         self._pending = 0
         self._wakeup = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="vigil-writer")
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self.silences = rule_store.SilenceCache()
+        self.muting = Muting()
+        self.silences = self.muting.silences
         self.rules = correlation_store.RuleCache()
         self._marked: dict[int, float] = {}
 
@@ -191,12 +194,14 @@ class PipelineRunner:
         with self.db.engine.execution_options(sqlite_write=True).begin() as conn:
             routes = route_batch(self.rules.rulesets(conn), flat)
             store.lock_keys(conn, _lock_names(flat, routes))
-            silences = self.silences.active(conn, {s.tenant_id for s in flat}, now)
-            decision = decide(store.load_open(conn, flat), flat, now, muted(silences, flat))
+            open_alerts = store.load_open(conn, flat)
+            muted, flaps = mutes(conn, self.muting, flat, open_alerts, now)
+            decision = decide(open_alerts, flat, now, muted)
             incidents = correlate(incident_store.load_for_batch(conn, decision, now, routes),
                                   decision.outcomes, now, routes=routes)
             incident_store.write_new(conn, incidents)
-            store.write(conn, decision)
+            store.write(conn, decision, alert_events=self.alert_events)
+            save_flaps(conn, flaps, now)
             incident_store.write_changes(conn, incidents)
             store.mark_received(conn, self._due_marks(flat), now)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)

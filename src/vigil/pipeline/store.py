@@ -28,7 +28,7 @@ _SELECT_OPEN = select(*[_alerts.c[name] for name in ("id", *ALERT_COLUMNS)])
 _UPDATE_COLUMNS = (
     "status", "severity", "name", "summary", "description", "service", "environment",
     "labels", "annotations", "links", "raw", "ends_at", "last_received_at", "occurrences",
-    "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by",
+    "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "suppressed_by",
 )
 
 
@@ -86,7 +86,9 @@ _insert_values = attrgetter(*_ALERT_INSERT_COLUMNS)
 _update_values = attrgetter(*_UPDATE_COLUMNS, "id")
 
 
-def write(conn: Connection, decision: Decision) -> None:
+def write(conn: Connection, decision: Decision, *, alert_events: bool = True) -> None:
+    """Insert and update the batch's alerts and their history; with ``alert_events``, also
+    the alert-level outbox events."""
     if decision.new:
         # Ids are taken up front so the rows go in one executemany, not one INSERT ...
         # RETURNING per row (which is what SQLite needs to keep RETURNING in order).
@@ -106,7 +108,7 @@ def write(conn: Connection, decision: Decision) -> None:
              h.received_at, h.submission.event.raw]
             for h in decision.history
         ])
-    if decision.outbox:
+    if decision.outbox and alert_events:
         now = decision.history[-1].received_at
         bulk.insert_rows(conn, _outbox, _OUTBOX_COLUMNS, [
             [o.alert.tenant_id, o.topic, f"alert:{o.alert.id}",

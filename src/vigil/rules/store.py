@@ -1,22 +1,37 @@
-"""Loading the silences active at a batch's ``now`` (inside its transaction)."""
+"""What muting needs inside a batch's transaction: silences, maintenance windows and
+inhibition rules (cached per node, reloaded every second or on change), inhibition sources
+and flap states."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, bindparam, select, update
 
+from vigil.alerts.models import Alert
 from vigil.clock import ensure_utc
+from vigil.errors import InvalidInput
+from vigil.pipeline import bulk
+from vigil.pipeline.event import SEVERITY_LABELS
+from vigil.rules.flapping import FlapState
+from vigil.rules.inhibit import FiringAlert, InhibitRule, SourceQuery, validate_inhibit_rule
+from vigil.rules.maintenance import ActiveWindow, validate_window
 from vigil.rules.matchers import Matcher, matcher
-from vigil.rules.models import Silence
+from vigil.rules.models import FlapRecord, InhibitionRule, MaintenanceWindow, Silence
 from vigil.rules.mute import ActiveSilence
 
+T = TypeVar("T")
 _silences = cast(Table, Silence.__table__)
+_windows_t = cast(Table, MaintenanceWindow.__table__)
+_inhibit_t = cast(Table, InhibitionRule.__table__)
+_flaps_t = cast(Table, FlapRecord.__table__)
+_alerts_t = cast(Table, Alert.__table__)
 
 
 @lru_cache(maxsize=4096)
@@ -60,3 +75,112 @@ class SilenceCache:
             items = self._items
         return [s for s in items
                 if s.tenant_id in tenant_ids and s.starts_at <= now < s.ends_at]
+
+
+class _TtlCache(Generic[T]):
+    """Items reloaded at most every ``ttl`` seconds, and at once after ``invalidate``."""
+
+    def __init__(self, load: Callable[[Connection], list[T]], ttl: float = 1.0) -> None:
+        self.ttl = ttl
+        self._load = load
+        self._items: list[T] = []
+        self._loaded = -math.inf
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._loaded = -math.inf
+
+    def items(self, conn: Connection) -> list[T]:
+        with self._lock:
+            if time.monotonic() - self._loaded > self.ttl:
+                self._items = self._load(conn)
+                self._loaded = time.monotonic()
+            return self._items
+
+
+def _windows(conn: Connection) -> list[ActiveWindow]:
+    out = []
+    for row in conn.execute(select(_windows_t.c.id, _windows_t.c.tenant_id, _windows_t.c.spec)):
+        try:
+            out.append(ActiveWindow(row.id, row.tenant_id, validate_window(row.spec)))
+        except InvalidInput:  # validated when saved; one that no longer loads is skipped
+            continue
+    return out
+
+
+def _inhibitions(conn: Connection) -> list[InhibitRule]:
+    out = []
+    for row in conn.execute(select(_inhibit_t.c.id, _inhibit_t.c.tenant_id, _inhibit_t.c.spec)
+                            .order_by(_inhibit_t.c.id)):
+        try:
+            out.append(InhibitRule(row.id, row.tenant_id, validate_inhibit_rule(row.spec)))
+        except InvalidInput:
+            continue
+    return out
+
+
+class WindowCache(_TtlCache[ActiveWindow]):
+    def __init__(self, ttl: float = 1.0) -> None:
+        super().__init__(_windows, ttl)
+
+
+class InhibitionCache(_TtlCache[InhibitRule]):
+    def __init__(self, ttl: float = 1.0) -> None:
+        super().__init__(_inhibitions, ttl)
+
+
+_LOAD_SOURCES = select(*[_alerts_t.c[n] for n in ("tenant_id", "fingerprint", "name", "severity",
+                                                    "service", "environment", "labels")]).where(
+    _alerts_t.c.tenant_id.in_(bindparam("tenants", expanding=True)),
+    _alerts_t.c.status != "resolved")
+
+
+def inhibition_sources(conn: Connection, q: SourceQuery) -> list[FiringAlert]:
+    """The open alerts that are sources of some inhibition rule (one query)."""
+    if not q.tenant_ids:
+        return []
+    stmt = _LOAD_SOURCES
+    names: set[str] = set()
+    if all(q.alertnames.get(t) is not None for t in q.tenant_ids):
+        for t in q.tenant_ids:
+            names.update(q.alertnames[t] or ())
+        stmt = stmt.where(_alerts_t.c.name.in_(sorted(names)))
+    out = []
+    for row in conn.execute(stmt, {"tenants": sorted(q.tenant_ids)}):
+        labels = {"alertname": row.name, "severity": SEVERITY_LABELS.get(row.severity, "")}
+        if row.service:
+            labels["service"] = row.service
+        if row.environment:
+            labels["environment"] = row.environment
+        labels.update(row.labels)
+        if q.matches(row.tenant_id, labels):
+            out.append(FiringAlert(row.tenant_id, row.fingerprint, labels))
+    return out
+
+
+_LOAD_FLAPS = select(_flaps_t.c.tenant_id, _flaps_t.c.fingerprint, _flaps_t.c.changes).where(
+    _flaps_t.c.fingerprint.in_(bindparam("fingerprints", expanding=True)))
+
+
+def load_flaps(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], FlapState]:
+    if not keys:
+        return {}
+    rows = conn.execute(_LOAD_FLAPS, {"fingerprints": sorted({fp for _, fp in keys})})
+    return {(r.tenant_id, r.fingerprint): FlapState.from_json(r.changes) for r in rows
+            if (r.tenant_id, r.fingerprint) in keys}
+
+
+def save_flaps(conn: Connection, states: dict[tuple[int, str], FlapState], now: datetime,
+               existing: set[tuple[int, str]]) -> None:
+    """Insert new flap states and update known ones (the batch holds the keys' locks)."""
+    new = [[t, fp, s.to_json(), now] for (t, fp), s in states.items() if (t, fp) not in existing]
+    old = [[s.to_json(), now, t, fp] for (t, fp), s in states.items() if (t, fp) in existing]
+    if new:
+        bulk.insert_rows(conn, _flaps_t, ("tenant_id", "fingerprint", "changes", "updated_at"),
+                         new)
+    if old:
+        conn.execute(update(_flaps_t).where(
+            _flaps_t.c.tenant_id == bindparam("t"), _flaps_t.c.fingerprint == bindparam("fp"))
+            .values(changes=bindparam("changes"), updated_at=bindparam("at")),
+            [{"changes": c, "at": at, "t": t, "fp": fp} for c, at, t, fp in old])
