@@ -127,7 +127,8 @@ def test_new_alert_opens_a_firing_incident() -> None:
     assert inc.outbox[0].incident is new
     assert inc.outbox[0].payload == {"status": "firing", "severity": "high",
                                      "title": "p99 over 2s", "services": ["api"],
-                                     "alert_count": 1}
+                                     "alert_count": 1, "team": None, "assignee": None,
+                                     "escalation_policy": None, "category": None}
 
 
 def test_title_falls_back_to_the_alert_name_and_services_may_be_empty() -> None:

@@ -25,6 +25,7 @@ from vigil.correlation.api import router as correlation_router
 from vigil.db import Database
 from vigil.errors import Overloaded, PayloadTooLarge, VigilError
 from vigil.incidents.api import router as incidents_router
+from vigil.incidents.policy_api import router as policy_router
 from vigil.integrations.api import router as integrations_router
 from vigil.integrations.base import loc_to_field
 from vigil.integrations.ingest import router as ingest_router
@@ -35,6 +36,7 @@ from vigil.rules.api import router as silences_router
 from vigil.rules.quiet_api import router as quiet_router
 from vigil.system.api import router as system_router
 from vigil.worker.retention import purge_events
+from vigil.worker.tick import tick_loop
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         if checkpointer is not None:
             checkpointer.start()
         await runner.start()
-        jobs = [asyncio.create_task(_retention_loop(ctx))] if run_background_jobs else []
+        jobs = [asyncio.create_task(_retention_loop(ctx)),
+                asyncio.create_task(tick_loop(ctx))] if run_background_jobs else []
         try:
             yield
         finally:
@@ -165,8 +168,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         return _error_response(err)
 
     for router in (ingest_router, alerts_router, incidents_router, integrations_router,
-                   silences_router, quiet_router, correlation_router, api_keys_router,
-                   system_router):
+                   silences_router, quiet_router, correlation_router, policy_router,
+                   api_keys_router, system_router):
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

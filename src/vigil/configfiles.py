@@ -129,4 +129,5 @@ def export(session: Session, *, tenant_id: int) -> str:
 def _ensure_kinds() -> None:
     """Each domain registers its kinds when imported."""
     import vigil.correlation.configkind
+    import vigil.incidents.configkind
     import vigil.rules.configkind  # noqa: F401

@@ -4,7 +4,7 @@ from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.auth.models import ApiKey
 from vigil.correlation.models import CorrelationRule
 from vigil.db import Base
-from vigil.incidents.models import Incident, IncidentEvent
+from vigil.incidents.models import Incident, IncidentEvent, IncidentPolicy
 from vigil.integrations.models import Integration
 from vigil.outbox.models import OutboxEvent
 from vigil.rules.models import FlapRecord, InhibitionRule, MaintenanceWindow, Silence
@@ -19,6 +19,7 @@ __all__ = [
            "FlapRecord",
            "Incident",
            "IncidentEvent",
+    "IncidentPolicy",
            "InhibitionRule",
            "Integration",
            "MaintenanceWindow",

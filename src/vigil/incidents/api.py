@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
@@ -12,7 +13,7 @@ from vigil.auth.deps import responder, viewer
 from vigil.auth.service import Principal
 from vigil.clock import ensure_utc
 from vigil.context import Context, get_context
-from vigil.incidents import manage, service
+from vigil.incidents import analytics, manage, service
 from vigil.incidents.lifecycle import ACTIONS
 from vigil.incidents.schemas import (
     IncidentAction,
@@ -21,6 +22,7 @@ from vigil.incidents.schemas import (
     IncidentComment,
     IncidentCreate,
     IncidentDetail,
+    IncidentLink,
     IncidentMerge,
     IncidentPage,
     IncidentRead,
@@ -68,6 +70,22 @@ async def list_incidents(
                                                sort=sort, limit=limit, cursor=cursor)
             return IncidentPage(items=[IncidentRead.model_validate(r) for r in rows],
                                 next_cursor=nxt)
+    return await run_in_threadpool(run)
+
+
+@router.get("/analytics")
+async def incident_analytics(since: datetime | None = Query(None, description="default: 7 "
+                                                            "days ago"),
+                             until: datetime | None = Query(None, description="default: now"),
+                             who: Principal = Depends(viewer),
+                             ctx: Context = Depends(get_context)) -> dict[str, Any]:
+    """MTTA, MTTR (overall and per severity) and noise for incidents created in a period."""
+    end = ensure_utc(until) if until else ctx.clock.now()
+    start = ensure_utc(since) if since else end - timedelta(days=7)
+
+    def run() -> dict[str, Any]:
+        with ctx.db.read() as s:
+            return analytics.summary(s, tenant_id=who.tenant_id, since=start, until=end)
     return await run_in_threadpool(run)
 
 
@@ -272,5 +290,28 @@ async def dismiss(incident_id: int, body: IncidentAction | None = None,
             manage.dismiss(s, tenant_id=who.tenant_id, incident_id=incident_id,
                            actor=who.actor, now=ctx.clock.now(),
                            note=body.note if body else None)
+        return _detail(ctx, who.tenant_id, incident_id)
+    return await run_in_threadpool(run)
+
+
+@router.post("/{incident_id}/links", response_model=IncidentDetail)
+async def link(incident_id: int, body: IncidentLink, who: Principal = Depends(responder),
+               ctx: Context = Depends(get_context)) -> IncidentDetail:
+    """Mark another incident as related to this one (recorded on both timelines)."""
+    def run() -> IncidentDetail:
+        with ctx.db.write() as s:
+            manage.link(s, tenant_id=who.tenant_id, incident_id=incident_id,
+                        other_id=body.incident_id, actor=who.actor, now=ctx.clock.now())
+        return _detail(ctx, who.tenant_id, incident_id)
+    return await run_in_threadpool(run)
+
+
+@router.delete("/{incident_id}/links/{other_id}", response_model=IncidentDetail)
+async def unlink(incident_id: int, other_id: int, who: Principal = Depends(responder),
+                 ctx: Context = Depends(get_context)) -> IncidentDetail:
+    def run() -> IncidentDetail:
+        with ctx.db.write() as s:
+            manage.link(s, tenant_id=who.tenant_id, incident_id=incident_id,
+                        other_id=other_id, actor=who.actor, now=ctx.clock.now(), unlink=True)
         return _detail(ctx, who.tenant_id, incident_id)
     return await run_in_threadpool(run)

@@ -13,13 +13,14 @@ that opened it does (``first``), when the latest alert to join does (``last``), 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from vigil.correlation.engine import DEFAULT_RULE, CompiledRule, Route
 from vigil.incidents.models import OPEN_STATUSES
+from vigil.incidents.policies import AssignmentRule, assign
 from vigil.pipeline.dedup import AlertState, Outcome, Submission
 from vigil.pipeline.event import SEVERITY_LABELS
 
@@ -67,6 +68,8 @@ class IncidentState:
     first_fingerprint: str | None = None
     last_fingerprint: str | None = None
     custom_fields: dict[str, Any] = field(default_factory=dict)
+    escalation_policy: str | None = None
+    related_ids: list[int] = field(default_factory=list)
 
 
 INCIDENT_COLUMNS: tuple[str, ...] = tuple(f for f in IncidentState.__dataclass_fields__
@@ -121,7 +124,15 @@ def snapshot(inc: IncidentState) -> dict[str, Any]:
 
 def _payload(inc: IncidentState, **extra: Any) -> dict[str, Any]:
     return {"status": inc.status, "severity": SEVERITY_LABELS[inc.severity], "title": inc.title,
-            "services": inc.services, "alert_count": inc.alert_count, **extra}
+            "services": inc.services, "alert_count": inc.alert_count, "team": inc.team,
+            "assignee": inc.assignee, "escalation_policy": inc.escalation_policy,
+            "category": inc.category, **extra}
+
+
+def _who(inc: IncidentState) -> str:
+    parts = [f"team {inc.team}" if inc.team else "", inc.assignee or "",
+             f"escalation policy {inc.escalation_policy}" if inc.escalation_policy else ""]
+    return ", ".join(p for p in parts if p)
 
 
 def default_route(alert: AlertState) -> Route:
@@ -158,6 +169,7 @@ def correlate(
     now: datetime,
     *,
     routes: list[Route | None] | None = None,
+    assignments: Sequence[AssignmentRule] = (),
     window: timedelta | None = None,
     reopen_window: timedelta = REOPEN_WINDOW,
 ) -> IncidentDecision:
@@ -228,6 +240,7 @@ def correlate(
         if alert is None:
             continue
         rt = routes[n] if routes is not None else None
+        assigned: AssignmentRule | None = None
         if outcome in _OPENS:
             if rt is None:
                 rt = default_route(alert)
@@ -261,6 +274,12 @@ def correlate(
                     note(candidate, "expired", "Expired: the rule's threshold was not met "
                          "within its window", before, actor=f"rule:{rule.name}")
                 inc = _new_incident(alert, rt, now)
+                assigned = assign(assignments, inc) if assignments else None
+                if assigned is not None:
+                    spec = assigned.spec
+                    inc.team = inc.team or spec.team
+                    inc.assignee = inc.assignee or spec.assignee
+                    inc.escalation_policy = spec.escalation_policy
                 by_key[alert.tenant_id, key] = inc
                 d.new.append(inc)
                 before = {}
@@ -289,10 +308,17 @@ def correlate(
                 if inc.pending:
                     note(inc, "created", f"Opened by alert {alert.name}, pending until rule "
                          f"{rule.name} is met", before, actor=f"rule:{rule.name}")
-                    activate(inc, rule)
                 else:
                     note(inc, "created", f"Opened by alert {alert.name}", before,
                          actor=f"rule:{rule.name}")
+                if assigned is not None:
+                    d.timeline.append(TimelineEntry(
+                        inc, now, f"rule:{assigned.spec.name}", "assigned",
+                        f"Assigned to {_who(inc)} by rule {assigned.spec.name}", {},
+                        snapshot(inc)))
+                if inc.pending:
+                    activate(inc, rule)
+                else:
                     announce(inc)
             else:
                 joins.setdefault(id(inc), (inc, before, []))[2].append(alert.name)

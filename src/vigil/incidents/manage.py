@@ -82,12 +82,68 @@ def create_manual(session: Session, *, tenant_id: int, actor: str, now: datetime
         services=list(fields.get("services") or []), sources=["manual"], alert_count=0,
         open_alert_count=0, group_key=f"manual:{number}", resolve_on="never",
         created_at=now, started_at=now, last_seen_at=now, noise=False, pending=False,
-        candidate=False, occurrences=0, parts_seen=[],
+        candidate=False, occurrences=0, parts_seen=[], related_ids=[],
         custom_fields=dict(fields.get("custom_fields") or {}))
     session.add(inc)
     session.flush()
     record(session, inc, now=now, actor=actor, kind="created",
            message=f"Declared by {actor}", before={}, topic="incident.created")
+    alert_ids = list(fields.get("alert_ids") or [])
+    if alert_ids:
+        _adopt(session, inc, alert_ids, actor=actor, now=now)
+    return inc
+
+
+def _adopt(session: Session, inc: Incident, alert_ids: list[int], *, actor: str,
+           now: datetime) -> None:
+    """Move the chosen alerts into ``inc`` (from whatever incident held them)."""
+    alerts = {a.id: a for a in session.scalars(select(Alert).where(
+        Alert.id.in_(alert_ids), Alert.tenant_id == inc.tenant_id))}
+    for i, aid in enumerate(alert_ids):
+        if aid not in alerts:
+            raise InvalidInput(f"no alert {aid}", field=f"alert_ids[{i}]")
+    previous = {a.incident_id for a in alerts.values() if a.incident_id is not None}
+    session.execute(sa_update(Alert).where(Alert.id.in_(list(alerts)))
+                    .values(incident_id=inc.id))
+    before = snapshot(inc)
+    _recount(session, inc)
+    inc.services = sorted({a.service for a in alerts.values() if a.service} | set(inc.services))
+    inc.sources = sorted({a.source for a in alerts.values()} | set(inc.sources) - {"manual"})
+    inc.started_at = min([inc.started_at, *(a.starts_at for a in alerts.values()
+                                            if a.starts_at)])
+    record(session, inc, now=now, actor=actor, kind="alert_added",
+           message=f"{len(alerts)} alerts added by {actor}", before=before,
+           topic="incident.updated")
+    for other_id in sorted(previous - {inc.id}):
+        other = session.get(Incident, other_id)
+        if other is not None:
+            before = snapshot(other)
+            _recount(session, other)
+            record(session, other, now=now, actor=actor, kind="alerts_moved",
+                   message=f"Alerts moved to INC-{inc.number} by {actor}", before=before,
+                   topic="incident.updated")
+
+
+def link(session: Session, *, tenant_id: int, incident_id: int, other_id: int, actor: str,
+         now: datetime, unlink: bool = False) -> Incident:
+    """Mark two incidents as related (both sides), or no longer related."""
+    if incident_id == other_id:
+        raise InvalidInput("an incident is not related to itself", field="incident_id")
+    first, second = sorted((incident_id, other_id))
+    locked = {i: get_incident(session, tenant_id=tenant_id, incident_id=i, for_update=True)
+              for i in (first, second)}
+    inc, other = locked[incident_id], locked[other_id]
+    for a, b in ((inc, other), (other, inc)):
+        has = b.id in a.related_ids
+        if has == (not unlink):
+            continue
+        before = snapshot(a)
+        a.related_ids = ([x for x in a.related_ids if x != b.id] if unlink
+                         else [*a.related_ids, b.id])
+        verb = "Unlinked from" if unlink else "Linked to"
+        record(session, a, now=now, actor=actor, kind="unlinked" if unlink else "linked",
+               message=f"{verb} INC-{b.number} by {actor}", before=before,
+               topic="incident.updated")
     return inc
 
 
@@ -129,9 +185,11 @@ def split(session: Session, *, tenant_id: int, incident_id: int, alert_ids: list
         created_at=now, started_at=min(a.starts_at or now for a in alerts),
         last_seen_at=max(a.last_received_at for a in alerts),
         resolved_at=None if open_alerts else now, noise=False, pending=False,
-        candidate=False, occurrences=len(alerts), parts_seen=[], custom_fields={})
+        candidate=False, occurrences=len(alerts), parts_seen=[], custom_fields={},
+        related_ids=[source.id])
     session.add(new)
     session.flush()
+    source.related_ids = [*source.related_ids, new.id]
     session.execute(sa_update(Alert).where(Alert.id.in_(wanted)).values(incident_id=new.id))
     before = snapshot(source)
     _recount(session, source)

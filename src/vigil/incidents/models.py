@@ -60,6 +60,8 @@ class Incident(Base):
     first_fingerprint: Mapped[str | None] = mapped_column(String(64))
     last_fingerprint: Mapped[str | None] = mapped_column(String(64))
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    escalation_policy: Mapped[str | None] = mapped_column(String(200))
+    related_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
 
 
 class IncidentEvent(Base):
@@ -80,3 +82,21 @@ class IncidentEvent(Base):
 
 
 
+
+
+class IncidentPolicy(Base):
+    """An assignment rule (``kind`` "assignment") or a severity escalation rule ("severity");
+    ``spec`` is its JSON form (``incidents.policies``)."""
+
+    __tablename__ = "incident_policies"
+    __table_args__ = (
+        Index("uq_incident_policies_tenant_kind_name", "tenant_id", "kind", "name", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

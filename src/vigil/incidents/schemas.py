@@ -44,6 +44,8 @@ class IncidentRead(BaseModel):
     pending: bool = False
     occurrences: int = 0
     custom_fields: dict[str, Any] = Field(default_factory=dict)
+    escalation_policy: str | None = None
+    related_ids: list[int] = Field(default_factory=list)
 
     @field_validator("severity", mode="before")
     @classmethod
@@ -129,6 +131,8 @@ class IncidentCreate(BaseModel):
     team: str | None = Field(default=None, max_length=200)
     services: list[str] = Field(default_factory=list, max_length=50)
     custom_fields: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    alert_ids: list[int] = Field(default_factory=list, max_length=1000,
+                                 description="alerts to move into the new incident")
 
 
 class IncidentAssign(BaseModel):
@@ -154,3 +158,9 @@ class IncidentBulk(BaseModel):
                     "dismiss", "assign", "mark_noise"]
     note: str | None = Field(default=None, max_length=10000)
     assignee: str | None = Field(default=None, max_length=200)
+
+
+class IncidentLink(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    incident_id: int = Field(description="the related incident")

@@ -21,6 +21,7 @@ from vigil.db import Database
 from vigil.errors import MalformedBody, Overloaded
 from vigil.incidents import store as incident_store
 from vigil.incidents.correlate import correlate
+from vigil.incidents.policy_service import PolicyCache
 from vigil.metrics import Metrics
 from vigil.pipeline import store
 from vigil.pipeline.dedup import Outcome, Submission, decide
@@ -82,6 +83,7 @@ class PipelineRunner:
         self.muting = Muting()
         self.silences = self.muting.silences
         self.rules = correlation_store.RuleCache()
+        self.policies = PolicyCache()
         self._marked: dict[int, float] = {}
 
     @property
@@ -197,8 +199,10 @@ class PipelineRunner:
             open_alerts = store.load_open(conn, flat)
             muted, flaps = mutes(conn, self.muting, flat, open_alerts, now)
             decision = decide(open_alerts, flat, now, muted)
+            assignments, _ = self.policies.rules(conn)
             incidents = correlate(incident_store.load_for_batch(conn, decision, now, routes),
-                                  decision.outcomes, now, routes=routes)
+                                  decision.outcomes, now, routes=routes,
+                                  assignments=assignments)
             incident_store.write_new(conn, incidents)
             store.write(conn, decision, alert_events=self.alert_events)
             save_flaps(conn, flaps, now)

@@ -1,0 +1,33 @@
+"""The scheduler's tick: time-driven work that no alert triggers (severity escalation now;
+escalation steps and notifications with later issues). Runs on the pipeline's writer
+thread, so it never races a batch on the same node; PostgreSQL row locks cover other
+nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from vigil.context import Context
+from vigil.incidents.policy_service import escalate_severities
+
+log = logging.getLogger(__name__)
+
+
+def tick(ctx: Context) -> dict[str, int]:
+    now = ctx.clock.now()
+    with ctx.db.write() as session:
+        _, severity_rules = ctx.runner.policies.rules(session.connection())
+        raised = escalate_severities(session, severity_rules, now)
+    return {"severity_escalations": raised}
+
+
+async def tick_loop(ctx: Context) -> None:
+    while True:
+        try:
+            done = await ctx.runner.run_exclusive(lambda: tick(ctx))
+            if any(done.values()):
+                log.info("tick: %s", done)
+        except Exception:
+            log.exception("tick failed")
+        await asyncio.sleep(ctx.settings.tick_seconds)
