@@ -53,8 +53,11 @@ def _detail(ctx: Context, tenant_id: int, alert_id: int) -> AlertDetail:
     with ctx.db.read() as s:
         alert = service.get_alert(s, tenant_id=tenant_id, alert_id=alert_id)
         events = service.alert_events(s, alert_id=alert_id)
+        # The payload is kept with each event; the alert shows its latest trigger's.
+        raw = next((e.payload for e in sorted(events, key=lambda e: e.id, reverse=True)
+                    if e.action == "trigger" and e.payload), alert.raw)
         return AlertDetail(
-            **AlertRead.model_validate(alert).model_dump(), raw=alert.raw,
+            **AlertRead.model_validate(alert).model_dump(), raw=raw,
             events=[AlertEventRead.model_validate(e) for e in events],
         )
 

@@ -28,7 +28,20 @@ _incidents = cast(Table, Incident.__table__)
 _timeline = cast(Table, IncidentEvent.__table__)
 _outbox = cast(Table, OutboxEvent.__table__)
 _tenants = cast(Table, Tenant.__table__)
-_SELECT = select(*[_incidents.c[c] for c in ("id", *INCIDENT_COLUMNS)])
+#: What correlation reads of an existing incident (the rest stays in the database: it is
+#: never written back, see _UPDATE_COLUMNS).
+_LOAD_COLUMNS = ("id", "tenant_id", "number", "title", "status", "severity", "category",
+                 "assignee", "team", "services", "sources", "alert_count", "open_alert_count",
+                 "group_key", "resolve_on", "created_at", "last_seen_at", "resolved_at",
+                 "rule_id", "pending", "candidate", "occurrences", "parts_seen",
+                 "first_fingerprint", "last_fingerprint", "escalation_policy")
+_SELECT = select(*[_incidents.c[c] for c in _LOAD_COLUMNS])
+
+
+def _state(row: Any) -> IncidentState:
+    values = dict(zip(_LOAD_COLUMNS, row, strict=True))
+    return IncidentState(summary="", priority=None, type="rule",
+                         started_at=values["created_at"], **values)
 _INSERT_COLUMNS = ("id", *INCIDENT_COLUMNS)
 #: What correlation changes on an existing incident, and nothing else: a person's change
 #: made meanwhile (assignee, title, priority, ...) is never written over.
@@ -69,11 +82,11 @@ def load_for_batch(conn: Connection, decision: Decision, now: datetime,
                                         "keys": sorted({k for _, k in keys}),
                                         "since": now - REOPEN_WINDOW})
         for row in rows:
-            found[row.id] = IncidentState(*row)
+            found[row.id] = _state(row)
     ids -= found.keys()
     if ids:
         for row in conn.execute(_BY_ID, {"ids": sorted(ids)}):
-            found[row.id] = IncidentState(*row)
+            found[row.id] = _state(row)
     return list(found.values())
 
 

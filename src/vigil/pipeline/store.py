@@ -27,7 +27,7 @@ _SELECT_OPEN = select(*[_alerts.c[name] for name in ("id", *ALERT_COLUMNS)])
 
 _UPDATE_COLUMNS = (
     "status", "severity", "name", "summary", "description", "service", "environment",
-    "labels", "annotations", "links", "raw", "ends_at", "last_received_at", "occurrences",
+    "labels", "annotations", "links", "ends_at", "last_received_at", "occurrences",
     "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "suppressed_by",
 )
 
@@ -82,6 +82,10 @@ _OUTBOX_COLUMNS = ("tenant_id", "topic", "aggregate", "payload", "created_at", "
                    "attempts")
 
 
+# The raw payload is stored once, with the event that carried it (``alert_events``); the
+# alert row keeps an empty object and the API shows the latest event's payload.
+_RAW_AT = _ALERT_INSERT_COLUMNS.index("raw")
+_EMPTY: dict[str, object] = {}
 _insert_values = attrgetter(*_ALERT_INSERT_COLUMNS)
 _update_values = attrgetter(*_UPDATE_COLUMNS, "id")
 
@@ -95,8 +99,10 @@ def write(conn: Connection, decision: Decision, *, alert_events: bool = True) ->
         ids = allocate_ids(conn, _alerts, len(decision.new))
         for alert, new_id in zip(decision.new, ids, strict=True):
             alert.id = new_id
-        bulk.insert_rows(conn, _alerts, _ALERT_INSERT_COLUMNS,
-                         [list(_insert_values(a)) for a in decision.new])
+        rows = [list(_insert_values(a)) for a in decision.new]
+        for row in rows:
+            row[_RAW_AT] = _EMPTY
+        bulk.insert_rows(conn, _alerts, _ALERT_INSERT_COLUMNS, rows)
     if decision.changed:
         bulk.update_rows(conn, _alerts, _UPDATE_COLUMNS, "id",
                          [list(_update_values(a)) for a in decision.changed.values()])
