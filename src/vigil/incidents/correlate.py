@@ -70,10 +70,13 @@ class IncidentState:
     custom_fields: dict[str, Any] = field(default_factory=dict)
     escalation_policy: str | None = None
     related_ids: list[int] = field(default_factory=list)
+    #: Set when services, sources, parts_seen or resolution changed (the writer updates
+    #: those columns only then).
+    wide_change: bool = False
 
 
 INCIDENT_COLUMNS: tuple[str, ...] = tuple(f for f in IncidentState.__dataclass_fields__
-                                          if f != "id")
+                                          if f not in ("id", "wide_change"))
 
 
 @dataclass(slots=True)
@@ -270,6 +273,7 @@ def correlate(
                     before = snapshot(candidate)
                     candidate.status = "deleted"
                     candidate.resolution = "rule not met within its window"
+                    candidate.wide_change = True
                     touch(candidate)
                     note(candidate, "expired", "Expired: the rule's threshold was not met "
                          "within its window", before, actor=f"rule:{rule.name}")
@@ -295,12 +299,13 @@ def correlate(
             inc.last_fingerprint = alert.fingerprint
             if rt.parts and not rt.parts.issubset(inc.parts_seen):
                 inc.parts_seen = sorted(rt.parts.union(inc.parts_seen))
+                inc.wide_change = True
             if alert.service and alert.service not in inc.services:
                 inc.services = [*inc.services, alert.service]
-                grew = True
+                grew = inc.wide_change = True
             if alert.source not in inc.sources:
                 inc.sources = [*inc.sources, alert.source]
-                grew = True
+                grew = inc.wide_change = True
             touch(inc)
             of_alert[id(alert)] = inc
             d.links.append((alert, inc))

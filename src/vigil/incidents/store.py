@@ -3,10 +3,10 @@ decisions. Inside the batch's transaction, set-based."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, or_, select, update
+from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.sql import bindparam
 
 from vigil.correlation.engine import Route
@@ -19,7 +19,7 @@ from vigil.incidents.correlate import (
 )
 from vigil.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
 from vigil.outbox.models import OutboxEvent
-from vigil.pipeline import bulk
+from vigil.pipeline import bulk, sqlarray
 from vigil.pipeline.dedup import Decision, Outcome
 from vigil.pipeline.store import allocate_ids
 from vigil.tenants.models import Tenant
@@ -45,18 +45,30 @@ def _state(row: Any) -> IncidentState:
 _INSERT_COLUMNS = ("id", *INCIDENT_COLUMNS)
 #: What correlation changes on an existing incident, and nothing else: a person's change
 #: made meanwhile (assignee, title, priority, ...) is never written over.
-_UPDATE_COLUMNS = ("status", "severity", "services", "sources", "alert_count",
-                   "open_alert_count", "last_seen_at", "resolved_at", "pending", "occurrences",
-                   "parts_seen", "last_fingerprint", "resolution")
+_UPDATE_COLUMNS = ("status", "severity", "alert_count", "open_alert_count", "last_seen_at",
+                   "resolved_at", "pending", "occurrences", "last_fingerprint")
+#: ... and, for the few incidents whose lists changed (``wide_change``), these too.
+_WIDE_COLUMNS = ("services", "sources", "parts_seen", "resolution")
 _TIMELINE_COLUMNS = ("tenant_id", "incident_id", "at", "actor", "kind", "message", "before",
                      "after")
-# Built once: per batch only the parameters change.
-_BY_GROUP = _SELECT.where(
-    _incidents.c.tenant_id.in_(bindparam("tenants", expanding=True)),
-    _incidents.c.group_key.in_(bindparam("keys", expanding=True)),
-    or_(_incidents.c.status.in_(OPEN_STATUSES),
-        and_(_incidents.c.status == "resolved", _incidents.c.resolved_at >= bindparam("since"))),
-)
+# The incidents a batch's new alerts may join, in SQL for the driver (bulk.select_rows):
+# the hot query of the ingest path.
+_OPEN_LIST = ", ".join(f"'{x}'" for x in OPEN_STATUSES)
+_WHERE_GROUP = {
+    "sqlite": ("tenant_id IN (SELECT value FROM json_each({p})) AND group_key IN (SELECT "
+               "value FROM json_each({p})) AND (status IN (" + _OPEN_LIST + ") OR (status = "
+               "'resolved' AND resolved_at >= {p}))"),
+    "postgresql": ("tenant_id = ANY({p}) AND group_key = ANY({p}) AND (status IN ("
+                   + _OPEN_LIST + ") OR (status = 'resolved' AND resolved_at >= {p}))"),
+}
+
+
+def _since(dialect: str, when: datetime) -> Any:
+    if dialect == "sqlite":
+        return when.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return when
+
+
 _BY_ID = _SELECT.where(_incidents.c.id.in_(bindparam("ids", expanding=True)))
 _OUTBOX_COLUMNS = ("tenant_id", "topic", "aggregate", "payload", "created_at", "available_at",
                    "attempts")
@@ -78,15 +90,16 @@ def load_for_batch(conn: Connection, decision: Decision, now: datetime,
             ids.add(alert.incident_id)
     found: dict[int, IncidentState] = {}
     if keys:
-        rows = conn.execute(_BY_GROUP, {"tenants": sorted({t for t, _ in keys}),
-                                        "keys": sorted({k for _, k in keys}),
-                                        "since": now - REOPEN_WINDOW})
-        for row in rows:
-            found[row.id] = _state(row)
+        d = conn.dialect.name
+        tenants = sorted({t for t, _ in keys})
+        for row in bulk.select_rows(conn, _incidents, _LOAD_COLUMNS, _WHERE_GROUP[d], (
+                sqlarray.array(d, tenants), sqlarray.array(d, {k for _, k in keys}),
+                _since(d, now - REOPEN_WINDOW))):
+            found[row[0]] = _state(row)
     ids -= found.keys()
     if ids:
-        for row in conn.execute(_BY_ID, {"ids": sorted(ids)}):
-            found[row.id] = _state(row)
+        for by_id in conn.execute(_BY_ID, {"ids": sorted(ids)}):
+            found[by_id.id] = _state(by_id)
     return list(found.values())
 
 
@@ -125,6 +138,10 @@ def write_changes(conn: Connection, d: IncidentDecision) -> None:
     if changed:
         bulk.update_rows(conn, _incidents, _UPDATE_COLUMNS, "id",
                          [[*(getattr(i, c) for c in _UPDATE_COLUMNS), i.id] for i in changed])
+        wide = [i for i in changed if i.wide_change]
+        if wide:
+            bulk.update_rows(conn, _incidents, _WIDE_COLUMNS, "id",
+                             [[*(getattr(i, c) for c in _WIDE_COLUMNS), i.id] for i in wide])
     if d.timeline:
         bulk.insert_rows(conn, _timeline, _TIMELINE_COLUMNS, [
             [t.incident.tenant_id, t.incident.id, t.at, t.actor, t.kind, t.message, t.before,

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import JSON, Boolean, Connection, Table
 
 from vigil.db import UTCDateTime
 
@@ -81,3 +81,41 @@ def update_rows(conn: Connection, table: Table, cols: Sequence[str], key: str,
     sql = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = {mark}' for c in cols)} "
            f"WHERE {quote(key)} = {mark}")
     conn.exec_driver_sql(sql, params)
+
+
+def select_rows(conn: Connection, table: Table, cols: Sequence[str], where: str,
+                params: Sequence[Any]) -> list[list[Any]]:
+    """``SELECT cols FROM table WHERE where`` straight through the driver, values read back
+    as the ORM types give them (aware UTC datetimes, parsed JSON). ``where`` marks its
+    parameters with ``{p}``; give SQLite its lists as JSON text (``json_each``) and
+    PostgreSQL as lists (``= ANY``)."""
+    sqlite = conn.dialect.name == "sqlite"
+    quote = conn.dialect.identifier_preparer.quote
+    sql = (f"SELECT {', '.join(quote(c) for c in cols)} FROM {quote(table.name)} "
+           f"WHERE {where.format(p='?' if sqlite else '%s')}")
+    times = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, UTCDateTime)]
+    jsons = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, JSON)]
+    bools = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, Boolean)]
+    out = []
+    parsed: dict[str, datetime] = {}
+    for raw in conn.exec_driver_sql(sql, tuple(params)):
+        row = list(raw)
+        for i in times:
+            v = row[i]
+            if v is None:
+                continue
+            if sqlite:
+                t = parsed.get(v)
+                if t is None:
+                    t = parsed[v] = datetime.fromisoformat(v).replace(tzinfo=UTC)
+                row[i] = t
+            else:
+                row[i] = v.astimezone(UTC)
+        if sqlite:
+            for i in jsons:
+                if row[i] is not None:
+                    row[i] = orjson.loads(row[i])
+            for i in bools:
+                row[i] = bool(row[i])
+        out.append(row)
+    return out

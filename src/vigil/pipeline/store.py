@@ -17,6 +17,7 @@ from vigil.integrations.models import Integration
 from vigil.outbox.models import OutboxEvent
 from vigil.pipeline import bulk
 from vigil.pipeline.dedup import ALERT_COLUMNS, AlertState, Decision, Submission
+from vigil.pipeline.sqlarray import array, in_array, per_dialect
 
 _alerts = cast(Table, Alert.__table__)
 _events = cast(Table, AlertEventRecord.__table__)
@@ -49,16 +50,17 @@ def lock_keys(conn: Connection, names: Iterable[str]) -> None:
 
 
 # Built once: per batch only the parameters change (no expression building on the hot path).
-_LOAD_OPEN = _SELECT_OPEN.where(
-    _alerts.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
+_LOAD_OPEN = per_dialect(lambda d: _SELECT_OPEN.where(
+    in_array(_alerts.c.fingerprint, "fingerprints", d),
     _alerts.c.status != "resolved",
     _alerts.c.tenant_id.in_(bindparam("tenants", expanding=True)),
-)
+))
 
 
 def load_open(conn: Connection, batch: Sequence[Submission]) -> list[AlertState]:
-    rows = conn.execute(_LOAD_OPEN, {"fingerprints": sorted({s.fingerprint for s in batch}),
-                                     "tenants": sorted({s.tenant_id for s in batch})})
+    d = conn.dialect.name
+    rows = conn.execute(_LOAD_OPEN[d], {"fingerprints": array(d, {s.fingerprint for s in batch}),
+                                        "tenants": sorted({s.tenant_id for s in batch})})
     return [AlertState(*row) for row in rows]  # columns in the dataclass's order
 
 

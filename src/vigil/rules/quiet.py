@@ -53,12 +53,20 @@ def upsert_window(session: Session, *, tenant_id: int, data: dict[str, Any], act
     if unknown:
         field = sorted(unknown)[0]
         raise InvalidInput(f"{field}: unknown field", field=field)
-    spec = window_to_dict(validate_window({k: v for k, v in data.items() if k not in _OWN},
-                                          now=now))
+    body = {k: v for k, v in data.items() if k not in _OWN}
+    try:  # as stored, whatever the time (a window given as a duration from now has none)
+        spec: dict[str, Any] | None = window_to_dict(validate_window(body))
+    except InvalidInput:
+        spec = None
     existing = (get_window(session, tenant_id=tenant_id, window_id=window_id)
                 if window_id is not None else session.scalars(select(MaintenanceWindow).where(
                     MaintenanceWindow.tenant_id == tenant_id,
                     MaintenanceWindow.name == name)).first())
+    if existing is not None and spec is not None and (
+            existing.name, existing.spec, existing.comment) == (name, spec, comment):
+        return existing, "unchanged"  # re-applying a window that has ended is no error
+    spec = window_to_dict(validate_window(body, now=now))  # a new one must lie ahead
+    assert spec is not None
     if existing is None:
         w = MaintenanceWindow(tenant_id=tenant_id, name=name, spec=spec, comment=comment,
                               created_by=actor, created_at=now, updated_at=now)

@@ -19,6 +19,7 @@ from vigil.clock import ensure_utc
 from vigil.errors import InvalidInput
 from vigil.pipeline import bulk
 from vigil.pipeline.event import SEVERITY_LABELS
+from vigil.pipeline.sqlarray import array, in_array, per_dialect
 from vigil.rules.flapping import FlapState
 from vigil.rules.inhibit import FiringAlert, InhibitRule, SourceQuery, validate_inhibit_rule
 from vigil.rules.maintenance import ActiveWindow, validate_window
@@ -159,14 +160,16 @@ def inhibition_sources(conn: Connection, q: SourceQuery) -> list[FiringAlert]:
     return out
 
 
-_LOAD_FLAPS = select(_flaps_t.c.tenant_id, _flaps_t.c.fingerprint, _flaps_t.c.changes).where(
-    _flaps_t.c.fingerprint.in_(bindparam("fingerprints", expanding=True)))
+_LOAD_FLAPS = per_dialect(lambda d: select(
+    _flaps_t.c.tenant_id, _flaps_t.c.fingerprint, _flaps_t.c.changes).where(
+    in_array(_flaps_t.c.fingerprint, "fingerprints", d)))
 
 
 def load_flaps(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], FlapState]:
     if not keys:
         return {}
-    rows = conn.execute(_LOAD_FLAPS, {"fingerprints": sorted({fp for _, fp in keys})})
+    d = conn.dialect.name
+    rows = conn.execute(_LOAD_FLAPS[d], {"fingerprints": array(d, {fp for _, fp in keys})})
     return {(r.tenant_id, r.fingerprint): FlapState.from_json(r.changes) for r in rows
             if (r.tenant_id, r.fingerprint) in keys}
 
