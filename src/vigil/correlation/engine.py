@@ -103,7 +103,7 @@ class Needs:
 MEMO_LIMIT = 4096
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per alert, and frozen init costs
 class Route:
     """Where a trigger goes: its rule, its group key, and the ``create_on: all`` parts it
     satisfies."""
