@@ -98,7 +98,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
                      f"{schema}.api_keys, {schema}.integrations, {schema}.incidents, "
                      f"{schema}.incident_events, {schema}.silences, {schema}.correlation_rules, "
                      f"{schema}.maintenance_windows, {schema}.inhibition_rules, "
-                     f"{schema}.flap_states, {schema}.incident_policies "
+                     f"{schema}.flap_states, {schema}.incident_policies, {schema}.users, "
+                     f"{schema}.contact_methods, {schema}.notification_rules, {schema}.teams, "
+                     f"{schema}.services, {schema}.schedules, {schema}.escalation_policies, "
+                     f"{schema}.escalations, {schema}.outbox_cursors "
                      "RESTART IDENTITY CASCADE")
         conn.execute(f"UPDATE {schema}.tenants SET incident_seq = 0")
     return url

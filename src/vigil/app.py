@@ -31,6 +31,9 @@ from vigil.integrations.base import loc_to_field
 from vigil.integrations.ingest import router as ingest_router
 from vigil.integrations.service import IntegrationDirectory
 from vigil.metrics import Metrics
+from vigil.oncall.escalation_api import router as escalation_router
+from vigil.oncall.people_api import router as people_router
+from vigil.oncall.schedules_api import router as schedules_router
 from vigil.pipeline.runner import PipelineRunner
 from vigil.rules.api import router as silences_router
 from vigil.rules.quiet_api import router as quiet_router
@@ -169,7 +172,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     for router in (ingest_router, alerts_router, incidents_router, integrations_router,
                    silences_router, quiet_router, correlation_router, policy_router,
-                   api_keys_router, system_router):
+                   people_router, schedules_router, escalation_router, api_keys_router,
+                   system_router):
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -6,24 +6,44 @@ from vigil.correlation.models import CorrelationRule
 from vigil.db import Base
 from vigil.incidents.models import Incident, IncidentEvent, IncidentPolicy
 from vigil.integrations.models import Integration
+from vigil.oncall.models import (
+    ContactMethod,
+    Escalation,
+    EscalationPolicyRow,
+    NotificationRule,
+    OutboxCursor,
+    ScheduleRow,
+    Service,
+    Team,
+    User,
+)
 from vigil.outbox.models import OutboxEvent
 from vigil.rules.models import FlapRecord, InhibitionRule, MaintenanceWindow, Silence
 from vigil.tenants.models import Tenant
 
 __all__ = [
-           "Alert",
-           "AlertEventRecord",
-           "ApiKey",
-           "Base",
-           "CorrelationRule",
-           "FlapRecord",
-           "Incident",
-           "IncidentEvent",
+    "Alert",
+    "AlertEventRecord",
+    "ApiKey",
+    "Base",
+    "ContactMethod",
+    "CorrelationRule",
+    "Escalation",
+    "EscalationPolicyRow",
+    "FlapRecord",
+    "Incident",
+    "IncidentEvent",
     "IncidentPolicy",
-           "InhibitionRule",
-           "Integration",
-           "MaintenanceWindow",
-           "OutboxEvent",
-           "Silence",
-           "Tenant",
+    "InhibitionRule",
+    "Integration",
+    "MaintenanceWindow",
+    "NotificationRule",
+    "OutboxCursor",
+    "OutboxEvent",
+    "ScheduleRow",
+    "Service",
+    "Silence",
+    "Team",
+    "Tenant",
+    "User",
 ]

@@ -1,0 +1,7 @@
+"""Routes: built by a later change."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,3 @@
+"""YAML kinds: registered by a later change."""
+
+from __future__ import annotations
