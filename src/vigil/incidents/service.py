@@ -146,7 +146,7 @@ def record(session: Session, inc: Incident, *, now: datetime, actor: str, kind: 
                               kind=kind, message=message, before=before, after=after))
     session.add(OutboxEvent(tenant_id=inc.tenant_id, topic=topic, aggregate=f"incident:{inc.id}",
                             payload={"incident_id": inc.id, "number": inc.number, **after,
-                                     "previous": before},
+                                     "previous": before, "actor": actor, "kind": kind},
                             created_at=now, available_at=now, attempts=0))
 
 

@@ -1,7 +1,210 @@
-"""Routes: built by a later change."""
+"""Escalation policies (CRUD), an incident's escalation (view, escalate now, reassign) and
+direct paging of a person, team or schedule without an alert."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Body, Depends, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from vigil.auth.deps import admin, responder, viewer
+from vigil.auth.service import Principal
+from vigil.context import Context, get_context
+from vigil.errors import Conflict, InvalidInput
+from vigil.incidents import manage
+from vigil.incidents.service import get_incident
+from vigil.oncall import engine
+from vigil.oncall import escalation as esc
+from vigil.oncall import escalation_service as svc
+from vigil.oncall.models import Escalation
+
+router = APIRouter(tags=["escalation"])
+_POLICIES = "/api/v1/escalation-policies"
+_EXAMPLE = {"name": "critical-firing",
+            "conditions": {"severities": ["critical"], "statuses": ["firing"]},
+            "steps": [{"delay": 0, "targets": [{"schedule": "primary"}]},
+                      {"delay_minutes": 5, "targets": [{"team": "senior-engineers"},
+                                                       {"slack_channel": "#incidents"}]}]}
+
+
+@router.get(_POLICIES)
+async def list_policies(who: Principal = Depends(viewer),
+                        ctx: Context = Depends(get_context)) -> list[dict[str, Any]]:
+    def run() -> list[dict[str, Any]]:
+        with ctx.db.read() as s:
+            return [svc.read(r) for r in svc.list_rows(s, tenant_id=who.tenant_id)]
+    return await run_in_threadpool(run)
+
+
+@router.post(_POLICIES, status_code=201)
+async def create_policy(body: dict[str, Any] = Body(examples=[_EXAMPLE]),
+                        who: Principal = Depends(admin),
+                        ctx: Context = Depends(get_context)) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
+        with ctx.db.write() as s:
+            row, _ = svc.upsert(s, tenant_id=who.tenant_id, data=body, now=ctx.clock.now(),
+                                create_only=True)
+            return svc.read(row)
+    return await run_in_threadpool(run)
+
+
+@router.get(_POLICIES + "/{policy_id}")
+async def get_policy(policy_id: int, who: Principal = Depends(viewer),
+                     ctx: Context = Depends(get_context)) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
+        with ctx.db.read() as s:
+            return svc.read(svc.get(s, tenant_id=who.tenant_id, policy_id=policy_id))
+    return await run_in_threadpool(run)
+
+
+@router.put(_POLICIES + "/{policy_id}")
+async def replace_policy(policy_id: int, body: dict[str, Any] = Body(),
+                         who: Principal = Depends(admin),
+                         ctx: Context = Depends(get_context)) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
+        with ctx.db.write() as s:
+            row, _ = svc.upsert(s, tenant_id=who.tenant_id, data=body, now=ctx.clock.now(),
+                                policy_id=policy_id)
+            s.flush()
+            return svc.read(row)
+    return await run_in_threadpool(run)
+
+
+@router.delete(_POLICIES + "/{policy_id}", status_code=204)
+async def delete_policy(policy_id: int, who: Principal = Depends(admin),
+                        ctx: Context = Depends(get_context)) -> Response:
+    def run() -> None:
+        with ctx.db.write() as s:
+            svc.delete(s, tenant_id=who.tenant_id, policy_id=policy_id)
+    await run_in_threadpool(run)
+    return Response(status_code=204)
+
+
+def _view(row: Escalation | None) -> dict[str, Any]:
+    if row is None:
+        return {"policy": None, "status": "none", "next_at": None, "state": None}
+    return {"policy": row.policy, "status": row.status, "next_at": row.next_at,
+            "state": row.state, "inline": row.inline_policy is not None}
+
+
+def _row(ctx: Context, who: Principal, incident_id: int) -> dict[str, Any]:
+    with ctx.db.read() as s:
+        get_incident(s, tenant_id=who.tenant_id, incident_id=incident_id)
+        return _view(s.scalars(select(Escalation).where(
+            Escalation.incident_id == incident_id)).first())
+
+
+@router.get("/api/v1/incidents/{incident_id}/escalation")
+async def incident_escalation(incident_id: int, who: Principal = Depends(viewer),
+                              ctx: Context = Depends(get_context)) -> dict[str, Any]:
+    return await run_in_threadpool(_row, ctx, who, incident_id)
+
+
+@router.post("/api/v1/incidents/{incident_id}/escalate")
+async def escalate_now(incident_id: int, who: Principal = Depends(responder),
+                       ctx: Context = Depends(get_context)) -> dict[str, Any]:
+    """Jump to the next step now (its people are notified at once)."""
+    def run() -> dict[str, Any]:
+        now = ctx.clock.now()
+        with ctx.db.write() as s:
+            inc = get_incident(s, tenant_id=who.tenant_id, incident_id=incident_id)
+            row = s.scalars(select(Escalation).where(Escalation.incident_id == inc.id)
+                            .with_for_update()).first()
+            if row is None:
+                raise Conflict(f"INC-{inc.number} has no escalation; reassign it to a "
+                               "policy first", field="escalation")
+            policy = engine._policy_of(engine.Lookups(s, inc.tenant_id), row)
+            if policy is None:
+                raise Conflict(f"escalation policy {row.policy!r} is gone", field="policy")
+            state = esc.escalate_now(policy, esc.EscalationState.from_dict(row.state), now)
+            row.state, row.status = state.to_dict(), state.status.value
+            row.next_at, row.updated_at = esc.next_due(state), now
+            engine._note(s, inc, now, who.actor, "escalated", f"Escalated by {who.actor}")
+            s.flush()
+            engine.fire(s, now, engine.PassResult())
+        return _row(ctx, who, incident_id)
+    return await run_in_threadpool(run)
+
+
+class Reassign(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy: str = Field(min_length=1, max_length=200)
+
+
+@router.post("/api/v1/incidents/{incident_id}/reassign")
+async def reassign(incident_id: int, body: Reassign, who: Principal = Depends(responder),
+                   ctx: Context = Depends(get_context)) -> dict[str, Any]:
+    """Restart the incident's escalation from the first step of ``policy``."""
+    def run() -> dict[str, Any]:
+        now = ctx.clock.now()
+        with ctx.db.write() as s:
+            if svc.by_name(s, tenant_id=who.tenant_id, name=body.policy) is None:
+                raise InvalidInput(f"no escalation policy {body.policy!r}", field="policy")
+            inc = get_incident(s, tenant_id=who.tenant_id, incident_id=incident_id,
+                               for_update=True)
+            if inc.status not in ("firing", "acknowledged", "investigating"):
+                raise Conflict(f"cannot reassign an incident that is {inc.status}",
+                               field="status")
+            inc.escalation_policy = body.policy
+            engine.start(s, inc, now, policy_name=body.policy)
+            s.flush()
+            engine.fire(s, now, engine.PassResult())
+        return _row(ctx, who, incident_id)
+    return await run_in_threadpool(run)
+
+
+class PageTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str | None = None
+    team: str | None = None
+    schedule: str | None = None
+
+
+class Page(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=512)
+    message: str = Field(default="", max_length=20000)
+    targets: list[PageTarget] = Field(min_length=1, max_length=20)
+    urgency: Literal["high", "low"] = "high"
+    severity: Literal["critical", "high", "warning", "info", "low"] = "high"
+    repeat: int = Field(default=0, ge=0, le=5)
+
+
+@router.post("/api/v1/page", status_code=201)
+async def page(body: Page, who: Principal = Depends(responder),
+               ctx: Context = Depends(get_context)) -> dict[str, Any]:
+    """Page people now, without an alert: opens a manual incident that escalates to them."""
+    targets = []
+    for i, t in enumerate(body.targets):
+        given = {k: v for k, v in t.model_dump().items() if v}
+        if len(given) != 1:
+            raise InvalidInput("give exactly one of user, team, schedule",
+                               field=f"targets[{i}]")
+        targets.append(given)
+
+    def run() -> dict[str, Any]:
+        now = ctx.clock.now()
+        with ctx.db.write() as s:
+            for i, t in enumerate(targets):
+                svc.check_target(s, tenant_id=who.tenant_id, target=t, field=f"targets[{i}]")
+            inc = manage.create_manual(s, tenant_id=who.tenant_id, actor=who.actor, now=now,
+                                       fields={"title": body.title, "summary": body.message,
+                                               "severity": body.severity})
+            inline = {"name": f"page INC-{inc.number}", "repeat": body.repeat,
+                      "steps": [{"delay": 0, "urgency": body.urgency, "targets": targets}]}
+            engine.start(s, inc, now, inline=inline)
+            s.flush()
+            engine.fire(s, now, engine.PassResult())
+            incident_id = inc.id
+        out = _row(ctx, who, incident_id)
+        out["incident_id"] = incident_id
+        return out
+    return await run_in_threadpool(run)
+
+

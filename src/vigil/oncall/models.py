@@ -139,6 +139,8 @@ class Escalation(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     incident_id: Mapped[int] = mapped_column(BigId)
     policy: Mapped[str] = mapped_column(String(200))
+    #: A one-off policy (a direct page), used instead of the named one.
+    inline_policy: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     state: Mapped[dict[str, Any]] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(16))
     next_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

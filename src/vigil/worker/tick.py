@@ -1,5 +1,6 @@
-"""The scheduler's tick: time-driven work that no alert triggers (severity escalation now;
-escalation steps and notifications with later issues). Runs on the pipeline's writer
+"""The scheduler's tick: time-driven work that no alert triggers: severity escalation, and
+the escalation engine (incidents starting and stopping escalation from the outbox; due
+steps firing into notification intents). Runs on the pipeline's writer
 thread, so it never races a batch on the same node; PostgreSQL row locks cover other
 nodes."""
 
@@ -10,6 +11,7 @@ import logging
 
 from vigil.context import Context
 from vigil.incidents.policy_service import escalate_severities
+from vigil.oncall import engine
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +21,11 @@ def tick(ctx: Context) -> dict[str, int]:
     with ctx.db.write() as session:
         _, severity_rules = ctx.runner.policies.rules(session.connection())
         raised = escalate_severities(session, severity_rules, now)
-    return {"severity_escalations": raised}
+    with ctx.db.write() as session:
+        done = engine.run_pass(session, now)
+    return {"severity_escalations": raised, "escalations_started": done.started,
+            "escalations_stopped": done.stopped, "steps_fired": done.fired,
+            "notification_intents": done.intents}
 
 
 async def tick_loop(ctx: Context) -> None:

@@ -1,0 +1,308 @@
+"""The escalation engine: the edge around ``oncall.escalation``. Runs in the scheduler
+tick, in one transaction per pass:
+
+1. it reads the outbox from its cursor: an incident announced (``incident.created``)
+   starts escalating by its policy (the incident's own, else its service's, else its
+   team's); an acknowledgement stops it; resolving or closing ends it; reopening restarts
+   it;
+2. it fires the steps that are due: each notification intent becomes an outbox row
+   (``notification.intent``, available at its own due time, with an idempotency key) and a
+   timeline entry ("would notify alice via sms"), in the same transaction that moves the
+   escalation's state on. A crash before the commit loses both, and the next tick computes
+   the same intents again: no step runs twice, none is skipped.
+
+On PostgreSQL the cursor row is locked while read and due escalations are claimed with
+``FOR UPDATE SKIP LOCKED``, so several nodes share the work without doing it twice.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from vigil.incidents.models import Incident, IncidentEvent
+from vigil.oncall import escalation as esc
+from vigil.oncall.escalation_parse import parse_policy
+from vigil.oncall.models import (
+    ContactMethod,
+    Escalation,
+    EscalationPolicyRow,
+    NotificationRule,
+    OutboxCursor,
+    ScheduleRow,
+    Service,
+    Team,
+    User,
+)
+from vigil.oncall.shifts import on_call_at
+from vigil.oncall.validation import parse_schedule
+from vigil.outbox.models import OutboxEvent
+
+CURSOR = "escalation"
+INTENT = "notification.intent"
+_WATCHED = ("incident.created", "incident.status_changed")
+#: Fault injection for the crash test: kill this process after deciding, before commit.
+CRASH_ENV = "VIGIL_TEST_CRASH_BEFORE_ESCALATION_COMMIT"
+
+
+@dataclass
+class PassResult:
+    started: int = 0
+    stopped: int = 0
+    fired: int = 0
+    intents: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class Lookups:
+    """What the pure core asks while deciding, read from the session (cached per pass)."""
+
+    def __init__(self, session: Session, tenant_id: int) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+        self._schedules: dict[str, Any] = {}
+        self._policies: dict[str, esc.Policy | None] = {}
+
+    def policy(self, name: str) -> esc.Policy | None:
+        if name not in self._policies:
+            row = self.session.scalars(select(EscalationPolicyRow).where(
+                EscalationPolicyRow.tenant_id == self.tenant_id,
+                EscalationPolicyRow.name == name)).first()
+            self._policies[name] = parse_policy(row.definition) if row is not None else None
+        return self._policies[name]
+
+    def on_call(self, schedule: str, at: datetime) -> list[str]:
+        if schedule not in self._schedules:
+            row = self.session.scalars(select(ScheduleRow).where(
+                ScheduleRow.tenant_id == self.tenant_id, ScheduleRow.name == schedule)).first()
+            self._schedules[schedule] = (parse_schedule(row.definition) if row is not None
+                                         else None)
+        parsed = self._schedules[schedule]
+        return list(on_call_at(parsed, at)) if parsed is not None else []
+
+    def team_members(self, team: str) -> list[str]:
+        row = self.session.scalars(select(Team).where(
+            Team.tenant_id == self.tenant_id, Team.name == team)).first()
+        return list(row.members) if row is not None else []
+
+    def resolver(self) -> esc.Resolver:
+        return esc.Resolver(on_call=self.on_call, team_members=self.team_members)
+
+    def reach(self, username: str, urgency: str) -> list[tuple[ContactMethod, int]]:
+        """How to reach a person at this urgency: (contact method, delay minutes)."""
+        rows = self.session.execute(
+            select(ContactMethod, NotificationRule.delay_minutes)
+            .join(NotificationRule, NotificationRule.contact_method_id == ContactMethod.id)
+            .join(User, User.id == ContactMethod.user_id)
+            .where(User.tenant_id == self.tenant_id, User.username == username,
+                   NotificationRule.urgency == urgency, ContactMethod.enabled.is_(True))
+            .order_by(NotificationRule.delay_minutes, ContactMethod.id)).all()
+        return [(cm, int(delay)) for cm, delay in rows]
+
+
+def policy_for(session: Session, inc: Incident) -> str | None:
+    """The incident's own policy, else its first service's, else its team's."""
+    if inc.escalation_policy:
+        return inc.escalation_policy
+    if inc.services:
+        found = session.scalars(select(Service.escalation_policy).where(
+            Service.tenant_id == inc.tenant_id, Service.name.in_(inc.services),
+            Service.escalation_policy.is_not(None)).order_by(Service.name)).first()
+        if found:
+            return found
+    if inc.team:
+        return session.scalars(select(Team.escalation_policy).where(
+            Team.tenant_id == inc.tenant_id, Team.name == inc.team)).first()
+    return None
+
+
+def _note(session: Session, inc: Incident, now: datetime, actor: str, kind: str,
+          message: str) -> None:
+    session.add(IncidentEvent(tenant_id=inc.tenant_id, incident_id=inc.id, at=now, actor=actor,
+                              kind=kind, message=message, before={}, after={}))
+
+
+def _policy_of(lookups: Lookups, row: Escalation) -> esc.Policy | None:
+    if row.inline_policy is not None:
+        return parse_policy(row.inline_policy)
+    return lookups.policy(row.policy)
+
+
+def start(session: Session, inc: Incident, now: datetime, *, policy_name: str | None = None,
+          inline: dict[str, Any] | None = None) -> Escalation | None:
+    """Begin (or restart) the incident's escalation."""
+    lookups = Lookups(session, inc.tenant_id)
+    name = policy_name or (inline or {}).get("name") or policy_for(session, inc)
+    if name is None:
+        _note(session, inc, now, "system", "escalation",
+              "No escalation policy: nobody will be paged (set one on the incident, its "
+              "service or its team)")
+        return None
+    policy = parse_policy(inline) if inline is not None else lookups.policy(name)
+    if policy is None:
+        _note(session, inc, now, "system", "escalation",
+              f"Escalation policy {name!r} does not exist: nobody will be paged")
+        return None
+    from vigil.pipeline.event import SEVERITY_LABELS
+    if not policy.applies(SEVERITY_LABELS[inc.severity], inc.status):
+        _note(session, inc, now, "system", "escalation",
+              f"Escalation policy {name!r} does not apply to a {SEVERITY_LABELS[inc.severity]}"
+              f" {inc.status} incident")
+        return None
+    state = esc.start(policy, now)
+    row = session.scalars(select(Escalation).where(Escalation.incident_id == inc.id)).first()
+    if row is None:
+        row = Escalation(tenant_id=inc.tenant_id, incident_id=inc.id, policy=name,
+                         inline_policy=inline, state=state.to_dict(), status=state.status.value,
+                         next_at=esc.next_due(state), updated_at=now)
+        session.add(row)
+    else:
+        old = esc.EscalationState.from_dict(row.state)
+        same = row.policy == name and row.inline_policy == inline
+        if same and old.status is not esc.Status.RESOLVED:  # keeps round-robin positions
+            state = esc.reassign(policy, old, now)
+        row.policy, row.inline_policy = name, inline
+        row.state, row.status = state.to_dict(), state.status.value
+        row.next_at, row.updated_at = esc.next_due(state), now
+    _note(session, inc, now, "system", "escalation", f"Escalating by policy {name!r}")
+    return row
+
+
+def _on_event(session: Session, ev: OutboxEvent, now: datetime, result: PassResult) -> None:
+    payload = ev.payload
+    inc = session.get(Incident, payload.get("incident_id"))
+    if inc is None:
+        return
+    if ev.topic == "incident.created":
+        if not inc.candidate and not inc.pending and inc.status == "firing" and \
+                start(session, inc, now) is not None:
+            result.started += 1
+        return
+    row = session.scalars(select(Escalation).where(Escalation.incident_id == inc.id)
+                          .with_for_update()).first()
+    status = payload.get("status")
+    previous = (payload.get("previous") or {}).get("status")
+    if status == "firing" and previous in ("resolved", "closed"):
+        if start(session, inc, now) is not None:
+            result.started += 1
+        return
+    if row is None:
+        return
+    lookups = Lookups(session, inc.tenant_id)
+    policy = _policy_of(lookups, row)
+    state = esc.EscalationState.from_dict(row.state)
+    if policy is None or state.status in (esc.Status.RESOLVED,):
+        return
+    actor = str(payload.get("actor") or "someone")
+    if status == "acknowledged" and state.status in (esc.Status.ACTIVE, esc.Status.EXHAUSTED):
+        state = esc.acknowledge(policy, state, actor.removeprefix("user:"), now)
+    elif status in ("resolved", "closed", "merged", "deleted"):
+        state = esc.resolve(state, now)
+    else:
+        return
+    row.state, row.status = state.to_dict(), state.status.value
+    row.next_at, row.updated_at = esc.next_due(state), now
+    result.stopped += 1
+
+
+def consume(session: Session, now: datetime, result: PassResult, limit: int = 1000) -> None:
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(OutboxCursor).values(name=CURSOR, last_id=0)
+                    .on_conflict_do_nothing())  # nodes racing to make it: one wins
+    cursor = session.get(OutboxCursor, CURSOR, with_for_update=True)
+    assert cursor is not None
+    events = list(session.scalars(select(OutboxEvent).where(
+        OutboxEvent.id > cursor.last_id, OutboxEvent.topic.in_(_WATCHED))
+        .order_by(OutboxEvent.id).limit(limit)))
+    for ev in events:
+        _on_event(session, ev, now, result)
+    if events:
+        cursor.last_id = events[-1].id
+
+
+def fire(session: Session, now: datetime, result: PassResult, limit: int = 200) -> None:
+    stmt = (select(Escalation).where(Escalation.next_at.is_not(None), Escalation.next_at <= now)
+            .order_by(Escalation.next_at).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    for row in session.scalars(stmt):
+        inc = session.get(Incident, row.incident_id)
+        if inc is None:
+            row.next_at = None
+            continue
+        lookups = Lookups(session, row.tenant_id)
+        policy = _policy_of(lookups, row)
+        if policy is None:
+            row.next_at = None
+            _note(session, inc, now, "system", "escalation",
+                  f"Escalation policy {row.policy!r} is gone: escalation stopped")
+            continue
+        state = esc.EscalationState.from_dict(row.state)
+        state, intents = esc.due(policy, state, now, lookups.resolver())
+        _record(session, inc, row, policy, intents, lookups, now, result)
+        row.state, row.status = state.to_dict(), state.status.value
+        row.next_at, row.updated_at = esc.next_due(state), now
+        if state.status is esc.Status.EXHAUSTED:
+            _note(session, inc, now, f"escalation:{row.policy}", "escalation",
+                  "Every step has fired and nobody acknowledged")
+
+
+def _record(session: Session, inc: Incident, row: Escalation, policy: esc.Policy,
+            intents: list[esc.Notify], lookups: Lookups, now: datetime,
+            result: PassResult) -> None:
+    actor = f"escalation:{row.policy}"
+    steps = sorted({(n.epoch, n.repeat, n.step_index) for n in intents})
+    for epoch, repeat, step in steps:
+        result.fired += 1
+        mine = [n for n in intents if (n.epoch, n.repeat, n.step_index) == (epoch, repeat, step)]
+        who = ", ".join(n.user_id or n.target_id for n in mine)
+        _note(session, inc, now, actor, "escalated",
+              f"Step {step + 1}" + (f" (repeat {repeat})" if repeat else "") + f": {who}")
+    for n in intents:
+        base = n.key(str(inc.id))
+        outs: list[tuple[str, str, str, datetime]] = []  # (key, channel, address, at)
+        if n.user_id is None:
+            channel = "slack" if n.target_kind == "slack_channel" else n.target_kind
+            outs.append((base, channel, n.target_id, n.due_at))
+        else:
+            ways = lookups.reach(n.user_id, n.urgency)
+            if not ways:
+                _note(session, inc, now, actor, "notify_failed",
+                      f"{n.user_id} has no {n.urgency}-urgency notification rule: not "
+                      f"reachable")
+            for cm, delay in ways:
+                outs.append((f"{base}:{cm.id}", cm.type, cm.address,
+                             n.due_at + timedelta(minutes=delay)))
+        for key, channel, address, at in outs:
+            when = "now" if at <= now else f"at {at.isoformat()}"
+            _note(session, inc, now, actor, "notify",
+                  f"Would notify {n.user_id or n.target_id} via {channel} {when} "
+                  f"({n.urgency} urgency)")
+            session.add(OutboxEvent(
+                tenant_id=inc.tenant_id, topic=INTENT, aggregate=f"incident:{inc.id}",
+                payload={"key": key, "incident_id": inc.id, "number": inc.number,
+                         "user": n.user_id, "target_kind": n.target_kind,
+                         "target": n.target_id, "channel": channel, "address": address,
+                         "urgency": n.urgency, "step": n.step_index, "repeat": n.repeat,
+                         "epoch": n.epoch, "due_at": at.isoformat()},
+                created_at=now, available_at=max(at, now), attempts=0))
+            result.intents += 1
+
+
+def run_pass(session: Session, now: datetime) -> PassResult:
+    """One pass of the engine (the caller commits)."""
+    result = PassResult()
+    consume(session, now, result)
+    fire(session, now, result)
+    if os.environ.get(CRASH_ENV) and (result.fired or result.started):
+        session.flush()
+        os.kill(os.getpid(), signal.SIGKILL)  # the decision is made, the commit is not
+    return result

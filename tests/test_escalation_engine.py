@@ -1,0 +1,250 @@
+"""The escalation engine end to end, on both databases: incidents from real ingest escalate
+by policy on the scheduler tick, notification intents land in the outbox and the timeline,
+acknowledging stops it, and a crash between deciding and committing never runs a step twice.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from conftest import Harness
+from test_incidents_api import act, alert, am, detail, incidents
+from vigil.oncall.engine import CRASH_ENV, INTENT
+from vigil.oncall.models import (
+    ContactMethod,
+    Escalation,
+    NotificationRule,
+    ScheduleRow,
+    Team,
+    User,
+)
+from vigil.outbox.models import OutboxEvent
+from vigil.worker.tick import tick
+
+POLICY = {
+    "name": "critical-firing",
+    "conditions": {"severities": ["critical", "high"], "statuses": ["firing"]},
+    "steps": [
+        {"delay": 0, "targets": [{"schedule": "primary"}]},
+        {"delay_minutes": 5, "targets": [{"team": "senior-engineers"},
+                                         {"slack_channel": "#incidents"}]},
+    ],
+}
+
+
+def people(h: Harness) -> None:
+    """alice and bob (email at once, SMS after 2 minutes for high urgency), carol (email),
+    a schedule "primary" with alice on call, a team "senior-engineers" of bob and carol."""
+    now = h.clock.now()
+    with h.ctx.db.write() as s:
+        for name in ("alice", "bob", "carol"):
+            u = User(tenant_id=1, username=name, name=name.title(), email=f"{name}@ex.com",
+                     time_zone="UTC", role="responder", ical_token=f"t-{name}",
+                     created_at=now, updated_at=now)
+            s.add(u)
+            s.flush()
+            email = ContactMethod(tenant_id=1, user_id=u.id, type="email",
+                                  address=f"{name}@ex.com", label="work", enabled=True,
+                                  created_at=now)
+            s.add(email)
+            s.flush()
+            s.add(NotificationRule(tenant_id=1, user_id=u.id, contact_method_id=email.id,
+                                   urgency="high", delay_minutes=0, created_at=now))
+            if name != "carol":
+                sms = ContactMethod(tenant_id=1, user_id=u.id, type="sms",
+                                    address="+4915112345678", label="mobile", enabled=True,
+                                    created_at=now)
+                s.add(sms)
+                s.flush()
+                s.add(NotificationRule(tenant_id=1, user_id=u.id, contact_method_id=sms.id,
+                                       urgency="high", delay_minutes=2, created_at=now))
+        s.add(Team(tenant_id=1, name="senior-engineers", description="", members=["bob", "carol"],
+                   escalation_policy=None, created_at=now, updated_at=now))
+        s.add(ScheduleRow(tenant_id=1, name="primary", ical_token="x", created_at=now,
+                          updated_at=now, definition={
+                              "name": "primary", "time_zone": "UTC", "layers": [{
+                                  "name": "l1", "rotation": {
+                                      "type": "weekly", "start": "2026-02-23T09:00",
+                                      "participants": ["alice", "bob"]}}]}))
+
+
+def intents(h: Harness) -> list[dict[str, Any]]:
+    with h.ctx.db.read() as s:
+        return [o.payload for o in s.scalars(select(OutboxEvent).where(
+            OutboxEvent.topic == INTENT).order_by(OutboxEvent.id))]
+
+
+def setup(h: Harness) -> int:
+    people(h)
+    resp = h.client.post("/api/v1/escalation-policies", headers=h.auth, json=POLICY)
+    assert resp.status_code == 201, resp.text
+    assert h.client.post("/api/v1/assignment-rules", headers=h.auth, json={
+        "name": "critical", "severities": ["critical"],
+        "escalation_policy": "critical-firing"}).status_code == 201
+    h.post_alertmanager(am(alert("Down", severity="critical")))
+    (inc,) = incidents(h)
+    assert inc["escalation_policy"] == "critical-firing"
+    iid: int = inc["id"]
+    return iid
+
+
+def test_incident_escalates_on_time_and_stops_when_acknowledged(vigil: Harness) -> None:
+    iid = setup(vigil)
+    first = tick(vigil.ctx)
+    assert (first["escalations_started"], first["steps_fired"]) == (1, 1)
+    got = intents(vigil)
+    assert [(i["user"], i["channel"], i["due_at"]) for i in got] == [
+        ("alice", "email", "2026-03-01T12:00:00+00:00"),
+        ("alice", "sms", "2026-03-01T12:02:00+00:00")]
+    assert all(i["incident_id"] == iid for i in got)
+    assert len({i["key"] for i in got}) == 2
+    kinds = [(t["kind"], t["message"]) for t in detail(vigil, iid)["timeline"]]
+    assert ("notify", "Would notify alice via email now (high urgency)") in kinds
+    assert tick(vigil.ctx)["steps_fired"] == 0  # nothing new is due: nothing twice
+    vigil.clock.advance(minutes=5)
+    assert tick(vigil.ctx)["steps_fired"] == 1
+    step2 = [(i["user"], i["target"], i["channel"]) for i in intents(vigil)[2:]]
+    assert step2 == [("bob", "senior-engineers", "email"), ("bob", "senior-engineers", "sms"),
+                     ("carol", "senior-engineers", "email"),
+                     (None, "#incidents", "slack")]
+    view = vigil.client.get(f"/api/v1/incidents/{iid}/escalation", headers=vigil.auth).json()
+    assert view["status"] == "exhausted" and view["next_at"] is None
+    act(vigil, iid, "acknowledge")
+    assert tick(vigil.ctx)["escalations_stopped"] == 1
+    view = vigil.client.get(f"/api/v1/incidents/{iid}/escalation", headers=vigil.auth).json()
+    assert view["status"] == "acknowledged"
+
+
+def test_acknowledged_before_the_second_step_pages_nobody_else(vigil: Harness) -> None:
+    iid = setup(vigil)
+    tick(vigil.ctx)
+    act(vigil, iid, "acknowledge")
+    vigil.clock.advance(minutes=10)
+    done = tick(vigil.ctx)
+    assert done["escalations_stopped"] == 1 and done["steps_fired"] == 0
+    assert [i["user"] for i in intents(vigil)] == ["alice", "alice"]
+    act(vigil, iid, "resolve")
+    vigil.clock.advance(minutes=1)
+    tick(vigil.ctx)
+    # Reopened: escalation starts over.
+    assert act(vigil, iid, "reopen").status_code == 200
+    again = tick(vigil.ctx)
+    assert again["escalations_started"] == 1 and again["steps_fired"] == 1
+
+
+def test_escalate_now_and_reassign(vigil: Harness) -> None:
+    iid = setup(vigil)
+    tick(vigil.ctx)
+    resp = vigil.client.post(f"/api/v1/incidents/{iid}/escalate", headers=vigil.auth)
+    assert resp.status_code == 200, resp.text
+    assert {i["user"] for i in intents(vigil)[2:]} == {"bob", "carol", None}
+    assert vigil.client.post("/api/v1/escalation-policies", headers=vigil.auth, json={
+        "name": "carol-only", "steps": [{"targets": [{"user": "carol"}]}]}).status_code == 201
+    moved = vigil.client.post(f"/api/v1/incidents/{iid}/reassign", headers=vigil.auth,
+                              json={"policy": "carol-only"})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["policy"] == "carol-only"
+    assert intents(vigil)[-1]["user"] == "carol"
+    bad = vigil.client.post(f"/api/v1/incidents/{iid}/reassign", headers=vigil.auth,
+                            json={"policy": "nope"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "policy"
+
+
+def test_page_a_team_now_without_an_alert(vigil: Harness) -> None:
+    people(vigil)
+    resp = vigil.client.post("/api/v1/page", headers=vigil.auth, json={
+        "title": "Need DB help now", "targets": [{"team": "senior-engineers"}]})
+    assert resp.status_code == 201, resp.text
+    assert sorted({i["user"] for i in intents(vigil)}) == ["bob", "carol"]
+    inc = detail(vigil, resp.json()["incident_id"])
+    assert inc["type"] == "manual" and inc["title"] == "Need DB help now"
+    missing = vigil.client.post("/api/v1/page", headers=vigil.auth, json={
+        "title": "x", "targets": [{"team": "nope"}]})
+    assert missing.status_code == 422 and missing.json()["error"]["field"] == "targets[0]"
+    two = vigil.client.post("/api/v1/page", headers=vigil.auth, json={
+        "title": "x", "targets": [{"team": "a", "user": "b"}]})
+    assert two.status_code == 422
+
+
+def test_bad_policies_are_refused_and_used_policies_kept(vigil: Harness) -> None:
+    people(vigil)
+    for body, field in [
+        ({"name": "x", "steps": []}, "steps"),
+        ({"name": "x", "steps": [{"targets": [{"user": "nobody"}]}]}, "steps[0].targets[0]"),
+        ({"name": "x", "repeat": 9, "steps": [{"targets": [{"user": "bob"}]}]}, "repeat"),
+        ({"name": "x", "steps": [{"targets": [{"user": "bob"}]},
+                                 {"delay_minutes": 99999, "targets": [{"user": "bob"}]}]},
+         "steps[1].delay_minutes"),
+    ]:
+        resp = vigil.client.post("/api/v1/escalation-policies", headers=vigil.auth, json=body)
+        assert resp.status_code == 422, (body, resp.text)
+        assert resp.json()["error"]["field"] == field, resp.json()
+    made = vigil.client.post("/api/v1/escalation-policies", headers=vigil.auth,
+                             json={"name": "p", "steps": [{"targets": [{"user": "bob"}]}]})
+    with vigil.ctx.db.write() as s:
+        team = s.scalars(select(Team)).first()
+        assert team is not None
+        team.escalation_policy = "p"
+    gone = vigil.client.delete(f"/api/v1/escalation-policies/{made.json()['id']}",
+                               headers=vigil.auth)
+    assert gone.status_code == 409 and "senior-engineers" in gone.json()["error"]["message"]
+
+
+def test_a_crash_between_deciding_and_committing_never_fires_a_step_twice(
+        vigil: Harness, db_url: str) -> None:
+    iid = setup(vigil)
+    code = (
+        "import sys\n"
+        "from datetime import datetime\n"
+        "import vigil.models\n"
+        "from vigil.db import Database\n"
+        "from vigil.oncall.engine import run_pass\n"
+        "db = Database(sys.argv[1])\n"
+        "with db.write() as s:\n"
+        "    run_pass(s, datetime.fromisoformat(sys.argv[2]))\n"
+    )
+    now = vigil.clock.now().isoformat()
+    env = dict(os.environ, **{CRASH_ENV: "1"})
+    crashed = subprocess.run([sys.executable, "-c", code, db_url, now], env=env, check=False,
+                             timeout=120)
+    assert crashed.returncode == -9  # killed after deciding, before the commit
+    assert intents(vigil) == []
+    with vigil.ctx.db.read() as s:
+        assert s.scalars(select(Escalation)).all() == []
+    assert tick(vigil.ctx)["notification_intents"] == 2
+    assert tick(vigil.ctx)["notification_intents"] == 0
+    assert len(intents(vigil)) == 2 and detail(vigil, iid)["status"] == "firing"
+
+
+def test_concurrent_ticks_fire_each_step_once(vigil: Harness) -> None:
+    setup(vigil)
+    for n in (1, 2):
+        vigil.post_alertmanager(am(alert(f"Down{n}", severity="critical")))
+    results: list[dict[str, int]] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(tick(vigil.ctx))
+        except BaseException as exc:  # surfaced below: a node must never fail here
+            errors.append(exc)
+
+    for _ in range(2):
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        vigil.clock.advance(minutes=5)
+    assert errors == []
+    assert sum(r["steps_fired"] for r in results) == 6  # 3 incidents x 2 steps
+    keys = [i["key"] for i in intents(vigil)]
+    assert len(keys) == len(set(keys)) == 3 * (2 + 4)
+    assert isinstance(datetime.fromisoformat(intents(vigil)[0]["due_at"]), datetime)
