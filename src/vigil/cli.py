@@ -235,5 +235,14 @@ def export_config(
         typer.echo(f"wrote {output}")
 
 
+@app.command("oncall")
+def oncall_now(at: Annotated[str | None, typer.Option(help="an ISO instant (default: now)")]
+               = None) -> None:
+    """Print who is on call for every schedule, and the next handoff."""
+    from vigil.oncall.cli_oncall import oncall
+
+    oncall(at)
+
+
 if __name__ == "__main__":
     app()

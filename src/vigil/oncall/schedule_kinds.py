@@ -1,3 +1,63 @@
-"""YAML kinds: registered by a later change."""
+"""On-call schedules as YAML documents (``kind: Schedule``), the body being the schedule's
+definition as the API takes it (see ``oncall.validation``)::
+
+    kind: Schedule
+    name: primary
+    time_zone: Europe/Berlin
+    layers:
+      - name: weekly
+        rotation: {type: weekly, start: "2026-03-02", handoff: "09:00",
+                   participants: [alice, bob, carol]}
+
+Applying matches by name. Overrides, temporary schedules and swaps that a document leaves
+out are kept as stored; the export writes them, so it round-trips.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from vigil.configfiles import Kind, register
+from vigil.oncall import schedules_service as svc
+from vigil.oncall.validation import parse_schedule
+
+
+class ScheduleDocument(BaseModel):
+    """The fields are checked by ``parse_schedule``, which names the offending one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+def _data(body: Any) -> dict[str, Any]:
+    assert isinstance(body, BaseModel)
+    data: dict[str, Any] = svc.plain(body.model_dump())
+    return data
+
+
+def _check(body: Any) -> None:
+    parse_schedule(_data(body))
+
+
+def _apply(session: Session, tenant_id: int, body: Any, now: datetime) -> str:
+    return svc.apply_schedule(session, tenant_id=tenant_id, data=_data(body), now=now)
+
+
+_ORDER = ("description", "time_zone", "layers", "overrides", "temporary", "swaps")
+
+
+def _export(session: Session, tenant_id: int) -> list[dict[str, Any]]:
+    out = []
+    for row in svc.list_schedules(session, tenant_id=tenant_id):
+        stored = row.definition
+        rest = {k: v for k, v in stored.items() if k not in _ORDER and k != "name"}
+        out.append({"name": row.name, **{k: stored[k] for k in _ORDER if k in stored}, **rest})
+    return out
+
+
+register("Schedule", Kind(schema=ScheduleDocument, apply=_apply, export=_export, check=_check))
