@@ -113,7 +113,8 @@ def apply(session: Session, docs: list[Document], *, tenant_id: int,
         except InvalidInput as exc:
             raise InvalidInput(f"{doc.where}: {exc.message}",
                                field=f"{doc.where}.{exc.field or ''}") from None
-        out.append((doc.kind, str(getattr(doc.body, "name", "")), outcome))
+        label = getattr(doc.body, "username", None) or getattr(doc.body, "name", "")
+        out.append((doc.kind, str(label), outcome))
     return out
 
 
