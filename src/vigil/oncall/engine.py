@@ -30,17 +30,16 @@ from sqlalchemy.orm import Session
 
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.oncall import escalation as esc
+from vigil.oncall import people_service
 from vigil.oncall.escalation_parse import parse_policy
 from vigil.oncall.models import (
     ContactMethod,
     Escalation,
     EscalationPolicyRow,
-    NotificationRule,
     OutboxCursor,
     ScheduleRow,
     Service,
     Team,
-    User,
 )
 from vigil.oncall.shifts import on_call_at
 from vigil.oncall.validation import parse_schedule
@@ -89,23 +88,14 @@ class Lookups:
         return list(on_call_at(parsed, at)) if parsed is not None else []
 
     def team_members(self, team: str) -> list[str]:
-        row = self.session.scalars(select(Team).where(
-            Team.tenant_id == self.tenant_id, Team.name == team)).first()
-        return list(row.members) if row is not None else []
+        return people_service.team_members(self.session, self.tenant_id, team)
 
     def resolver(self) -> esc.Resolver:
         return esc.Resolver(on_call=self.on_call, team_members=self.team_members)
 
     def reach(self, username: str, urgency: str) -> list[tuple[ContactMethod, int]]:
         """How to reach a person at this urgency: (contact method, delay minutes)."""
-        rows = self.session.execute(
-            select(ContactMethod, NotificationRule.delay_minutes)
-            .join(NotificationRule, NotificationRule.contact_method_id == ContactMethod.id)
-            .join(User, User.id == ContactMethod.user_id)
-            .where(User.tenant_id == self.tenant_id, User.username == username,
-                   NotificationRule.urgency == urgency, ContactMethod.enabled.is_(True))
-            .order_by(NotificationRule.delay_minutes, ContactMethod.id)).all()
-        return [(cm, int(delay)) for cm, delay in rows]
+        return people_service.reachable(self.session, self.tenant_id, username, urgency)
 
 
 def policy_for(session: Session, inc: Incident) -> str | None:

@@ -12,6 +12,7 @@ import logging
 from vigil.context import Context
 from vigil.incidents.policy_service import escalate_severities
 from vigil.oncall import engine
+from vigil.oncall.handoffs import notify_handoffs
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,11 @@ def tick(ctx: Context) -> dict[str, int]:
         raised = escalate_severities(session, severity_rules, now)
     with ctx.db.write() as session:
         done = engine.run_pass(session, now)
+    with ctx.db.write() as session:
+        handoffs = notify_handoffs(session, now)
     return {"severity_escalations": raised, "escalations_started": done.started,
             "escalations_stopped": done.stopped, "steps_fired": done.fired,
-            "notification_intents": done.intents}
+            "notification_intents": done.intents, "handoff_notices": handoffs}
 
 
 async def tick_loop(ctx: Context) -> None:

@@ -1,0 +1,53 @@
+"""Handoff notices: tell people when their on-call shift starts and ends. Run by the tick;
+the window since the last run is kept in a cursor row, so each handoff is noticed once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from vigil.oncall.engine import INTENT
+from vigil.oncall.models import OutboxCursor
+from vigil.oncall.people_service import reachable
+from vigil.oncall.schedules_service import handoffs_between
+from vigil.outbox.models import OutboxEvent
+from vigil.tenants.models import Tenant
+
+CURSOR = "handoffs"
+MAX_LOOKBACK = timedelta(hours=1)  # after a long outage, old handoffs are not announced
+
+
+def notify_handoffs(session: Session, now: datetime) -> int:
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    first = int(now.timestamp())
+    session.execute(insert(OutboxCursor).values(name=CURSOR, last_id=first)
+                    .on_conflict_do_nothing())
+    cursor = session.get(OutboxCursor, CURSOR, with_for_update=True)
+    assert cursor is not None
+    start = max(datetime.fromtimestamp(cursor.last_id, UTC), now - MAX_LOOKBACK)
+    if start >= now:
+        return 0
+    cursor.last_id = int(now.timestamp())
+    made = 0
+    for tenant_id in session.scalars(select(Tenant.id)):
+        for schedule, at, before, after in handoffs_between(session, tenant_id, start, now):
+            changes = [(u, "starts") for u in after if u not in before] + \
+                      [(u, "ends") for u in before if u not in after]
+            for user, what in changes:
+                for cm, _ in reachable(session, tenant_id, user, "low"):
+                    text = f"Your on-call shift on {schedule} {what} now ({at.isoformat()})."
+                    session.add(OutboxEvent(
+                        tenant_id=tenant_id, topic=INTENT, aggregate=f"schedule:{schedule}",
+                        payload={"key": f"handoff:{schedule}:{int(at.timestamp())}:{user}:"
+                                        f"{what}:{cm.id}",
+                                 "incident_id": None, "user": user, "channel": cm.type,
+                                 "address": cm.address, "urgency": "low", "event": "reminder",
+                                 "title": f"On call: {schedule} {what}", "text": text,
+                                 "target_kind": "schedule", "target": schedule},
+                        created_at=now, available_at=now, attempts=0))
+                    made += 1
+    return made
