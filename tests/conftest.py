@@ -101,7 +101,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
                      f"{schema}.flap_states, {schema}.incident_policies, {schema}.users, "
                      f"{schema}.contact_methods, {schema}.notification_rules, {schema}.teams, "
                      f"{schema}.services, {schema}.schedules, {schema}.escalation_policies, "
-                     f"{schema}.escalations, {schema}.outbox_cursors "
+                     f"{schema}.escalations, {schema}.outbox_cursors, "
+                     f"{schema}.notification_channels, {schema}.routing_rules, "
+                     f"{schema}.notification_templates, {schema}.deliveries "
                      "RESTART IDENTITY CASCADE")
         conn.execute(f"UPDATE {schema}.tenants SET incident_seq = 0")
     return url

@@ -31,6 +31,7 @@ from vigil.integrations.base import loc_to_field
 from vigil.integrations.ingest import router as ingest_router
 from vigil.integrations.service import IntegrationDirectory
 from vigil.metrics import Metrics
+from vigil.notify.api import router as notify_router
 from vigil.oncall.escalation_api import router as escalation_router
 from vigil.oncall.people_api import router as people_router
 from vigil.oncall.schedules_api import router as schedules_router
@@ -38,6 +39,7 @@ from vigil.pipeline.runner import PipelineRunner
 from vigil.rules.api import router as silences_router
 from vigil.rules.quiet_api import router as quiet_router
 from vigil.system.api import router as system_router
+from vigil.worker.notifier import notifier_loop
 from vigil.worker.retention import purge_events
 from vigil.worker.tick import tick_loop
 
@@ -134,7 +136,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             checkpointer.start()
         await runner.start()
         jobs = [asyncio.create_task(_retention_loop(ctx)),
-                asyncio.create_task(tick_loop(ctx))] if run_background_jobs else []
+                asyncio.create_task(tick_loop(ctx)),
+                asyncio.create_task(notifier_loop(ctx))] if run_background_jobs else []
         try:
             yield
         finally:
@@ -172,8 +175,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     for router in (ingest_router, alerts_router, incidents_router, integrations_router,
                    silences_router, quiet_router, correlation_router, policy_router,
-                   people_router, schedules_router, escalation_router, api_keys_router,
-                   system_router):
+                   people_router, schedules_router, escalation_router, notify_router,
+                   api_keys_router, system_router):
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     #: its new alerts are kept but muted (no incident) until it has been quiet that long.
     flap_threshold: int = Field(default=5, ge=2, le=50)
     flap_window_minutes: float = Field(default=30.0, gt=0)
+    #: How often the notifier looks for notifications to send.
+    notify_interval_seconds: float = Field(default=1.0, gt=0)
     #: How often time-driven work (severity escalation, ...) runs.
     tick_seconds: float = Field(default=5.0, gt=0)
     event_retention_days: int = Field(default=30, ge=1)

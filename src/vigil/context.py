@@ -26,6 +26,8 @@ class Context:
     integrations: IntegrationDirectory
     started: float = field(default_factory=time.monotonic)
     started_at: datetime | None = None
+    #: Deliveries that died since the notifier last raised self-alerts: (tenant, kind, why).
+    state_dead: list[tuple[int, str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.started_at is None:

@@ -6,6 +6,13 @@ from vigil.correlation.models import CorrelationRule
 from vigil.db import Base
 from vigil.incidents.models import Incident, IncidentEvent, IncidentPolicy
 from vigil.integrations.models import Integration
+from vigil.notify.models import (
+    AppSecret,
+    Delivery,
+    NotificationChannel,
+    RoutingRule,
+    TemplateOverride,
+)
 from vigil.oncall.models import (
     ContactMethod,
     Escalation,
@@ -25,9 +32,11 @@ __all__ = [
     "Alert",
     "AlertEventRecord",
     "ApiKey",
+    "AppSecret",
     "Base",
     "ContactMethod",
     "CorrelationRule",
+    "Delivery",
     "Escalation",
     "EscalationPolicyRow",
     "FlapRecord",
@@ -37,13 +46,16 @@ __all__ = [
     "InhibitionRule",
     "Integration",
     "MaintenanceWindow",
+    "NotificationChannel",
     "NotificationRule",
     "OutboxCursor",
     "OutboxEvent",
+    "RoutingRule",
     "ScheduleRow",
     "Service",
     "Silence",
     "Team",
+    "TemplateOverride",
     "Tenant",
     "User",
 ]

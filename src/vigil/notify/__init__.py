@@ -1,0 +1,1 @@
+"""Notifications: channel adapters, templates, routing and the delivery worker."""

@@ -1,0 +1,316 @@
+"""Delivery: from the outbox to people's phones, exactly when due, never twice, never lost.
+
+Three steps, run by the notifier thread (``worker/notifier.py``):
+
+1. ``plan`` (one transaction) reads the outbox from its cursor and writes one ``deliveries``
+   row per notification: escalation intents (a person's contact method, through the
+   tenant's *personal* channel of that kind) and routing-rule matches for incident events.
+   The row's ``key`` is unique, so planning twice plans nothing new.
+2. ``claim`` (one transaction) takes the due rows (``FOR UPDATE SKIP LOCKED`` on
+   PostgreSQL), drops those an acknowledgement or resolution made moot, holds back those
+   over their channel's rate limit, folds a burst about one incident to one address into
+   one message, and leases the rest (``sending``, ``lease_until``).
+3. ``send`` runs the adapters outside any transaction; ``record`` (one transaction) stores
+   each outcome: sent; retrying with exponential backoff and jitter (or the provider's
+   Retry-After); or, after ``max_attempts``, dead, which is put on the incident's timeline.
+
+A crash after sending but before recording leaves the row leased; when the lease ends it
+is sent again with the same key, which the channels pass on (email ``Message-ID``, webhook
+``X-Vigil-Key``, PagerDuty ``dedup_key``) so receivers that deduplicate see it once.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from vigil.alerts.models import Alert
+from vigil.incidents.models import Incident, IncidentEvent
+from vigil.notify import links, templates
+from vigil.notify.base import Message, Result
+from vigil.notify.models import Delivery, NotificationChannel, RoutingRule, TemplateOverride
+from vigil.oncall.engine import INTENT
+from vigil.oncall.models import OutboxCursor
+from vigil.outbox.models import OutboxEvent
+from vigil.pipeline.event import SEVERITY_LABELS
+
+CURSOR = "delivery"
+_TOPICS = (INTENT, "incident.created", "incident.status_changed")
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 6
+BACKOFF_BASE = 10.0  # seconds: 10, 20, 40, 80, ... with +-20% jitter, capped at an hour
+
+
+@dataclass
+class Claim:
+    id: int
+    key: str
+    kind: str
+    config: dict[str, Any]
+    channel_name: str
+    address: str
+    event: str
+    message: Message
+    folded: list[int] = field(default_factory=list)
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert the rows whose key is new; how many that was."""
+    if not rows:
+        return 0
+    known = set(session.scalars(select(Delivery.key).where(
+        Delivery.key.in_([r["key"] for r in rows]))))
+    new = [r for r in rows if r["key"] not in known]
+    if new:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(Delivery).on_conflict_do_nothing(), new)  # another node's race
+    return len(new)
+
+
+def _event_of(ev: OutboxEvent) -> str | None:
+    if ev.topic == "incident.created":
+        return "triggered"
+    status = ev.payload.get("status")
+    previous = (ev.payload.get("previous") or {}).get("status")
+    if status == "acknowledged":
+        return "acknowledged"
+    if status == "resolved":
+        return "resolved"
+    if status == "firing" and previous in ("resolved", "closed"):
+        return "triggered"
+    return None
+
+
+def _matches(spec: dict[str, Any], inc: Incident, event: str) -> bool:
+    def holds(name: str, value: Any) -> bool:
+        wanted = spec.get(name) or []
+        if not wanted:
+            return True
+        if isinstance(value, list):
+            return any(v in wanted for v in value)
+        return value in wanted
+    return (holds("events", event) and holds("severities", SEVERITY_LABELS[inc.severity])
+            and holds("services", inc.services) and holds("teams", inc.team)
+            and holds("categories", inc.category))
+
+
+def plan(session: Session, now: datetime, limit: int = 2000) -> int:
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(OutboxCursor).values(name=CURSOR, last_id=0).on_conflict_do_nothing())
+    cursor = session.get(OutboxCursor, CURSOR, with_for_update=True)
+    assert cursor is not None
+    events = list(session.scalars(select(OutboxEvent).where(
+        OutboxEvent.id > cursor.last_id, OutboxEvent.topic.in_(_TOPICS))
+        .order_by(OutboxEvent.id).limit(limit)))
+    if not events:
+        return 0
+    cursor.last_id = events[-1].id
+    channels = {(c.tenant_id, c.name): c for c in session.scalars(
+        select(NotificationChannel).where(NotificationChannel.enabled.is_(True)))}
+    personal = {(c.tenant_id, c.kind): c for c in channels.values() if c.personal}
+    rules = list(session.scalars(select(RoutingRule).order_by(RoutingRule.id)))
+    rows: list[dict[str, Any]] = []
+    for ev in events:
+        p = ev.payload
+        base = {"tenant_id": ev.tenant_id, "incident_id": p.get("incident_id"), "attempts": 0,
+                "created_at": now, "updated_at": now}
+        if ev.topic == INTENT:
+            kind = "sms" if p["channel"] == "sms" else p["channel"]
+            chan = personal.get((ev.tenant_id, kind))
+            row = {**base, "key": p["key"], "channel_kind": kind, "address": p["address"],
+                   "event": p.get("event") or ("escalated" if p.get("step", 0) or
+                                               p.get("repeat", 0) else "triggered"),
+                   "recipient": p.get("user"), "payload": p,
+                   "channel_id": chan.id if chan else None,
+                   "status": "pending" if chan else "dead",
+                   "next_attempt_at": ev.available_at if chan else None,
+                   "last_error": None if chan else f"no personal {kind} channel is configured"}
+            if chan is None and p.get("channel") in ("slack", "webhook") and not p.get("user"):
+                named = channels.get((ev.tenant_id, p["address"]))  # a policy's own channel
+                if named is not None:
+                    row.update(channel_id=named.id, channel_kind=named.kind, status="pending",
+                               next_attempt_at=ev.available_at, last_error=None)
+            rows.append(row)
+            continue
+        event = _event_of(ev)
+        inc = session.get(Incident, p.get("incident_id")) if event else None
+        if event is None or inc is None or inc.candidate or inc.pending:
+            continue
+        for rule in rules:
+            if rule.tenant_id != ev.tenant_id or not _matches(rule.spec, inc, event):
+                continue
+            for name in rule.spec.get("channels", []):
+                chan = channels.get((ev.tenant_id, name))
+                if chan is None:
+                    continue
+                rows.append({**base, "key": f"route:{rule.id}:{chan.id}:{ev.id}",
+                             "channel_id": chan.id, "channel_kind": chan.kind,
+                             "address": "", "event": event, "recipient": None,
+                             "payload": {"rule": rule.name}, "status": "pending",
+                             "next_attempt_at": now, "last_error": None})
+    made = _insert(session, rows)
+    for row in rows:
+        if row["status"] == "dead" and row["incident_id"]:
+            session.add(IncidentEvent(
+                tenant_id=row["tenant_id"], incident_id=row["incident_id"], at=now,
+                actor="notifier", kind="notify_failed", before={}, after={},
+                message=f"Could not notify {row['recipient'] or row['address']}: "
+                        f"{row['last_error']}"))
+    return made
+
+
+def _context(session: Session, inc: Incident | None, base_url: str, key: bytes,
+             now: datetime) -> dict[str, Any]:
+    if inc is None:
+        return {"incident": {"title": "Test notification from Vigil", "status": "test",
+                             "severity": "info", "services": [], "number": None},
+                "labels": {}, "links": [], "url": base_url, "ack_url": "",
+                "resolve_url": ""}
+    alert = session.scalars(select(Alert).where(Alert.incident_id == inc.id)
+                            .order_by(Alert.id).limit(1)).first()
+    url = f"{base_url}/incidents/{inc.id}"
+    return {
+        "incident": {"id": inc.id, "number": inc.number, "title": inc.title,
+                     "summary": inc.summary, "status": inc.status,
+                     "severity": SEVERITY_LABELS[inc.severity], "priority": inc.priority,
+                     "services": inc.services, "team": inc.team, "assignee": inc.assignee},
+        "labels": templates.key_labels(alert.labels if alert else {}),
+        "links": alert.links if alert else [], "url": url,
+        "ack_url": f"{base_url}/a/{links.sign(key, inc.id, 'acknowledge', now)}",
+        "resolve_url": f"{base_url}/a/{links.sign(key, inc.id, 'resolve', now)}",
+    }
+
+
+def message_for(session: Session, d: Delivery, kind: str, base_url: str, key: bytes,
+                now: datetime) -> Message:
+    inc = session.get(Incident, d.incident_id) if d.incident_id else None
+    ctx = _context(session, inc, base_url, key, now)
+    override = session.scalars(select(TemplateOverride).where(
+        TemplateOverride.tenant_id == d.tenant_id, TemplateOverride.kind == kind,
+        TemplateOverride.event == d.event)).first()
+    if d.payload.get("title") and d.payload.get("text"):  # a notice with its own words
+        title, text, html = str(d.payload["title"]), str(d.payload["text"]), ""
+    else:
+        title, text, html = templates.render(kind, d.event, ctx, (override.title,
+                                                                  override.body)
+                                             if override else None)
+    return Message(key=d.key, event=d.event, title=title, text=text, html=html,
+                   severity=ctx["incident"]["severity"], urgency=d.payload.get("urgency", "high"),
+                   incident_id=inc.id if inc else None,
+                   incident_number=inc.number if inc else None, url=ctx["url"],
+                   ack_url=ctx["ack_url"], resolve_url=ctx["resolve_url"], address=d.address,
+                   fields=ctx["labels"], payload={"incident": ctx["incident"],
+                                                  "event": d.event})
+
+
+def claim(session: Session, now: datetime, base_url: str, limit: int = 100) -> list[Claim]:
+    stmt = (select(Delivery).where(
+        ((Delivery.status.in_(("pending", "retrying"))) & (Delivery.next_attempt_at <= now))
+        | ((Delivery.status == "sending") & (Delivery.lease_until <= now)))
+        .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    due = list(session.scalars(stmt))
+    if not due:
+        return []
+    key = links.secret(session)
+    claims: list[Claim] = []
+    by_target: dict[tuple[Any, ...], Claim] = {}
+    taken: dict[tuple[int, str], int] = {}  # claimed in this pass, per channel and address
+    for d in due:
+        inc = session.get(Incident, d.incident_id) if d.incident_id else None
+        # A page that an acknowledgement or resolution made moot is not sent.
+        if d.recipient and inc is not None and d.event in ("triggered", "escalated") and \
+                inc.status not in ("firing",):
+            d.status, d.updated_at = "cancelled", now
+            d.last_error = f"incident is {inc.status}"
+            continue
+        chan = session.get(NotificationChannel, d.channel_id) if d.channel_id else None
+        if chan is None or not chan.enabled:
+            d.status, d.last_error, d.updated_at = "dead", "channel is gone or disabled", now
+            continue
+        recent = (session.scalar(select(func.count()).select_from(Delivery).where(
+            Delivery.channel_id == chan.id, Delivery.address == d.address,
+            Delivery.status == "sent", Delivery.sent_at > now - timedelta(minutes=1))) or 0) \
+            + taken.get((chan.id, d.address), 0)
+        target = (chan.id, d.address, d.incident_id)
+        if d.incident_id is not None and target in by_target:
+            # A burst about one incident to one address: one message, not one each.
+            by_target[target].folded.append(d.id)
+            d.status, d.updated_at = "coalesced", now
+            d.last_error = f"folded into delivery {by_target[target].id}"
+            continue
+        if recent >= chan.rate_per_minute:  # queued, not dropped
+            d.next_attempt_at = now + timedelta(seconds=60 / max(chan.rate_per_minute, 1))
+            continue
+        d.status, d.lease_until, d.updated_at = "sending", now + LEASE, now
+        d.attempts += 1
+        taken[chan.id, d.address] = taken.get((chan.id, d.address), 0) + 1
+        msg = message_for(session, d, chan.kind, base_url, key, now)
+        c = Claim(d.id, d.key, chan.kind, dict(chan.config), chan.name, d.address, d.event, msg)
+        claims.append(c)
+        by_target[target] = c
+    return claims
+
+
+def send(claims: list[Claim]) -> list[tuple[Claim, Result]]:
+    from vigil.notify.channels import build
+
+    out = []
+    for c in claims:
+        try:
+            adapter = build(c.kind, c.config)
+            wants = getattr(adapter, "wants", None)
+            if wants is not None and not wants(c.event):
+                out.append((c, Result(ok=True, detail="not subscribed to this event")))
+                continue
+            result = adapter.send(c.message)
+        except Exception as exc:  # a broken adapter or config must not stop the others
+            result = Result(ok=False, retryable=True, detail=f"{type(exc).__name__}: {exc}")
+        out.append((c, result))
+    return out
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
+    base = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), 3600.0)
+    jitter = (rng or random).uniform(0.8, 1.2)
+    return timedelta(seconds=base * jitter)
+
+
+def record(session: Session, results: list[tuple[Claim, Result]], now: datetime,
+           max_attempts: int = MAX_ATTEMPTS) -> list[Delivery]:
+    """Store outcomes; returns the deliveries that just died (for a self-alert)."""
+    dead: list[Delivery] = []
+    for c, r in results:
+        d = session.get(Delivery, c.id)
+        if d is None:
+            continue
+        d.updated_at, d.lease_until = now, None
+        if r.ok:
+            d.status, d.sent_at, d.provider_id, d.last_error = "sent", now, r.provider_id, None
+        elif r.retryable and d.attempts < max_attempts:
+            d.status, d.last_error = "retrying", r.detail[:2000]
+            wait = timedelta(seconds=r.retry_after) if r.retry_after else backoff(d.attempts)
+            d.next_attempt_at = now + wait
+        else:
+            d.status, d.last_error = "dead", r.detail[:2000]
+            dead.append(d)
+            if d.incident_id:
+                session.add(IncidentEvent(
+                    tenant_id=d.tenant_id, incident_id=d.incident_id, at=now,
+                    actor="notifier", kind="notify_failed", before={}, after={},
+                    message=f"Notification to {d.recipient or c.channel_name} via {c.kind} "
+                            f"failed after {d.attempts} attempts: {r.detail[:300]}"))
+        if r.ok and d.incident_id:
+            session.add(IncidentEvent(
+                tenant_id=d.tenant_id, incident_id=d.incident_id, at=now, actor="notifier",
+                kind="notified", before={}, after={},
+                message=f"Notified {d.recipient or c.channel_name} via {c.kind} ({d.event})"))
+    return dead

@@ -1,0 +1,82 @@
+"""Notification text: Jinja2 templates per channel kind and event, with defaults that show
+the title, severity, service, key labels and links; a user's override replaces a default."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from vigil.errors import InvalidInput
+
+EVENTS = ("triggered", "acknowledged", "escalated", "resolved", "reminder", "test")
+_text = SandboxedEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
+_html = SandboxedEnvironment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+_TITLE = ("[{{ event | upper }}] {% if incident.number %}INC-{{ incident.number }} {% endif %}"
+          "{{ incident.title }}")
+_BODY = """{{ incident.title }}
+Status: {{ incident.status }} | Severity: {{ incident.severity }}{% if incident.priority %} | {{ incident.priority }}{% endif %}
+
+{% if incident.services %}Services: {{ incident.services | join(", ") }}
+{% endif %}
+{% if incident.summary and incident.summary != incident.title %}{{ incident.summary }}
+{% endif %}
+{% for k, v in labels.items() %}{{ k }}={{ v }}
+{% endfor %}
+{% if url %}Incident: {{ url }}
+{% endif %}
+{% for l in links %}{{ l.title or "Link" }}: {{ l.url }}
+{% endfor %}
+{% if ack_url %}Acknowledge: {{ ack_url }}
+{% endif %}
+{% if resolve_url %}Resolve: {{ resolve_url }}
+{% endif %}"""
+_SMS = ("{% if incident.number %}INC-{{ incident.number }} {% endif %}{{ event | upper }} "
+        "{{ incident.severity }}: {{ incident.title | truncate(100) }}"
+        "{% if incident.number and event in ('triggered', 'escalated') %} Reply "
+        "{{ incident.number }}a to ack, {{ incident.number }}r to resolve{% endif %}")
+_EMAIL_HTML = """<h2 style="margin:0">{{ incident.title }}</h2>
+<p><b>{{ event | capitalize }}</b> &middot; severity <b>{{ incident.severity }}</b>
+&middot; status {{ incident.status }}</p>
+{% if incident.services %}<p>Services: {{ incident.services | join(", ") }}</p>{% endif %}
+{% if incident.summary and incident.summary != incident.title %}<p>{{ incident.summary }}</p>{% endif %}
+{% if labels %}<table>{% for k, v in labels.items() %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}</table>{% endif %}
+<p>{% if ack_url %}<a href="{{ ack_url }}">Acknowledge</a> &middot; {% endif %}
+{% if resolve_url %}<a href="{{ resolve_url }}">Resolve</a> &middot; {% endif %}
+{% if url %}<a href="{{ url }}">Open in Vigil</a>{% endif %}
+{% for l in links %} &middot; <a href="{{ l.url }}">{{ l.title or "Link" }}</a>{% endfor %}</p>"""
+
+#: Labels worth showing first, when present.
+KEY_LABELS = ("alertname", "service", "env", "environment", "cluster", "namespace", "instance",
+              "job", "severity")
+
+
+def compile_template(source: str, field: str) -> Any:
+    try:
+        return _text.from_string(source)
+    except TemplateError as exc:
+        raise InvalidInput(f"{field}: invalid template: {exc}", field=field) from None
+
+
+def render(kind: str, event: str, ctx: dict[str, Any],
+           override: tuple[str, str] | None = None) -> tuple[str, str, str]:
+    """(title, text, html) of one notification."""
+    ctx = {**ctx, "event": event}
+    if override is not None:
+        title = compile_template(override[0], "title").render(ctx).strip()
+        text = compile_template(override[1], "body").render(ctx).strip()
+        return title, text, ""
+    title = _text.from_string(_TITLE).render(ctx).strip()
+    if kind in ("sms", "voice"):
+        return title, _text.from_string(_SMS).render(ctx).strip(), ""
+    text = _text.from_string(_BODY).render(ctx).strip()
+    html = _html.from_string(_EMAIL_HTML).render(ctx) if kind == "email" else ""
+    return title, text, html
+
+
+def key_labels(labels: dict[str, str], limit: int = 8) -> dict[str, str]:
+    first = {k: labels[k] for k in KEY_LABELS if k in labels}
+    rest = {k: v for k, v in sorted(labels.items()) if k not in first}
+    return dict(list({**first, **rest}.items())[:limit])

@@ -1,0 +1,272 @@
+"""Delivery end to end on both databases: escalation intents and routing rules become
+deliveries, sent through real channels (an aiosmtpd SMTP server and an HTTP receiver on
+127.0.0.1), retried with backoff, dead-lettered onto the timeline, never sent twice, and
+signed links acknowledge without signing in."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message as EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from conftest import Harness
+from test_escalation_engine import setup
+from test_incidents_api import act, alert, am, detail, incidents
+from vigil.notify.models import Delivery
+from vigil.worker.notifier import run_once, self_alerts
+from vigil.worker.tick import tick
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Sink, int]]:
+    sink = Sink()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Receiver:
+    statuses: list[int] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    port: int = 0
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            rec.bodies.append(json.loads(body or b"{}"))
+            rec.headers.append(dict(self.headers))
+            status = rec.statuses.pop(0) if rec.statuses else 200
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    rec.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield rec
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def channel(h: Harness, **body: Any) -> dict[str, Any]:
+    resp = h.client.post("/api/v1/channels", headers=h.auth, json=body)
+    assert resp.status_code == 201, resp.text
+    out: dict[str, Any] = resp.json()
+    return out
+
+
+def email_channel(h: Harness, port: int) -> dict[str, Any]:
+    return channel(h, name="smtp", kind="email", personal=True,
+                   config={"smtp_host": "127.0.0.1", "smtp_port": port, "security": "none",
+                           "from_address": "vigil@example.com"})
+
+
+def deliveries(h: Harness) -> list[SimpleNamespace]:
+    with h.ctx.db.read() as s:
+        return [SimpleNamespace(**{c: getattr(d, c) for c in (
+            "status", "channel_kind", "last_error", "attempts", "next_attempt_at", "event",
+            "recipient")}) for d in s.scalars(select(Delivery).order_by(Delivery.id))]
+
+
+def test_a_page_reaches_the_inbox_once_and_its_link_acknowledges(
+        vigil: Harness, smtp: tuple[Sink, int]) -> None:
+    sink, port = smtp
+    email_channel(vigil, port)
+    iid = setup(vigil)
+    tick(vigil.ctx)
+    done = run_once(vigil.ctx)
+    assert done["sent"] == 1
+    (mail,) = sink.messages
+    assert mail["Subject"].startswith("[TRIGGERED] INC-1 ")
+    assert mail["To"] == "alice@ex.com"
+    text = next(p for p in mail.walk() if p.get_content_type() == "text/plain")
+    body = text.get_payload(decode=True).decode()
+    assert "Acknowledge: http://127.0.0.1:8080/a/" in body
+    # The SMS (after 2 minutes) has no personal SMS channel: dead, on the timeline.
+    by_channel = {d.channel_kind: d for d in deliveries(vigil)}
+    assert by_channel["email"].status == "sent"
+    assert by_channel["sms"].status == "dead"
+    assert "no personal sms channel" in (by_channel["sms"].last_error or "")
+    kinds = [t["kind"] for t in detail(vigil, iid)["timeline"]]
+    assert "notified" in kinds and "notify_failed" in kinds
+    # Nothing twice: another pass sends nothing.
+    assert run_once(vigil.ctx)["sent"] == 0 and len(sink.messages) == 1
+    # The signed link works without an API key: a GET shows a page, the POST acts.
+    token = body.split("Acknowledge: http://127.0.0.1:8080/a/")[1].split()[0]
+    page = vigil.client.get(f"/a/{token}")
+    assert page.status_code == 200 and "Acknowledge INC-1" in page.text
+    assert vigil.client.post(f"/a/{token}").status_code == 200
+    assert detail(vigil, iid)["status"] == "acknowledged"
+    tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    assert vigil.client.get(f"/a/{tampered}").status_code == 404
+    vigil.clock.advance(hours=25)
+    assert vigil.client.post(f"/a/{token}").status_code == 404  # expired
+
+
+def test_acknowledging_cancels_pages_not_yet_sent(vigil: Harness,
+                                                  smtp: tuple[Sink, int]) -> None:
+    sink, port = smtp
+    email_channel(vigil, port)
+    iid = setup(vigil)
+    tick(vigil.ctx)
+    act(vigil, iid, "acknowledge")
+    run_once(vigil.ctx)
+    assert sink.messages == []
+    assert {d.status for d in deliveries(vigil) if d.channel_kind == "email"} == {"cancelled"}
+
+
+def test_routing_rules_retry_with_backoff_then_dead_letter(vigil: Harness,
+                                                           receiver: Receiver) -> None:
+    channel(vigil, name="ops-hook", kind="webhook",
+            config={"url": f"http://127.0.0.1:{receiver.port}/hook",
+                    "secret": "a-long-enough-secret"})
+    made = vigil.client.post("/api/v1/routing-rules", headers=vigil.auth, json={
+        "name": "critical to the hook", "severities": ["critical"], "channels": ["ops-hook"]})
+    assert made.status_code == 201, made.text
+    receiver.statuses = [503, 200]
+    vigil.post_alertmanager(am(alert("Down", severity="critical"), alert("Meh", service="x")))
+    first = run_once(vigil.ctx)
+    assert (first["planned"], first["sent"], first["failed"]) == (1, 0, 1)
+    (d,) = deliveries(vigil)
+    assert d.status == "retrying" and d.attempts == 1
+    assert d.next_attempt_at is not None
+    wait = (d.next_attempt_at - vigil.clock.now()).total_seconds()
+    assert 8 <= wait <= 12  # 10 s +- 20% jitter
+    assert run_once(vigil.ctx)["sent"] == 0  # not due yet
+    vigil.clock.advance(seconds=13)
+    assert run_once(vigil.ctx)["sent"] == 1
+    assert len(receiver.bodies) == 2
+    assert receiver.headers[1]["X-Vigil-Key"] == receiver.headers[0]["X-Vigil-Key"]
+    # A permanent failure dies at once, lands on the timeline and raises a self-alert.
+    receiver.statuses = [400]
+    (inc,) = [i for i in incidents(vigil) if i["title"].startswith("Down")]
+    act(vigil, inc["id"], "resolve")
+    vigil.client.post("/api/v1/routing-rules", headers=vigil.auth, json={
+        "name": "resolved too", "events": ["resolved"], "channels": ["ops-hook"]})
+    vigil.post_alertmanager(am(alert("Again", severity="critical")))
+    done = run_once(vigil.ctx)
+    assert done["dead"] == 1
+    subs = self_alerts(vigil.ctx)
+    assert [s.event.name for s in subs] == ["NotificationFailed"]
+    assert subs[0].event.labels["channel"] == "webhook"
+
+
+def test_rate_limit_queues_and_a_burst_is_coalesced(vigil: Harness,
+                                                    receiver: Receiver) -> None:
+    channel(vigil, name="hook", kind="webhook", rate_per_minute=1,
+            config={"url": f"http://127.0.0.1:{receiver.port}/hook"})
+    vigil.client.post("/api/v1/routing-rules", headers=vigil.auth,
+                      json={"name": "all", "channels": ["hook"]})
+    vigil.post_alertmanager(am(alert("A")))
+    (a,) = incidents(vigil)
+    act(vigil, a["id"], "acknowledge")
+    act(vigil, a["id"], "resolve")
+    vigil.post_alertmanager(am(alert("B", service="other")))
+    done = run_once(vigil.ctx)
+    # Incident A's created, acknowledged, resolved go out as one message; B waits its turn.
+    assert done["sent"] == 1 and len(receiver.bodies) == 1
+    statuses = sorted(d.status for d in deliveries(vigil))
+    assert statuses == ["coalesced", "coalesced", "pending", "sent"]
+    vigil.clock.advance(seconds=61)
+    assert run_once(vigil.ctx)["sent"] == 1
+    assert len(receiver.bodies) == 2
+
+
+def test_channel_validation_test_send_and_preview(vigil: Harness,
+                                                  smtp: tuple[Sink, int]) -> None:
+    sink, port = smtp
+    bad = vigil.client.post("/api/v1/channels", headers=vigil.auth, json={
+        "name": "x", "kind": "email", "config": {"smtp_host": "127.0.0.1"}})
+    assert bad.status_code == 422 and bad.json()["error"]["field"].startswith("config")
+    unknown = vigil.client.post("/api/v1/channels", headers=vigil.auth, json={
+        "name": "x", "kind": "carrier-pigeon", "config": {}})
+    assert unknown.status_code == 422
+    made = email_channel(vigil, port)
+    assert vigil.client.post("/api/v1/channels", headers=vigil.auth, json={
+        "name": "smtp2", "kind": "email", "personal": True, "config": {
+            "smtp_host": "127.0.0.1", "smtp_port": port, "security": "none",
+            "from_address": "v@example.com"}}).status_code == 409
+    sent = vigil.client.post(f"/api/v1/channels/{made['id']}/test", headers=vigil.auth,
+                             json={"address": "me@example.com"})
+    assert sent.status_code == 200 and sent.json()["ok"] is True, sent.text
+    assert sink.messages[-1]["To"] == "me@example.com"
+    vigil.post_alertmanager(am(alert("Disk", severity="critical", cluster="eu")))
+    (inc,) = incidents(vigil)
+    shown = vigil.client.post("/api/v1/notification-templates/preview", headers=vigil.auth,
+                              json={"incident_id": inc["id"], "kind": "sms"}).json()
+    assert shown["text"].startswith("INC-1 TRIGGERED critical: Disk on checkout")
+    assert "Reply 1a to ack" in shown["text"]
+    custom = vigil.client.post("/api/v1/notification-templates/preview", headers=vigil.auth,
+                               json={"incident_id": inc["id"], "kind": "email",
+                                     "title": "{{ incident.severity }}!",
+                                     "body": "{{ labels.cluster }}"}).json()
+    assert (custom["title"], custom["text"]) == ("critical!", "eu")
+    broken = vigil.client.put("/api/v1/notification-templates", headers=vigil.auth, json={
+        "kind": "email", "event": "triggered", "title": "{{ oops", "body": "x"})
+    assert broken.status_code == 422 and broken.json()["error"]["field"] == "title"
+
+
+def test_handoff_notices_reach_both_people_once(vigil: Harness,
+                                                smtp: tuple[Sink, int]) -> None:
+    from datetime import UTC, datetime
+
+    from test_escalation_engine import people
+    from vigil.oncall.models import ContactMethod, NotificationRule
+
+    sink, port = smtp
+    email_channel(vigil, port)
+    people(vigil)
+    with vigil.ctx.db.write() as s:
+        for cm in s.scalars(select(ContactMethod).where(ContactMethod.type == "email")):
+            s.add(NotificationRule(tenant_id=1, user_id=cm.user_id, contact_method_id=cm.id,
+                                   urgency="low", delay_minutes=0,
+                                   created_at=vigil.clock.now()))
+    assert tick(vigil.ctx)["handoff_notices"] == 0  # starts watching now
+    vigil.clock.set(datetime(2026, 3, 2, 8, 30, tzinfo=UTC))
+    assert tick(vigil.ctx)["handoff_notices"] == 0
+    vigil.clock.set(datetime(2026, 3, 2, 9, 5, tzinfo=UTC))  # weekly handoff alice -> bob
+    assert tick(vigil.ctx)["handoff_notices"] == 2
+    assert tick(vigil.ctx)["handoff_notices"] == 0
+    run_once(vigil.ctx)
+    got = sorted((m["To"], m["Subject"]) for m in sink.messages)
+    assert got == [("alice@ex.com", "On call: primary ends"),
+                   ("bob@ex.com", "On call: primary starts")]
