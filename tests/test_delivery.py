@@ -270,3 +270,33 @@ def test_handoff_notices_reach_both_people_once(vigil: Harness,
     got = sorted((m["To"], m["Subject"]) for m in sink.messages)
     assert got == [("alice@ex.com", "On call: primary ends"),
                    ("bob@ex.com", "On call: primary starts")]
+
+
+def test_sms_reply_acknowledges_when_signed_by_twilio(vigil: Harness) -> None:
+    from twilio.request_validator import RequestValidator
+
+    from test_escalation_engine import people
+
+    people(vigil)
+    token = "twilio-auth-token-123"
+    channel(vigil, name="twilio", kind="sms", personal=True, config={
+        "account_sid": "AC" + "0" * 32, "auth_token": token, "from_number": "+15005550006"})
+    vigil.post_alertmanager(am(alert("Down", severity="critical")))
+    (inc,) = incidents(vigil)
+    url = "http://127.0.0.1:8080/api/v1/twilio/sms"
+    form = {"From": "+4915112345678", "Body": f"{inc['number']}a", "MessageSid": "SM1"}
+    signature = RequestValidator(token).compute_signature(url, form)
+    forged = vigil.client.post("/api/v1/twilio/sms", data=form,
+                               headers={"X-Twilio-Signature": "nope"})
+    assert forged.status_code == 403
+    assert detail(vigil, inc["id"])["status"] == "firing"
+    ok = vigil.client.post("/api/v1/twilio/sms", data=form,
+                           headers={"X-Twilio-Signature": signature})
+    assert ok.status_code == 200 and "INC-1 is acknowledged" in ok.text
+    got = detail(vigil, inc["id"])
+    assert got["status"] == "acknowledged"
+    assert got["timeline"][-1]["actor"] == "user:alice"  # the first user with that number
+    junk = dict(form, Body="hello")
+    reply = vigil.client.post("/api/v1/twilio/sms", data=junk, headers={
+        "X-Twilio-Signature": RequestValidator(token).compute_signature(url, junk)})
+    assert "Reply with the incident number" in reply.text

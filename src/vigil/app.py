@@ -32,6 +32,7 @@ from vigil.integrations.ingest import router as ingest_router
 from vigil.integrations.service import IntegrationDirectory
 from vigil.metrics import Metrics
 from vigil.notify.api import router as notify_router
+from vigil.notify.replies import router as replies_router
 from vigil.oncall.escalation_api import router as escalation_router
 from vigil.oncall.people_api import router as people_router
 from vigil.oncall.schedules_api import router as schedules_router
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     for router in (ingest_router, alerts_router, incidents_router, integrations_router,
                    silences_router, quiet_router, correlation_router, policy_router,
                    people_router, schedules_router, escalation_router, notify_router,
+                   replies_router,
                    api_keys_router, system_router):
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
