@@ -300,3 +300,37 @@ def test_sms_reply_acknowledges_when_signed_by_twilio(vigil: Harness) -> None:
     reply = vigil.client.post("/api/v1/twilio/sms", data=junk, headers={
         "X-Twilio-Signature": RequestValidator(token).compute_signature(url, junk)})
     assert "Reply with the incident number" in reply.text
+
+
+def test_channels_and_routing_as_yaml(vigil: Harness, tmp_path: Any) -> None:
+    from datetime import UTC, datetime
+
+    from vigil import configfiles
+
+    (tmp_path / "notify.yaml").write_text("""\
+kind: NotificationChannel
+name: ops-hook
+type: webhook
+config: {url: "http://127.0.0.1:9/hook"}
+---
+kind: RoutingRule
+name: critical to ops
+severities: [critical]
+channels: [ops-hook]
+""")
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    with vigil.ctx.db.write() as s:
+        assert [o for *_, o in configfiles.apply(s, configfiles.load([tmp_path]),
+                                                 tenant_id=1, now=now)] == ["created", "created"]
+    with vigil.ctx.db.read() as s:
+        text = configfiles.export(s, tenant_id=1)
+    assert "type: webhook" in text and "critical to ops" in text
+    (tmp_path / "notify.yaml").write_text(text)
+    with vigil.ctx.db.write() as s:
+        outcomes = {o for *_, o in configfiles.apply(s, configfiles.load([tmp_path]),
+                                                     tenant_id=1, now=now)}
+    assert outcomes == {"unchanged"}
+    (tmp_path / "notify.yaml").write_text(
+        "kind: NotificationChannel\nname: x\ntype: webhook\nconfig: {url: 'ftp://x'}\n")
+    with pytest.raises(Exception, match=r"notify.yaml#1: config.url"):
+        configfiles.load([tmp_path])

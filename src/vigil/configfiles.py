@@ -131,6 +131,7 @@ def _ensure_kinds() -> None:
     """Each domain registers its kinds when imported."""
     import vigil.correlation.configkind
     import vigil.incidents.configkind
+    import vigil.notify.configkind
     import vigil.oncall.escalation_kinds
     import vigil.oncall.people_kinds
     import vigil.oncall.schedule_kinds
