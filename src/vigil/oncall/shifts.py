@@ -16,7 +16,7 @@ import calendar
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ from vigil.oncall.schedule import (
     Rotation,
     Schedule,
     Shift,
+    SwapState,
     Unit,
     Window,
     as_utc,
@@ -37,6 +38,7 @@ from vigil.oncall.schedule import (
 MAX_SPAN = timedelta(days=3 * 366)
 _FAR = datetime.max.replace(tzinfo=UTC)
 _TICK = timedelta(microseconds=1)
+_DAY = timedelta(days=1)
 
 _Segment = tuple[datetime, datetime, str]
 _Span = tuple[datetime, datetime]
@@ -276,10 +278,128 @@ def _range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return a, b
 
 
+# The instant query works in naive UTC: ``local - zone.utcoffset(local)`` is ``_to_utc``
+# (fold 0: an ambiguous time is its first occurrence, a missing one moves forward) without
+# building aware datetimes; ``_NAIVE_FAR`` is ``_FAR`` without its zone.
+_NAIVE_FAR = _FAR.replace(tzinfo=None)
+
+
+def _naive_utc(local: datetime, zone: ZoneInfo) -> datetime:
+    offset = zone.utcoffset(local)
+    assert offset is not None  # a ZoneInfo always has an offset
+    return local - offset
+
+
+def _handoff(rotation: Rotation, zone: ZoneInfo, k: int) -> datetime:
+    """``_Handoffs.at(k)`` in naive UTC, for a day, week or month rotation."""
+    try:
+        if rotation.unit is Unit.MONTH:
+            local = _add_months(rotation.start, k * rotation.length)
+        else:
+            days = rotation.length * (7 if rotation.unit is Unit.WEEK else 1)
+            local = rotation.start + timedelta(days=k * days)
+        return _naive_utc(local, zone)
+    except (OverflowError, ValueError):
+        return _NAIVE_FAR
+
+
+def _rotation_user_at(rotation: Rotation, zone: ZoneInfo, t: datetime,
+                      local: datetime) -> str | None:
+    """Who ``rotation`` has on call at ``t`` (naive UTC; ``local`` is the wall clock):
+    the shift containing ``t`` is found from its index, as ``_Handoffs.index_at`` does."""
+    start, unit = rotation.start, rotation.unit
+    if unit is Unit.HOUR:  # absolute elapsed hours: exact arithmetic
+        origin = _naive_utc(start, zone)
+        if t < origin:
+            return None
+        k = (t - origin) // timedelta(hours=rotation.length)
+    else:
+        if unit is Unit.MONTH:
+            months = (local.year - start.year) * 12 + local.month - start.month
+            k = max(months // rotation.length, 0)
+        else:
+            days = rotation.length * (7 if unit is Unit.WEEK else 1)
+            k = max((local - start) // timedelta(days=days), 0)
+        while _handoff(rotation, zone, k) > t:
+            if k == 0:  # before the rotation starts
+                return None
+            k -= 1
+        while _handoff(rotation, zone, k + 1) <= t:
+            k += 1
+    if rotation.end is not None and t >= _naive_utc(rotation.end, zone):
+        return None
+    people = rotation.participants
+    return people[k % len(people)]
+
+
+def _in_windows(windows: Sequence[Window], zone: ZoneInfo, t: datetime,
+                days: Sequence[date]) -> bool:
+    """Whether ``t`` (naive UTC) is inside one of ``windows``, as ``_window_spans`` cuts
+    them, looking only at the windows that start on ``days``."""
+    for day in days:
+        weekday = day.weekday()
+        for w in windows:
+            if w.weekday != weekday or _naive_utc(datetime.combine(day, w.start), zone) > t:
+                continue
+            end_day = day if w.end > w.start else day + _DAY
+            if _naive_utc(datetime.combine(end_day, w.end), zone) > t:
+                return True
+    return False
+
+
+def _apply_at(users: set[str], kind: OverrideKind, user: str, replaces: str | None) -> None:
+    """``_apply``, in place."""
+    if kind is OverrideKind.ADD:
+        users.add(user)
+    elif kind is OverrideKind.REMOVE:
+        users.discard(user)
+    elif replaces is None:
+        users.clear()
+        users.add(user)
+    elif replaces in users:
+        users.discard(replaces)
+        users.add(user)
+
+
 def on_call_at(schedule: Schedule, at: datetime) -> list[str]:
-    """The users on call at instant ``at``, sorted (several with add overrides)."""
+    """The users on call at instant ``at``, sorted (several with add overrides).
+
+    The same answer as the first segment of ``_coverage(schedule, t, t + 1µs)``, but only
+    what contains ``t`` is looked at: one shift per layer, the restriction windows of the
+    days around ``t``, and the temporary schedules, swaps and overrides covering ``t``."""
     t = as_utc(at, "at")
-    return sorted(_coverage(schedule, t, t + _TICK)[0][2])
+    users: set[str] = set()
+    for temp in reversed(schedule.temporary):
+        if temp.start <= t < temp.end:
+            users.update(s.user for s in temp.shifts if s.start <= t < s.end)
+            break
+    else:
+        zone, naive = schedule.zone, t.replace(tzinfo=None)
+        local = t.astimezone(zone).replace(tzinfo=None)
+        days: list[date] | None = None
+        for layer in reversed(schedule.layers):
+            if layer.restrictions:
+                if days is None:  # the days _window_spans would look at for [t, t + 1µs)
+                    first, last = local.date() - _DAY, (t + _TICK).astimezone(zone).date()
+                    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+                if not _in_windows(layer.restrictions, zone, naive, days):
+                    continue
+            user = _rotation_user_at(layer.rotation, zone, naive, local)
+            if user is not None:
+                users.add(user)
+                break
+    for swap in schedule.swaps:  # as their replace overrides, first
+        if swap.state is not SwapState.ACCEPTED:
+            continue
+        if swap.start <= t < swap.end:
+            _apply_at(users, OverrideKind.REPLACE, swap.counterpart, swap.requester)
+        if (swap.return_start is not None and swap.return_end is not None
+                and swap.return_start <= t < swap.return_end):
+            _apply_at(users, OverrideKind.REPLACE, swap.requester, swap.counterpart)
+    for override in schedule.overrides:
+        if override.start <= t < override.end:
+            _apply_at(users, override.kind, override.user, override.replaces)
+    return sorted(users)
 
 
 def coverage(schedule: Schedule, start: datetime, end: datetime) -> list[CoverageSegment]:
