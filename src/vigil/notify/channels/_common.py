@@ -124,8 +124,8 @@ def post(url: str, *, json: Any = None, content: bytes | None = None,
         return Result(ok=False, detail=f"bad URL: {exc}")
     except httpx.TransportError as exc:
         return transport_failure(exc)
-    except httpx.InvalidURL as exc:
-        return Result(ok=False, detail=f"bad URL: {exc}")
+    except (httpx.InvalidURL, httpx.HTTPError, UnicodeEncodeError) as exc:
+        return Result(ok=False, detail=f"request not sent: {exc!r}")
     provider_id = None
     if ident is not None and 200 <= resp.status_code < 300:
         try:

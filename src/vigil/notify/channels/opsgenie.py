@@ -48,12 +48,13 @@ def create_body(config: OpsgenieConfig, message: Message) -> dict[str, Any]:
     body: dict[str, Any] = {
         "message": trim(one_line(f"{number}{message.title}"), 130),
         "alias": trim(alias(message), 512),
-        "description": trim(message.text, 15000),
         "priority": PRIORITY.get(message.severity, "P3"),
         "source": "Vigil",
         "details": details,
         "tags": [*config.tags, message.severity],
     }
+    if message.text:
+        body["description"] = trim(message.text, 15000)
     if svc := message.fields.get("service"):
         body["entity"] = trim(svc, 512)
     if config.responders:

@@ -25,14 +25,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from vigil.notify.base import Message, Result
-from vigil.notify.channels._common import EVENTS, HttpURL, one_line, post
+from vigil.notify.channels._common import EVENTS, HttpURL, post
 
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_VALUE = re.compile(r"^[\x20-\x7e\t]*$")
 _RESERVED = ("x-vigil-", "content-type", "content-length", "host", "transfer-encoding")
 
 
@@ -50,7 +54,7 @@ class WebhookConfig(BaseModel):
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, val in value.items():
-            if not name or any(c in name for c in " :\r\n\t") or any(c in val for c in "\r\n"):
+            if not _TOKEN.match(name) or not _VALUE.match(val):
                 raise ValueError(f"header {name!r} is not a valid HTTP header")
             if name.lower().startswith(_RESERVED):
                 raise ValueError(f"header {name!r} is set by Vigil")
@@ -86,6 +90,11 @@ def verify(secret: str | bytes, timestamp: int | str, body: bytes | str, signatu
     return any(hmac.compare_digest(expected, c) for c in candidates)
 
 
+def header_safe(value: str) -> str:
+    """ASCII header value: non-ASCII (and control) characters percent-encoded."""
+    return quote(value, safe="".join(chr(c) for c in range(0x21, 0x7f) if chr(c) != "%"))
+
+
 def body_of(message: Message) -> bytes:
     data = {**message.payload, "event": message.event, "key": message.key,
             "title": message.title, "severity": message.severity,
@@ -109,7 +118,8 @@ class WebhookChannel:
         body = body_of(message)
         ts = int(self.clock())
         headers = {**self.config.headers, "Content-Type": "application/json",
-                   "X-Vigil-Event": one_line(message.event), "X-Vigil-Key": one_line(message.key),
+                   "X-Vigil-Event": header_safe(message.event),
+                   "X-Vigil-Key": header_safe(message.key),
                    "X-Vigil-Timestamp": str(ts)}
         if self.config.secret is not None:
             headers["X-Vigil-Signature"] = sign(self.config.secret.get_secret_value(), ts, body)
