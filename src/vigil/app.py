@@ -8,11 +8,13 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil import __version__
@@ -40,6 +42,10 @@ from vigil.pipeline.runner import PipelineRunner
 from vigil.rules.api import router as silences_router
 from vigil.rules.quiet_api import router as quiet_router
 from vigil.system.api import router as system_router
+from vigil.web.auth_pages import router as web_auth_router
+from vigil.web.events import router as web_events_router
+from vigil.web.pages import router as web_pages_router
+from vigil.web.render import SignIn
 from vigil.worker.notifier import notifier_loop
 from vigil.worker.retention import purge_events
 from vigil.worker.tick import tick_loop
@@ -177,8 +183,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     for router in (ingest_router, alerts_router, incidents_router, integrations_router,
                    silences_router, quiet_router, correlation_router, policy_router,
                    people_router, schedules_router, escalation_router, notify_router,
-                   replies_router,
+                   replies_router, web_auth_router, web_events_router, web_pages_router,
                    api_keys_router, system_router):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"),
+              name="static")
+
+    @app.exception_handler(SignIn)
+    async def _sign_in(request: Request, exc: SignIn) -> Response:
+        return RedirectResponse(exc.to, status_code=303)
+
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -20,12 +20,44 @@ def bearer(request: Request) -> str | None:
     return None
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def session_principal(ctx: Context, request: Request) -> Principal | None:
+    """The person signed in to the web UI, if the session cookie is valid. A request that
+    changes something must also carry the session's CSRF token (``X-CSRF-Token`` header or
+    ``csrf`` form field, checked by the caller for forms)."""
+    from vigil.oncall.models import User
+    from vigil.web.session import COOKIE, read_cookie
+
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return None
+    with ctx.db.write() as session:
+        data = read_cookie(session, raw, ctx.clock.now())
+        if data is None:
+            return None
+        user = session.get(User, data.user_id)
+        if user is None or not user.password_hash:
+            return None
+        if request.method not in SAFE_METHODS and \
+                request.headers.get("x-csrf-token") != data.csrf and \
+                request.scope.get("vigil_csrf_ok") is not True:
+            raise Forbidden("missing or wrong CSRF token", field="X-CSRF-Token")
+        return Principal(user.tenant_id, None, user.username, user.role, user_id=user.id)
+
+
 def require(role: str) -> Callable[..., object]:
     async def dependency(request: Request, ctx: Context = Depends(get_context)) -> Principal:
         raw = bearer(request)
         if raw is None:
-            raise Unauthorized("an API key is required: Authorization: Bearer <key>",
-                               field="Authorization")
+            person = await run_in_threadpool(session_principal, ctx, request)
+            if person is None:
+                raise Unauthorized("an API key is required: Authorization: Bearer <key>",
+                                   field="Authorization")
+            if not person.can(role):
+                raise Forbidden(f"this needs the {role} role; you have {person.role}")
+            return person
 
         def check() -> Principal | None:
             with ctx.db.read() as session:

@@ -23,13 +23,15 @@ class Principal:
     key_id: int | None
     name: str
     role: str
+    #: Set when a person signed in to the web UI (then ``name`` is their username).
+    user_id: int | None = None
 
     def can(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
 
     @property
     def actor(self) -> str:
-        return f"apikey:{self.name}"
+        return f"user:{self.name}" if self.user_id is not None else f"apikey:{self.name}"
 
 
 def hash_secret(raw: str) -> str:

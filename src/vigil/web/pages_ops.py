@@ -1,0 +1,7 @@
+"""Pages: built by a later change."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
