@@ -51,6 +51,7 @@ def banner(first: FirstRun, base_url: str) -> str:
 
    curl -s {base_url}/api/v1/alerts -H 'Authorization: Bearer {first.api_key}'
 
+ Web UI:   {base_url}/   (the first visit creates the first administrator)
  API docs: {base_url}/docs
 ================================================================================
 """
