@@ -334,3 +334,25 @@ channels: [ops-hook]
         "kind: NotificationChannel\nname: x\ntype: webhook\nconfig: {url: 'ftp://x'}\n")
     with pytest.raises(Exception, match=r"notify.yaml#1: config.url"):
         configfiles.load([tmp_path])
+
+
+def test_slack_news_about_an_incident_goes_in_its_first_messages_thread(
+        vigil: Harness) -> None:
+    from channel_servers import RecordingServer, Reply
+
+    ts = "1700000000.000100"
+    with RecordingServer(default=Reply(200, {"ok": True, "channel": "C0OPS", "ts": ts})) as srv:
+        channel(vigil, name="ops-slack", kind="slack",
+                config={"token": "xoxb-test-token", "channel": "#ops",
+                        "base_url": f"{srv.url}/api/"})
+        vigil.client.post("/api/v1/routing-rules", headers=vigil.auth,
+                          json={"name": "all to slack", "channels": ["ops-slack"]})
+        vigil.post_alertmanager(am(alert("Down", severity="critical")))
+        assert run_once(vigil.ctx)["sent"] == 1
+        (inc,) = incidents(vigil)
+        act(vigil, inc["id"], "acknowledge")
+        assert run_once(vigil.ctx)["sent"] == 1
+        first, reply, *_ = srv.wait(2)
+        assert first.path == "/api/chat.postMessage" and "thread_ts" not in first.json
+        assert reply.path == "/api/chat.postMessage" and reply.json["thread_ts"] == ts
+        assert [r.path for r in srv.requests[2:]] == ["/api/chat.update"]

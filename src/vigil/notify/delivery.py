@@ -22,7 +22,7 @@ is sent again with the same key, which the channels pass on (email ``Message-ID`
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -254,6 +254,15 @@ def claim(session: Session, now: datetime, base_url: str, limit: int = 100) -> l
         d.attempts += 1
         taken[chan.id, d.address] = taken.get((chan.id, d.address), 0) + 1
         msg = message_for(session, d, chan.kind, base_url, key, now)
+        if chan.kind in ("slack", "email") and d.incident_id is not None:
+            # Later news about an incident goes in the first message's thread (Slack edits
+            # it too); email replies to it.
+            first = session.scalars(select(Delivery.provider_id).where(
+                Delivery.channel_id == chan.id, Delivery.incident_id == d.incident_id,
+                Delivery.address == d.address, Delivery.status == "sent",
+                Delivery.provider_id.is_not(None)).order_by(Delivery.id).limit(1)).first()
+            if first:
+                msg = replace(msg, thread=first)
         c = Claim(d.id, d.key, chan.kind, dict(chan.config), chan.name, d.address, d.event, msg)
         claims.append(c)
         by_target[target] = c
