@@ -21,6 +21,9 @@ class Incident(Base):
         Index("ix_incidents_tenant_status_created", "tenant_id", "status", "created_at"),
         Index("ix_incidents_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_incidents_group", "tenant_id", "group_key", "last_seen_at"),
+        # The list sorted by severity, and the counts by status (an index-only scan).
+        Index("ix_incidents_tenant_severity", "tenant_id", "severity", "id"),
+        Index("ix_incidents_tenant_counts", "tenant_id", "status", "pending", "candidate"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
