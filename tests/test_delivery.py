@@ -356,3 +356,63 @@ def test_slack_news_about_an_incident_goes_in_its_first_messages_thread(
         assert first.path == "/api/chat.postMessage" and "thread_ts" not in first.json
         assert reply.path == "/api/chat.postMessage" and reply.json["thread_ts"] == ts
         assert [r.path for r in srv.requests[2:]] == ["/api/chat.update"]
+
+
+def test_smtp_down_then_back_delivers_once_and_metrics_count_attempts(vigil: Harness) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    email_channel(vigil, port)  # nothing listens there yet
+    setup(vigil)
+    tick(vigil.ctx)
+    first = run_once(vigil.ctx)
+    assert first["sent"] == 0 and first["failed"] == 1  # connection refused: retry later
+    (d,) = [x for x in deliveries(vigil) if x.channel_kind == "email"]
+    assert d.status == "retrying" and "refused" in (d.last_error or "").lower()
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        vigil.clock.advance(seconds=13)
+        assert run_once(vigil.ctx)["sent"] == 1
+        vigil.clock.advance(minutes=10)
+        assert run_once(vigil.ctx)["sent"] == 0
+        assert len(sink.messages) == 1
+    finally:
+        controller.stop()
+    metrics = vigil.client.get("/metrics").text
+    assert 'vigil_notifications_total{kind="email",outcome="retrying"} 1.0' in metrics
+    assert 'vigil_notifications_total{kind="email",outcome="sent"} 1.0' in metrics
+    assert 'vigil_notification_seconds_count{kind="email"} 2.0' in metrics
+
+
+def test_a_receiver_slower_than_the_timeout_is_retried(vigil: Harness) -> None:
+    release = threading.Event()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            release.wait(5)  # longer than the channel's timeout
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        channel(vigil, name="slow", kind="webhook",
+                config={"url": f"http://127.0.0.1:{server.server_address[1]}/", "timeout": 0.3})
+        vigil.client.post("/api/v1/routing-rules", headers=vigil.auth,
+                          json={"name": "all", "channels": ["slow"]})
+        vigil.post_alertmanager(am(alert("A")))
+        done = run_once(vigil.ctx)
+        assert done["failed"] == 1
+        (d,) = deliveries(vigil)
+        assert d.status == "retrying"
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()

@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     flap_threshold: int = Field(default=5, ge=2, le=50)
     flap_window_minutes: float = Field(default=30.0, gt=0)
     #: How often the notifier looks for notifications to send.
-    notify_interval_seconds: float = Field(default=1.0, gt=0)
+    notify_interval_seconds: float = Field(default=0.25, gt=0)
+    #: Attempts per notification before it is dead-lettered (timeline + self-alert).
+    notify_max_attempts: int = Field(default=6, ge=1, le=50)
     #: How often time-driven work (severity escalation, ...) runs.
     tick_seconds: float = Field(default=5.0, gt=0)
     event_retention_days: int = Field(default=30, ge=1)

@@ -37,6 +37,20 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
+        self.notifications = Counter(
+            "vigil_notifications_total",
+            "Notification delivery attempts by channel kind and outcome "
+            "(sent, retrying, dead, skipped)",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.notification_seconds = Histogram(
+            "vigil_notification_seconds",
+            "Time one delivery attempt took, by channel kind",
+            ["kind"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "vigil_pipeline_queue_depth",
             "Alert events waiting for a commit",

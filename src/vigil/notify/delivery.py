@@ -22,6 +22,7 @@ is sent again with the same key, which the channels pass on (email ``Message-ID`
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +60,7 @@ class Claim:
     event: str
     message: Message
     folded: list[int] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> int:
@@ -270,10 +272,12 @@ def claim(session: Session, now: datetime, base_url: str, limit: int = 100) -> l
 
 
 def send(claims: list[Claim]) -> list[tuple[Claim, Result]]:
+    """Each claim's outcome; ``Claim.seconds`` is set to how long its attempt took."""
     from vigil.notify.channels import build
 
     out = []
     for c in claims:
+        started = time.perf_counter()
         try:
             adapter = build(c.kind, c.config)
             wants = getattr(adapter, "wants", None)
@@ -283,6 +287,7 @@ def send(claims: list[Claim]) -> list[tuple[Claim, Result]]:
             result = adapter.send(c.message)
         except Exception as exc:  # a broken adapter or config must not stop the others
             result = Result(ok=False, retryable=True, detail=f"{type(exc).__name__}: {exc}")
+        c.seconds = time.perf_counter() - started
         out.append((c, result))
     return out
 
@@ -295,13 +300,17 @@ def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
 
 def record(session: Session, results: list[tuple[Claim, Result]], now: datetime,
            max_attempts: int = MAX_ATTEMPTS) -> list[Delivery]:
-    """Store outcomes; returns the deliveries that just died (for a self-alert)."""
+    """Store outcomes (and each attempt's latency in the row's ``payload.attempts``);
+    returns the deliveries that just died (for a self-alert)."""
     dead: list[Delivery] = []
     for c, r in results:
         d = session.get(Delivery, c.id)
         if d is None:
             continue
         d.updated_at, d.lease_until = now, None
+        d.payload = {**d.payload, "attempts": [*d.payload.get("attempts", [])[-9:], {
+            "at": now.isoformat(), "ok": r.ok, "seconds": round(c.seconds, 4),
+            "detail": r.detail[:200]}]}
         if r.ok:
             d.status, d.sent_at, d.provider_id, d.last_error = "sent", now, r.provider_id, None
         elif r.retryable and d.attempts < max_attempts:

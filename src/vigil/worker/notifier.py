@@ -9,6 +9,7 @@ import logging
 
 from vigil.context import Context
 from vigil.notify import delivery
+from vigil.notify.models import Delivery
 from vigil.pipeline.dedup import Submission
 from vigil.pipeline.event import Action, AlertEvent, Severity
 from vigil.pipeline.fingerprint import fingerprint
@@ -25,8 +26,14 @@ def run_once(ctx: Context) -> dict[str, int]:
         claims = delivery.claim(s, now, base_url)
     results = delivery.send(claims)
     with ctx.db.write() as s:
-        dead = delivery.record(s, results, ctx.clock.now())
+        dead = delivery.record(s, results, ctx.clock.now(),
+                               max_attempts=ctx.settings.notify_max_attempts)
         failed = [(d.tenant_id, d.channel_kind, d.last_error or "") for d in dead]
+        outcomes = {c.id: s.get(Delivery, c.id) for c, _ in results}
+        for c, _ in results:
+            row = outcomes[c.id]
+            ctx.metrics.notifications.labels(c.kind, row.status if row else "unknown").inc()
+            ctx.metrics.notification_seconds.labels(c.kind).observe(c.seconds)
     ctx.state_dead.extend(failed)
     sent = sum(1 for _, r in results if r.ok)
     return {"planned": planned, "sent": sent, "failed": len(results) - sent,
