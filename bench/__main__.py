@@ -195,8 +195,8 @@ class Bench:
         under py-spy, and records a table row."""
         before = self.server.count_alerts()
         prof = None
-        exe = find_pyspy() if self.cfg.profile and key in ("a", "b1", "r1", "r50") else None
-        if self.cfg.profile and key in ("a", "b1", "r1", "r50") and exe is None:
+        exe = find_pyspy() if self.cfg.profile and key in ("a", "b1", "b2", "r1", "r50") else None
+        if self.cfg.profile and key in ("a", "b1", "b2", "r1", "r50") and exe is None:
             say("  BENCH_PROFILE=1 but py-spy is not installed (.venv/bin/pip install py-spy)")
         if exe is not None:
             prof_s = max(1, min(10, int(seconds) - 2))

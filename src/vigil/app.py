@@ -138,6 +138,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         # full passes, whose pauses would otherwise show in the tail latency of ingest.
         gc.collect()
         gc.freeze()
+        # Ingest allocates many short-lived objects per batch; collecting the young
+        # generation every 700 allocations cost ~20% of the writer's time.
+        gc.set_threshold(50_000, 20, 20)
         checkpointer = db.checkpointer(wal_limit=settings.sqlite_wal_limit_mb * 1024 * 1024)
         if checkpointer is not None:
             checkpointer.start()

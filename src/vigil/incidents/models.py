@@ -23,6 +23,7 @@ class Incident(Base):
         Index("ix_incidents_group", "tenant_id", "group_key", "last_seen_at"),
         # The list sorted by severity, and the counts by status (an index-only scan).
         Index("ix_incidents_tenant_severity", "tenant_id", "severity", "id"),
+        Index("ix_incidents_tenant_last_seen", "tenant_id", "last_seen_at", "id"),
         Index("ix_incidents_tenant_counts", "tenant_id", "status", "pending", "candidate"),
     )
 

@@ -52,6 +52,8 @@ async def login(request: Request, username: str = Form(""), password: str = Form
                                                 User.username == username.strip().lower())
                              ).first()
             ok = check_password(user.password_hash if user else None, password)
+            if user is not None:
+                s.expunge(user)  # used after this read session ends
             return user if ok else None
 
     user = await run_in_threadpool(run)

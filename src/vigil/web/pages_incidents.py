@@ -1,7 +1,234 @@
-"""Pages: built by a later change."""
+"""Incident pages: the list (status tabs, filters, keyset pages, bulk actions, keyboard
+shortcuts, live rows) and one incident (header, actions, alerts, timeline).
+
+Pages only read; every change goes through the JSON API (``/api/v1/incidents/...``) from
+``/static/incidents.js`` with the session cookie and the CSRF header, so the API's role
+checks apply to the UI as they do to API keys."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from vigil.context import Context, get_context
+from vigil.errors import InvalidInput, NotFound
+from vigil.incidents import service
+from vigil.incidents.models import OPEN_STATUSES, Incident
+from vigil.pipeline.event import SEVERITY_LABELS, Severity
+from vigil.web.render import Viewer, page, signed_in
 
 router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+MAX_ROWS = 100
+
+#: tab -> (label, statuses it lists; None for candidates)
+TABS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "open": ("Open", OPEN_STATUSES),
+    "firing": ("Firing", ("firing",)),
+    "acknowledged": ("Acknowledged", ("acknowledged",)),
+    "investigating": ("Investigating", ("investigating",)),
+    "resolved": ("Resolved", ("resolved",)),
+    "closed": ("Closed", ("closed",)),
+    "candidates": ("Candidates", None),
+}
+SORT_OPTIONS = (("-created_at", "Newest first"), ("created_at", "Oldest first"),
+                ("-last_seen_at", "Recently seen"), ("-severity", "Most severe"))
+SEVERITIES = tuple(s.label for s in sorted(Severity, reverse=True))
+PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+FILTERS = ("severity", "priority", "service", "team", "assignee", "q")
+#: New incidents are inserted live into these tabs (when nothing else narrows the list).
+LIVE_TABS = ("open", "firing")
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    tab: str
+    sort: str
+    cursor: str
+    values: dict[str, str]
+
+    @property
+    def filtered(self) -> bool:
+        return any(self.values.values())
+
+    def url(self, **changes: str) -> str:
+        params = {"tab": self.tab, **self.values, "sort": self.sort, **changes}
+        if params.get("sort") == SORT_OPTIONS[0][0]:
+            del params["sort"]
+        return "/ui/incidents?" + urlencode({k: v for k, v in params.items() if v})
+
+
+def _tab_counts(counts: dict[str, int]) -> dict[str, int]:
+    out = {tab: sum(counts.get(s, 0) for s in statuses)
+           for tab, (_, statuses) in TABS.items() if statuses is not None}
+    out["candidates"] = counts.get("candidate", 0)
+    return out
+
+
+def _filters(query: ListQuery) -> service.IncidentFilter:
+    v = query.values
+    statuses = TABS[query.tab][1]
+    if v["severity"] and v["severity"] not in SEVERITIES:
+        raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}",
+                           field="severity")
+    if v["priority"] and v["priority"] not in PRIORITIES:
+        raise InvalidInput(f"priority must be one of {', '.join(PRIORITIES)}",
+                           field="priority")
+    return service.IncidentFilter(
+        status=list(statuses) if statuses else None,
+        severity=[v["severity"]] if v["severity"] else None,
+        priority=[v["priority"]] if v["priority"] else None,
+        service=v["service"] or None, team=v["team"] or None,
+        assignee=v["assignee"] or None, text=v["q"] or None, candidate=statuses is None)
+
+
+@router.get("/ui/incidents", response_class=HTMLResponse)
+async def incident_list(
+    request: Request, tab: str = "open", severity: str = "", priority: str = "",
+    service_: str = Query("", alias="service"), team: str = "", assignee: str = "",
+    q: str = "", sort: str = "-created_at", cursor: str = "",
+    who: Viewer = Depends(signed_in()), ctx: Context = Depends(get_context),
+) -> Response:
+    """One ``list_incidents`` query and one ``counts_by_status``; never the alerts."""
+    query = ListQuery(
+        tab=tab if tab in TABS else "open",
+        sort=sort if sort in dict(SORT_OPTIONS) else SORT_OPTIONS[0][0],
+        cursor=cursor.strip(),
+        values={"severity": severity.strip().lower(), "priority": priority.strip().upper(),
+                "service": service_.strip(), "team": team.strip(),
+                "assignee": assignee.strip(), "q": q.strip()})
+
+    def run() -> Response:
+        rows: list[Incident] = []
+        nxt: str | None = None
+        error = None
+        with ctx.db.read() as s:
+            try:
+                rows, nxt = service.list_incidents(
+                    s, tenant_id=who.tenant_id, filters=_filters(query), sort=query.sort,
+                    limit=PAGE_SIZE, cursor=query.cursor or None)
+            except InvalidInput as exc:
+                error = exc.message
+            counts = _tab_counts(service.counts_by_status(s, tenant_id=who.tenant_id))
+            live = (query.tab in LIVE_TABS and not query.filtered and not query.cursor
+                    and query.sort == SORT_OPTIONS[0][0])
+            return page(request, "incidents.html", who, ctx, status=400 if error else 200,
+                        incidents=rows, next_url=query.url(cursor=nxt) if nxt else None,
+                        first_url=query.url() if query.cursor else None, query=query,
+                        tabs=TABS, counts=counts, sorts=SORT_OPTIONS, severities=SEVERITIES,
+                        priorities=PRIORITIES, error=error, live=live,
+                        tab_statuses=" ".join(TABS[query.tab][1] or ()))
+    return await run_in_threadpool(run)
+
+
+def _ids(raw: list[str]) -> list[int]:
+    out: list[int] = []
+    for chunk in raw:
+        for part in chunk.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.isdigit():
+                raise InvalidInput("ids must be incident ids", field="ids")
+            out.append(int(part))
+    if len(out) > MAX_ROWS:
+        raise InvalidInput(f"at most {MAX_ROWS} ids", field="ids")
+    return list(dict.fromkeys(out))
+
+
+@router.get("/ui/incidents/rows", response_class=HTMLResponse)
+async def incident_rows(request: Request, ids: list[str] = Query(default_factory=list),
+                        who: Viewer = Depends(signed_in()),
+                        ctx: Context = Depends(get_context)) -> Response:
+    """Table rows (``_incident_rows.html``) for the given incidents, newest first; for live
+    updates and in-place refreshes. ``ids=1,2`` or ``ids=1&ids=2``; unknown ids are left
+    out."""
+    wanted = _ids(ids)
+
+    def run() -> Response:
+        with ctx.db.read() as s:
+            rows = list(s.scalars(select(Incident).where(
+                Incident.tenant_id == who.tenant_id, Incident.id.in_(wanted),
+                Incident.pending.is_(False)).order_by(Incident.id.desc()))) if wanted else []
+            return page(request, "_incident_rows.html", who, ctx, incidents=rows)
+    return await run_in_threadpool(run)
+
+
+@router.get("/ui/incidents/lookup")
+async def incident_lookup(number: str = "", who: Viewer = Depends(signed_in()),
+                          ctx: Context = Depends(get_context)) -> JSONResponse:
+    """``INC-42`` or ``42`` -> ``{"id": ..., "number": 42}`` (for "merge into INC-...")."""
+    raw = number.strip().upper().removeprefix("INC-")
+    if not raw.isdigit():
+        raise InvalidInput("give an incident number, like INC-42", field="number")
+
+    def run() -> dict[str, int]:
+        with ctx.db.read() as s:
+            found = s.scalar(select(Incident.id).where(Incident.tenant_id == who.tenant_id,
+                                                       Incident.number == int(raw)))
+            if found is None:
+                raise NotFound(f"no incident INC-{int(raw)}", field="number")
+            return {"id": int(found), "number": int(raw)}
+    return JSONResponse(await run_in_threadpool(run))
+
+
+def duration(start: datetime | None, end: datetime | None) -> str | None:
+    """``1d 2h``, ``3h 5m``, ``4m 10s``, ``12s``; None when either end is missing."""
+    if start is None or end is None:
+        return None
+    s = max(int((end - start).total_seconds()), 0)
+    d, h, m, sec = s // 86400, s % 86400 // 3600, s % 3600 // 60, s % 60
+    if d:
+        return f"{d}d {h}h"
+    if h:
+        return f"{h}h {m}m"
+    if m:
+        return f"{m}m {sec}s"
+    return f"{sec}s"
+
+
+#: status -> the lifecycle buttons that make sense from it
+STATUS_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "firing": (("acknowledge", "Acknowledge"), ("investigate", "Investigate"),
+               ("resolve", "Resolve")),
+    "acknowledged": (("investigate", "Investigate"), ("resolve", "Resolve")),
+    "investigating": (("resolve", "Resolve"),),
+    "resolved": (("close", "Close"), ("reopen", "Reopen")),
+}
+
+
+@router.get("/ui/incidents/{incident_id}", response_class=HTMLResponse)
+async def incident_page(request: Request, incident_id: int,
+                        who: Viewer = Depends(signed_in()),
+                        ctx: Context = Depends(get_context)) -> Response:
+    def run() -> Response:
+        with ctx.db.read() as s:
+            inc = service.get_incident(s, tenant_id=who.tenant_id, incident_id=incident_id)
+            alerts = service.incident_alerts(s, incident_id=inc.id)
+            events = service.timeline(s, incident_id=inc.id)
+            other_ids = [*inc.related_ids, *([inc.merged_into_id] if inc.merged_into_id else [])]
+            others = {o.id: o for o in s.scalars(select(Incident).where(
+                Incident.tenant_id == who.tenant_id, Incident.id.in_(other_ids)))} \
+                if other_ids else {}
+            related = [others[i] for i in inc.related_ids if i in others]
+            merged_into = others.get(inc.merged_into_id) if inc.merged_into_id else None
+            actions: tuple[tuple[str, str], ...] = () if inc.candidate else \
+                STATUS_ACTIONS.get(inc.status, ())
+            done = inc.status in ("merged", "deleted")
+            return page(
+                request, "incident.html", who, ctx, inc=inc, alerts=alerts, events=events,
+                related=related, merged_into=merged_into, status_actions=actions,
+                done=done, severities=SEVERITIES, priorities=PRIORITIES,
+                severity=SEVERITY_LABELS.get(inc.severity, str(inc.severity)),
+                tta=duration(inc.created_at, inc.acknowledged_at),
+                ttr=duration(inc.created_at, inc.resolved_at),
+                open_for=None if inc.resolved_at else duration(inc.created_at, ctx.clock.now()))
+    return await run_in_threadpool(run)
+
