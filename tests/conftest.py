@@ -182,3 +182,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "src" / "vigil" / "integrati
 
 def fixture_path(integration: str, name: str) -> Path:
     return FIXTURES / integration / "fixtures" / name
+
+
+# Browser fixtures for the UI tests (a real server and Debian's Chromium).
+from ui_browser import browser_page, ui_server  # noqa: E402, F401

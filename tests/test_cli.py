@@ -152,3 +152,38 @@ def test_apply_refuses_bad_documents_and_applies_nothing(env: Path, tmp_path: Pa
     assert result.exit_code == 1
     assert words in result.output
     assert "name:" not in runner.invoke(app, ["export"]).output  # nothing was applied
+
+
+def test_an_export_applies_to_an_empty_database(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = tmp_path / "a.db", tmp_path / "b.db"
+    config = tmp_path / "config.yaml"
+    config.write_text("""\
+kind: EscalationPolicy
+name: sre
+steps: [{targets: [{team: sre}]}]
+---
+kind: Team
+name: sre
+members: [alice]
+---
+kind: User
+username: alice
+name: Alice
+email: alice@example.com
+""")
+    monkeypatch.setenv("VIGIL_DATABASE_URL", f"sqlite:///{first}")
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    # Written policy-first, it does not apply (the team does not exist yet) ...
+    assert runner.invoke(app, ["apply", "-f", str(config)]).exit_code == 1
+    # ... in dependency order it does, and so does what export writes.
+    parts = config.read_text().split("---\n")
+    config.write_text("---\n".join(reversed(parts)))
+    assert runner.invoke(app, ["apply", "-f", str(config)]).exit_code == 0
+    out = tmp_path / "exported.yaml"
+    assert runner.invoke(app, ["export", "-o", str(out)]).exit_code == 0
+    monkeypatch.setenv("VIGIL_DATABASE_URL", f"sqlite:///{second}")
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    applied = runner.invoke(app, ["apply", "-f", str(out)])
+    assert applied.exit_code == 0, applied.output
+    assert "EscalationPolicy/sre: created" in applied.output

@@ -416,3 +416,43 @@ def test_a_receiver_slower_than_the_timeout_is_retried(vigil: Harness) -> None:
         release.set()
         server.shutdown()
         server.server_close()
+
+
+def test_an_acknowledgement_that_times_out_pages_again(vigil: Harness,
+                                                      smtp: tuple[Sink, int]) -> None:
+    from test_escalation_engine import people
+
+    sink, port = smtp
+    email_channel(vigil, port)
+    people(vigil)
+    assert vigil.client.post("/api/v1/escalation-policies", headers=vigil.auth, json={
+        "name": "alice", "ack_timeout_minutes": 10,
+        "steps": [{"targets": [{"user": "alice"}]}]}).status_code == 201
+    assert vigil.client.post("/api/v1/assignment-rules", headers=vigil.auth, json={
+        "name": "all", "escalation_policy": "alice", "team": "x"}).status_code == 201
+    vigil.post_alertmanager(am(alert("Down", severity="critical")))
+    (inc,) = incidents(vigil)
+    tick(vigil.ctx)
+    run_once(vigil.ctx)
+    act(vigil, inc["id"], "acknowledge")
+    tick(vigil.ctx)
+    vigil.clock.advance(minutes=11)  # still acknowledged, not resolved: page again
+    assert tick(vigil.ctx)["steps_fired"] == 1
+    run_once(vigil.ctx)
+    assert [m["To"] for m in sink.messages] == ["alice@ex.com", "alice@ex.com"]
+
+
+def test_routed_email_goes_to_the_rules_address(vigil: Harness,
+                                                smtp: tuple[Sink, int]) -> None:
+    sink, port = smtp
+    channel(vigil, name="ops-mail", kind="email", config={
+        "smtp_host": "127.0.0.1", "smtp_port": port, "security": "none",
+        "from_address": "vigil@example.com"})
+    assert vigil.client.post("/api/v1/routing-rules", headers=vigil.auth, json={
+        "name": "critical mail", "severities": ["critical"], "channels": ["ops-mail"],
+        "address": "ops@example.com"}).status_code == 201
+    vigil.post_alertmanager(am(alert("Down", severity="critical")))
+    assert run_once(vigil.ctx)["sent"] == 1
+    (mail,) = sink.messages
+    assert mail["To"] == "ops@example.com"
+    assert "/ui/incidents/" in mail.get_payload()[0].get_payload(decode=True).decode()

@@ -422,3 +422,23 @@ def test_yaml_refuses_bad_documents_and_changes_nothing(vigil: Harness,
     assert caught.value.field == "members[1]"
     assert vigil.client.get(USERS, headers=vigil.auth).json() == []
     assert vigil.client.get(TEAMS, headers=vigil.auth).json() == []
+
+
+def test_admin_sets_a_password_and_the_person_signs_in(vigil: Harness) -> None:
+    made = vigil.client.post("/api/v1/users", headers=vigil.auth, json={
+        "username": "dora", "name": "Dora", "email": "dora@example.com"})
+    assert made.status_code == 201, made.text
+    uid = made.json()["id"]
+    short = vigil.client.put(f"/api/v1/users/{uid}/password", headers=vigil.auth,
+                             json={"password": "short"})
+    assert short.status_code == 422 and short.json()["error"]["field"] == "password"
+    ok = vigil.client.put(f"/api/v1/users/{uid}/password", headers=vigil.auth,
+                          json={"password": "a-long-password"})
+    assert ok.status_code == 204
+    viewer = {"Authorization": f"Bearer {vigil.key_for('viewer')}"}
+    assert vigil.client.put(f"/api/v1/users/{uid}/password", headers=viewer,
+                            json={"password": "a-long-password"}).status_code == 403
+    signed = vigil.client.post("/login", data={"username": "dora",
+                                               "password": "a-long-password"},
+                               follow_redirects=False)
+    assert signed.status_code == 303 and "vigil_session" in signed.cookies

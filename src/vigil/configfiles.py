@@ -121,7 +121,9 @@ def apply(session: Session, docs: list[Document], *, tenant_id: int,
 def export(session: Session, *, tenant_id: int) -> str:
     _ensure_kinds()
     docs: list[dict[str, Any]] = []
-    for name in sorted(KINDS):
+    # People before what names them, so the file applies back to an empty database.
+    first = ["User", "Team", "Service", "Schedule", "NotificationChannel", "EscalationPolicy"]
+    for name in sorted(KINDS, key=lambda k: (first.index(k) if k in first else len(first), k)):
         for body in KINDS[name].export(session, tenant_id):
             docs.append({"kind": name, **body})
     return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True)

@@ -154,7 +154,8 @@ def plan(session: Session, now: datetime, limit: int = 2000) -> int:
                     continue
                 rows.append({**base, "key": f"route:{rule.id}:{chan.id}:{ev.id}",
                              "channel_id": chan.id, "channel_kind": chan.kind,
-                             "address": "", "event": event, "recipient": None,
+                             "address": rule.spec.get("address") or "", "event": event,
+                             "recipient": None,
                              "payload": {"rule": rule.name}, "status": "pending",
                              "next_attempt_at": now, "last_error": None})
     made = _insert(session, rows)
@@ -177,7 +178,7 @@ def _context(session: Session, inc: Incident | None, base_url: str, key: bytes,
                 "resolve_url": ""}
     alert = session.scalars(select(Alert).where(Alert.incident_id == inc.id)
                             .order_by(Alert.id).limit(1)).first()
-    url = f"{base_url}/incidents/{inc.id}"
+    url = f"{base_url}/ui/incidents/{inc.id}"
     return {
         "incident": {"id": inc.id, "number": inc.number, "title": inc.title,
                      "summary": inc.summary, "status": inc.status,
@@ -229,8 +230,11 @@ def claim(session: Session, now: datetime, base_url: str, limit: int = 100) -> l
     for d in due:
         inc = session.get(Incident, d.incident_id) if d.incident_id else None
         # A page that an acknowledgement or resolution made moot is not sent.
-        if d.recipient and inc is not None and d.event in ("triggered", "escalated") and \
-                inc.status not in ("firing",):
+        if d.recipient and inc is not None and d.event in ("triggered", "escalated") and (
+                inc.status not in ("firing", "acknowledged", "investigating") or (
+                    inc.acknowledged_at is not None and d.created_at <= inc.acknowledged_at)):
+            # Paged before the acknowledgement (or the incident is over): moot. A page made
+            # after it (an acknowledgement that timed out and re-triggered) still goes.
             d.status, d.updated_at = "cancelled", now
             d.last_error = f"incident is {inc.status}"
             continue

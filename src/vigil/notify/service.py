@@ -40,6 +40,9 @@ class RoutingIn(BaseModel):
     categories: list[str] = Field(default_factory=list)
     events: list[Event] = Field(default_factory=list)
     channels: list[str] = Field(min_length=1, max_length=20)
+    #: Where to, for channels that need a recipient: an email address, a phone number, a
+    #: Slack channel (otherwise the channel's own default).
+    address: str | None = Field(default=None, max_length=1000)
 
 
 class TemplateIn(BaseModel):

@@ -172,8 +172,10 @@ def _on_event(session: Session, ev: OutboxEvent, now: datetime, result: PassResu
     if inc is None:
         return
     if ev.topic == "incident.created":
-        if not inc.candidate and not inc.pending and inc.status == "firing" and \
-                start(session, inc, now) is not None:
+        exists = session.scalars(select(Escalation.id).where(
+            Escalation.incident_id == inc.id)).first()  # a direct page starts its own
+        if exists is None and not inc.candidate and not inc.pending and \
+                inc.status == "firing" and start(session, inc, now) is not None:
             result.started += 1
         return
     row = session.scalars(select(Escalation).where(Escalation.incident_id == inc.id)

@@ -173,7 +173,6 @@ class Page(BaseModel):
     targets: list[PageTarget] = Field(min_length=1, max_length=20)
     urgency: Literal["high", "low"] = "high"
     severity: Literal["critical", "high", "warning", "info", "low"] = "high"
-    repeat: int = Field(default=0, ge=0, le=5)
 
 
 @router.post("/api/v1/page", status_code=201)
@@ -196,7 +195,7 @@ async def page(body: Page, who: Principal = Depends(responder),
             inc = manage.create_manual(s, tenant_id=who.tenant_id, actor=who.actor, now=now,
                                        fields={"title": body.title, "summary": body.message,
                                                "severity": body.severity})
-            inline = {"name": f"page INC-{inc.number}", "repeat": body.repeat,
+            inline = {"name": f"page INC-{inc.number}",
                       "steps": [{"delay": 0, "urgency": body.urgency, "targets": targets}]}
             engine.start(s, inc, now, inline=inline)
             s.flush()

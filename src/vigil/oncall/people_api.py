@@ -4,6 +4,7 @@ and ``/api/v1/services``: viewers read, admins write."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from vigil.auth.deps import admin, viewer
@@ -270,3 +271,30 @@ async def delete_service(service_id: int, who: Principal = Depends(admin),
             svc.delete_service(s, tenant_id=who.tenant_id, service_id=service_id)
     await run_in_threadpool(run)
     return _no_content()
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=10, max_length=1000)
+
+
+@router.put("/api/v1/users/{user_id}/password", status_code=204)
+async def set_password(user_id: int, body: PasswordIn, who: Principal = Depends(viewer),
+                       ctx: Context = Depends(get_context)) -> Response:
+    """Set a person's web sign-in password: an admin for anyone, a person for themselves."""
+    from vigil.errors import Forbidden, NotFound
+    from vigil.oncall.models import User
+    from vigil.web.session import hash_password
+
+    if not (who.can("admin") or who.user_id == user_id):
+        raise Forbidden("only an admin may set another person's password")
+
+    def run() -> None:
+        with ctx.db.write() as s:
+            user = s.get(User, user_id)
+            if user is None or user.tenant_id != who.tenant_id:
+                raise NotFound(f"no user {user_id}", field="id")
+            user.password_hash = hash_password(body.password)
+    await run_in_threadpool(run)
+    return Response(status_code=204)
