@@ -248,3 +248,31 @@ def test_concurrent_ticks_fire_each_step_once(vigil: Harness) -> None:
     keys = [i["key"] for i in intents(vigil)]
     assert len(keys) == len(set(keys)) == 3 * (2 + 4)
     assert isinstance(datetime.fromisoformat(intents(vigil)[0]["due_at"]), datetime)
+
+
+def test_multi_ack_needs_everyone_the_step_paged(vigil: Harness) -> None:
+    from vigil.incidents.service import act as act_on
+
+    people(vigil)
+    assert vigil.client.post("/api/v1/escalation-policies", headers=vigil.auth, json={
+        "name": "both", "steps": [
+            {"multi_ack": True, "targets": [{"team": "senior-engineers"}]},
+            {"delay_minutes": 5, "targets": [{"user": "alice"}]}]}).status_code == 201
+    vigil.client.post("/api/v1/assignment-rules", headers=vigil.auth, json={
+        "name": "all", "team": "x", "escalation_policy": "both"})
+    for n, ackers in enumerate((["bob"], ["bob", "carol"])):
+        vigil.post_alertmanager(am(alert(f"Down{n}", severity="critical")))
+        iid = max(i["id"] for i in incidents(vigil))
+        tick(vigil.ctx)
+        for who in ackers:
+            with vigil.ctx.db.write() as s:
+                act_on(s, tenant_id=1, incident_id=iid, action="acknowledge",
+                       actor=f"user:{who}", now=vigil.clock.now())
+        tick(vigil.ctx)
+        vigil.clock.advance(minutes=6)
+        tick(vigil.ctx)
+        paged = {i["user"] for i in intents(vigil) if i["incident_id"] == iid}
+        # One acknowledgement of two: alice is still paged; both: she is not.
+        assert ("alice" in paged) is (len(ackers) == 1), (ackers, paged)
+        kinds = [t["kind"] for t in detail(vigil, iid)["timeline"]]
+        assert kinds.count("also_acknowledged") == len(ackers) - 1

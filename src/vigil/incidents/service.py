@@ -157,6 +157,13 @@ def act(session: Session, *, tenant_id: int, incident_id: int, action: str, acto
     inc = get_incident(session, tenant_id=tenant_id, incident_id=incident_id, for_update=True)
     target = next_status(inc.status, action)
     if target is None:
+        if action == "acknowledge" and not session.scalars(select(IncidentEvent.id).where(
+                IncidentEvent.incident_id == inc.id, IncidentEvent.actor == actor,
+                IncidentEvent.kind.in_(("acknowledged", "also_acknowledged")))).first():
+            # Someone else acknowledging too: kept, and told to escalation (multi-ack).
+            record(session, inc, now=now, actor=actor, kind="also_acknowledged",
+                   message=f"Also acknowledged by {actor}", before=snapshot(inc),
+                   topic="incident.status_changed")
         return inc
     before = snapshot(inc)
     inc.status = target
