@@ -114,12 +114,12 @@ class Config:
     @classmethod
     def from_env(cls) -> Config:
         scenarios = tuple(s.strip() for s in os.environ.get("BENCH_SCENARIOS",
-                                                            "a,b1,b2,r1,r50,c")
+                                                            "a,b1,b2,n,r1,r50,c")
                           .split(",") if s.strip())
-        unknown = set(scenarios) - {"a", "b1", "b2", "r1", "r50", "c"}
+        unknown = set(scenarios) - {"a", "b1", "b2", "n", "r1", "r50", "c"}
         if unknown:
             raise SystemExit(f"BENCH_SCENARIOS: unknown {', '.join(sorted(unknown))}; "
-                             "use a, b1, b2, r1, r50, c")
+                             "use a, b1, b2, n, r1, r50, c")
         kind = os.environ.get("BENCH_SINGLE_KIND", "alertmanager")
         if kind not in ("alertmanager", "generic"):
             raise SystemExit("BENCH_SINGLE_KIND must be alertmanager or generic")
@@ -268,6 +268,15 @@ class Bench:
         self.measured("b2", f"(b2) single alert @ {rate:,.0f}/s open",
                       lambda: self.open(reqs, rate, self.cfg.open_connections), secs)
 
+    def scenario_notify(self) -> None:
+        """(n) alert accepted -> notification at a local webhook, at 100 and 1,000/s."""
+        from bench import notify_latency
+
+        say("(n) alert -> notification latency (routing rule to a local webhook receiver)")
+        self.extra["n"] = notify_latency.run(
+            self.server.base_url, self.server.admin_key, self.server.alertmanager_key,
+            seconds=max(3.0, 10 * self.cfg.scale), say=say)
+
     def scenario_rules(self, n_rules: int) -> None:
         """Batches of 100 alerts over 1,000 groups through ``n_rules`` correlation rules."""
         key = f"r{n_rules}"
@@ -397,6 +406,8 @@ class Bench:
         b1 = self.scenario_b1() if "b1" in sc else None
         if "b2" in sc:
             self.scenario_b2(b1)
+        if "n" in sc:
+            self.scenario_notify()
         if "r1" in sc:
             self.scenario_rules(1)
         if "r50" in sc:
@@ -441,6 +452,12 @@ class Bench:
                 f"p99 {p99:,.1f} ms, p50 {r['latency_ms']['p50']:,.1f} ms" if p99 else "-",
                 p99 is not None and p99 < TARGET_P99_MS and not r["non_202"],
                 "server fell behind the offered rate" if behind else "", "b2")
+        for row in self.extra.get("n", []):
+            p99 = row["p99_ms"]
+            add(f"(n) alert -> notification p99 < {notify_latency_target():.0f} ms at "
+                f"{row['rate']:,.0f}/s", f"p99 {p99} ms, p50 {row['p50_ms']} ms",
+                p99 is not None and p99 < notify_latency_target() and not row["missing"],
+                f"{row['missing']} not notified" if row["missing"] else "")
         for key in ("r1", "r50"):
             if key in rows:
                 r = rows[key]
@@ -467,6 +484,11 @@ class Bench:
             add("    GET /api/v1/alerts?limit=50, median of 20",
                 f"{c['list_median_ms']:,.1f} ms", None, "no target")
         return out
+
+
+def notify_latency_target() -> float:
+    from bench.notify_latency import TARGET_P99_MS
+    return TARGET_P99_MS
 
 
 def _row(key: str, title: str, res: LoadResult, committed: int, window: Window) -> dict[str, Any]:

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     flap_threshold: int = Field(default=5, ge=2, le=50)
     flap_window_minutes: float = Field(default=30.0, gt=0)
     #: How often the notifier looks for notifications to send.
-    notify_interval_seconds: float = Field(default=0.25, gt=0)
+    notify_interval_seconds: float = Field(default=0.1, gt=0)
     #: Attempts per notification before it is dead-lettered (timeline + self-alert).
     notify_max_attempts: int = Field(default=6, ge=1, le=50)
     #: How often time-driven work (severity escalation, ...) runs.

@@ -169,15 +169,38 @@ def plan(session: Session, now: datetime, limit: int = 2000) -> int:
     return made
 
 
+@dataclass
+class PassCache:
+    """What a pass reads once for all its deliveries."""
+
+    first_alert: dict[int, Alert | None] = field(default_factory=dict)
+    overrides: dict[tuple[int, str, str], TemplateOverride | None] = field(default_factory=dict)
+
+    def preload(self, session: Session, incident_ids: set[int]) -> None:
+        wanted = sorted(incident_ids - self.first_alert.keys())
+        if not wanted:
+            return
+        list(session.scalars(select(Incident).where(Incident.id.in_(wanted))))  # identity map
+        firsts = select(func.min(Alert.id)).where(Alert.incident_id.in_(wanted)) \
+            .group_by(Alert.incident_id)
+        found = {a.incident_id: a for a in session.scalars(select(Alert).where(
+            Alert.id.in_(firsts.scalar_subquery())))}
+        for i in wanted:
+            self.first_alert[i] = found.get(i)
+
+
 def _context(session: Session, inc: Incident | None, base_url: str, key: bytes,
-             now: datetime) -> dict[str, Any]:
+             now: datetime, cache: PassCache | None = None) -> dict[str, Any]:
     if inc is None:
         return {"incident": {"title": "Test notification from Vigil", "status": "test",
                              "severity": "info", "services": [], "number": None},
                 "labels": {}, "links": [], "url": base_url, "ack_url": "",
                 "resolve_url": ""}
-    alert = session.scalars(select(Alert).where(Alert.incident_id == inc.id)
-                            .order_by(Alert.id).limit(1)).first()
+    if cache is not None and inc.id in cache.first_alert:
+        alert = cache.first_alert[inc.id]
+    else:
+        alert = session.scalars(select(Alert).where(Alert.incident_id == inc.id)
+                                .order_by(Alert.id).limit(1)).first()
     url = f"{base_url}/ui/incidents/{inc.id}"
     return {
         "incident": {"id": inc.id, "number": inc.number, "title": inc.title,
@@ -192,12 +215,18 @@ def _context(session: Session, inc: Incident | None, base_url: str, key: bytes,
 
 
 def message_for(session: Session, d: Delivery, kind: str, base_url: str, key: bytes,
-                now: datetime) -> Message:
+                now: datetime, cache: PassCache | None = None) -> Message:
     inc = session.get(Incident, d.incident_id) if d.incident_id else None
-    ctx = _context(session, inc, base_url, key, now)
-    override = session.scalars(select(TemplateOverride).where(
-        TemplateOverride.tenant_id == d.tenant_id, TemplateOverride.kind == kind,
-        TemplateOverride.event == d.event)).first()
+    ctx = _context(session, inc, base_url, key, now, cache)
+    which = (d.tenant_id, kind, d.event)
+    if cache is not None and which in cache.overrides:
+        override = cache.overrides[which]
+    else:
+        override = session.scalars(select(TemplateOverride).where(
+            TemplateOverride.tenant_id == d.tenant_id, TemplateOverride.kind == kind,
+            TemplateOverride.event == d.event)).first()
+        if cache is not None:
+            cache.overrides[which] = override
     if d.payload.get("title") and d.payload.get("text"):  # a notice with its own words
         title, text, html = str(d.payload["title"]), str(d.payload["text"]), ""
     else:
@@ -213,7 +242,7 @@ def message_for(session: Session, d: Delivery, kind: str, base_url: str, key: by
                                                   "event": d.event})
 
 
-def claim(session: Session, now: datetime, base_url: str, limit: int = 100) -> list[Claim]:
+def claim(session: Session, now: datetime, base_url: str, limit: int = 500) -> list[Claim]:
     stmt = (select(Delivery).where(
         ((Delivery.status.in_(("pending", "retrying"))) & (Delivery.next_attempt_at <= now))
         | ((Delivery.status == "sending") & (Delivery.lease_until <= now)))
@@ -224,9 +253,12 @@ def claim(session: Session, now: datetime, base_url: str, limit: int = 100) -> l
     if not due:
         return []
     key = links.secret(session)
+    cache = PassCache()
+    cache.preload(session, {d.incident_id for d in due if d.incident_id is not None})
     claims: list[Claim] = []
     by_target: dict[tuple[Any, ...], Claim] = {}
     taken: dict[tuple[int, str], int] = {}  # claimed in this pass, per channel and address
+    sent_recently: dict[tuple[int, str], int] = {}
     for d in due:
         inc = session.get(Incident, d.incident_id) if d.incident_id else None
         # A page that an acknowledgement or resolution made moot is not sent.
@@ -242,10 +274,15 @@ def claim(session: Session, now: datetime, base_url: str, limit: int = 100) -> l
         if chan is None or not chan.enabled:
             d.status, d.last_error, d.updated_at = "dead", "channel is gone or disabled", now
             continue
-        recent = (session.scalar(select(func.count()).select_from(Delivery).where(
-            Delivery.channel_id == chan.id, Delivery.address == d.address,
-            Delivery.status == "sent", Delivery.sent_at > now - timedelta(minutes=1))) or 0) \
-            + taken.get((chan.id, d.address), 0)
+        pair = (chan.id, d.address)
+        if pair not in sent_recently:
+            sent_recently[pair] = session.scalar(select(func.count()).select_from(Delivery)
+                                                 .where(Delivery.channel_id == chan.id,
+                                                        Delivery.address == d.address,
+                                                        Delivery.status == "sent",
+                                                        Delivery.sent_at > now - timedelta(
+                                                            minutes=1))) or 0
+        recent = sent_recently[pair] + taken.get(pair, 0)
         target = (chan.id, d.address, d.incident_id)
         if d.incident_id is not None and target in by_target:
             # A burst about one incident to one address: one message, not one each.
@@ -259,7 +296,7 @@ def claim(session: Session, now: datetime, base_url: str, limit: int = 100) -> l
         d.status, d.lease_until, d.updated_at = "sending", now + LEASE, now
         d.attempts += 1
         taken[chan.id, d.address] = taken.get((chan.id, d.address), 0) + 1
-        msg = message_for(session, d, chan.kind, base_url, key, now)
+        msg = message_for(session, d, chan.kind, base_url, key, now, cache)
         if chan.kind in ("slack", "email") and d.incident_id is not None:
             # Later news about an incident goes in the first message's thread (Slack edits
             # it too); email replies to it.
@@ -275,25 +312,35 @@ def claim(session: Session, now: datetime, base_url: str, limit: int = 100) -> l
     return claims
 
 
-def send(claims: list[Claim]) -> list[tuple[Claim, Result]]:
-    """Each claim's outcome; ``Claim.seconds`` is set to how long its attempt took."""
+def send(claims: list[Claim], workers: int = 8) -> list[tuple[Claim, Result]]:
+    """Each claim's outcome (in order); ``Claim.seconds`` is how long its attempt took.
+    Sends run side by side (they wait on the network); one adapter per channel config."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from vigil.notify.channels import build
 
-    out = []
-    for c in claims:
+    adapters: dict[str, Any] = {}
+
+    def one(c: Claim) -> tuple[Claim, Result]:
         started = time.perf_counter()
         try:
-            adapter = build(c.kind, c.config)
+            ident = f"{c.kind}:{sorted(c.config.items())!r}"
+            adapter = adapters.get(ident)
+            if adapter is None:
+                adapter = adapters[ident] = build(c.kind, c.config)
             wants = getattr(adapter, "wants", None)
             if wants is not None and not wants(c.event):
-                out.append((c, Result(ok=True, detail="not subscribed to this event")))
-                continue
+                return c, Result(ok=True, detail="not subscribed to this event")
             result = adapter.send(c.message)
         except Exception as exc:  # a broken adapter or config must not stop the others
             result = Result(ok=False, retryable=True, detail=f"{type(exc).__name__}: {exc}")
         c.seconds = time.perf_counter() - started
-        out.append((c, result))
-    return out
+        return c, result
+
+    if len(claims) <= 1:
+        return [one(c) for c in claims]
+    with ThreadPoolExecutor(min(workers, len(claims)), thread_name_prefix="vigil-send") as pool:
+        return list(pool.map(one, claims))
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -307,8 +354,10 @@ def record(session: Session, results: list[tuple[Claim, Result]], now: datetime,
     """Store outcomes (and each attempt's latency in the row's ``payload.attempts``);
     returns the deliveries that just died (for a self-alert)."""
     dead: list[Delivery] = []
+    rows = {d.id: d for d in session.scalars(select(Delivery).where(
+        Delivery.id.in_([c.id for c, _ in results])))} if results else {}
     for c, r in results:
-        d = session.get(Delivery, c.id)
+        d = rows.get(c.id)
         if d is None:
             continue
         d.updated_at, d.lease_until = now, None

@@ -53,6 +53,18 @@ KEY_LABELS = ("alertname", "service", "env", "environment", "cluster", "namespac
               "job", "severity")
 
 
+_COMPILED: dict[tuple[bool, str], Any] = {}
+
+
+def _compiled(source: str, html: bool = False) -> Any:
+    """The built-in templates, compiled once."""
+    key = (html, source)
+    found = _COMPILED.get(key)
+    if found is None:
+        found = _COMPILED[key] = (_html if html else _text).from_string(source)
+    return found
+
+
 def compile_template(source: str, field: str) -> Any:
     try:
         return _text.from_string(source)
@@ -68,11 +80,11 @@ def render(kind: str, event: str, ctx: dict[str, Any],
         title = compile_template(override[0], "title").render(ctx).strip()
         text = compile_template(override[1], "body").render(ctx).strip()
         return title, text, ""
-    title = _text.from_string(_TITLE).render(ctx).strip()
+    title = _compiled(_TITLE).render(ctx).strip()
     if kind in ("sms", "voice"):
-        return title, _text.from_string(_SMS).render(ctx).strip(), ""
-    text = _text.from_string(_BODY).render(ctx).strip()
-    html = _html.from_string(_EMAIL_HTML).render(ctx) if kind == "email" else ""
+        return title, _compiled(_SMS).render(ctx).strip(), ""
+    text = _compiled(_BODY).render(ctx).strip()
+    html = _compiled(_EMAIL_HTML, html=True).render(ctx) if kind == "email" else ""
     return title, text, html
 
 
