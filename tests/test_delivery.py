@@ -456,3 +456,33 @@ def test_routed_email_goes_to_the_rules_address(vigil: Harness,
     (mail,) = sink.messages
     assert mail["To"] == "ops@example.com"
     assert "/ui/incidents/" in mail.get_payload()[0].get_payload(decode=True).decode()
+
+
+def test_a_weekly_summary_of_shifts_goes_out_on_monday(vigil: Harness,
+                                                      smtp: tuple[Sink, int]) -> None:
+    from datetime import UTC, datetime
+
+    from test_escalation_engine import people
+    from vigil.oncall.models import ContactMethod, NotificationRule
+
+    sink, port = smtp
+    email_channel(vigil, port)
+    people(vigil)
+    with vigil.ctx.db.write() as s:
+        for cm in s.scalars(select(ContactMethod).where(ContactMethod.type == "email")):
+            s.add(NotificationRule(tenant_id=1, user_id=cm.user_id, contact_method_id=cm.id,
+                                   urgency="low", delay_minutes=0,
+                                   created_at=vigil.clock.now()))
+    vigil.clock.set(datetime(2026, 3, 1, 23, 50, tzinfo=UTC))  # Sunday night
+    tick(vigil.ctx)
+    vigil.clock.set(datetime(2026, 3, 2, 0, 10, tzinfo=UTC))  # Monday
+    assert tick(vigil.ctx)["handoff_notices"] == 2  # alice and bob have shifts this week
+    vigil.clock.set(datetime(2026, 3, 2, 0, 20, tzinfo=UTC))
+    assert tick(vigil.ctx)["handoff_notices"] == 0
+    run_once(vigil.ctx)
+    by_to = {m["To"]: m for m in sink.messages}
+    assert set(by_to) == {"alice@ex.com", "bob@ex.com"}
+    part = next(p for p in by_to["bob@ex.com"].walk()
+                if p.get_content_type() == "text/plain")
+    body = part.get_payload(decode=True).decode()
+    assert "primary: Mon 02 Mar 09:00 - Mon 09 Mar 00:00 UTC" in body  # to the week's end

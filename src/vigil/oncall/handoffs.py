@@ -1,5 +1,6 @@
-"""Handoff notices: tell people when their on-call shift starts and ends. Run by the tick;
-the window since the last run is kept in a cursor row, so each handoff is noticed once."""
+"""Handoff notices: tell people when their on-call shift starts and ends, and every Monday
+(00:00 UTC) send each person a summary of their shifts in the coming week. Run by the tick;
+the window since the last run is kept in a cursor row, so each is sent once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from sqlalchemy.orm import Session
 from vigil.oncall.engine import INTENT
 from vigil.oncall.models import OutboxCursor
 from vigil.oncall.people_service import reachable
-from vigil.oncall.schedules_service import handoffs_between
+from vigil.oncall.schedules_service import handoffs_between, list_schedules, load
+from vigil.oncall.shifts import final_shifts
 from vigil.outbox.models import OutboxEvent
 from vigil.tenants.models import Tenant
 
@@ -33,6 +35,10 @@ def notify_handoffs(session: Session, now: datetime) -> int:
         return 0
     cursor.last_id = int(now.timestamp())
     made = 0
+    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0,
+                                                           microsecond=0)
+    if start < monday <= now:
+        made += _weekly(session, monday, now)
     for tenant_id in session.scalars(select(Tenant.id)):
         for schedule, at, before, after in handoffs_between(session, tenant_id, start, now):
             changes = [(u, "starts") for u in after if u not in before] + \
@@ -50,4 +56,29 @@ def notify_handoffs(session: Session, now: datetime) -> int:
                                  "target_kind": "schedule", "target": schedule},
                         created_at=now, available_at=now, attempts=0))
                     made += 1
+    return made
+
+
+def _weekly(session: Session, monday: datetime, now: datetime) -> int:
+    """Each person's shifts of the week starting ``monday``, one notice each."""
+    made = 0
+    end = monday + timedelta(days=7)
+    for tenant_id in session.scalars(select(Tenant.id)):
+        mine: dict[str, list[str]] = {}
+        for row in list_schedules(session, tenant_id=tenant_id):
+            for shift in final_shifts(load(row), monday, end):
+                mine.setdefault(shift.user, []).append(
+                    f"{row.name}: {shift.start:%a %d %b %H:%M} - {shift.end:%a %d %b %H:%M} UTC")
+        for user, lines in mine.items():
+            text = "Your on-call shifts this week:\n" + "\n".join(lines)
+            for cm, _ in reachable(session, tenant_id, user, "low"):
+                session.add(OutboxEvent(
+                    tenant_id=tenant_id, topic=INTENT, aggregate=f"user:{user}",
+                    payload={"key": f"weekly:{int(monday.timestamp())}:{user}:{cm.id}",
+                             "incident_id": None, "user": user, "channel": cm.type,
+                             "address": cm.address, "urgency": "low", "event": "reminder",
+                             "title": "Your on-call week", "text": text,
+                             "target_kind": "user", "target": user},
+                    created_at=now, available_at=now, attempts=0))
+                made += 1
     return made
