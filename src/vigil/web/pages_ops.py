@@ -1,7 +1,176 @@
-"""Pages: built by a later change."""
+"""Operations pages: the dashboard (``/ui``) here; alerts, on-call, configuration and
+silences in ``pages_ops_*`` modules whose routers are included below.
+
+The dashboard is a handful of aggregate queries (incident counts by status and by
+severity, alerts per hour over 24 hours, MTTA/MTTR over 7 days, kept while nothing changes) drawn
+as inline SVG bar charts (``web.charts``), so it stays fast with 100,000s of incidents."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import String, case, extract, func, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from vigil.alerts.models import Alert
+from vigil.context import Context, get_context
+from vigil.db import Database
+from vigil.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
+from vigil.incidents.service import counts_by_status
+from vigil.oncall import schedules_service
+from vigil.pipeline.event import SEVERITY_LABELS
+from vigil.web.charts import Bar, bar_chart, duration
+from vigil.web.pages_ops_alerts import router as alerts_router
+from vigil.web.pages_ops_common import SEVERITIES, user_names
+from vigil.web.pages_ops_config import router as config_router
+from vigil.web.pages_ops_oncall import router as oncall_router
+from vigil.web.pages_ops_silences import router as silences_router
+from vigil.web.render import Viewer, page, signed_in
 
 router = APIRouter(include_in_schema=False)
+HOURS = 24
+WEEK = timedelta(days=7)
+CACHE_FOR = timedelta(seconds=60)
+#: database -> tenant -> (computed at, newest incident event id, figures)
+_WEEK_CACHE: WeakKeyDictionary[Database, dict[int, tuple[datetime, int, dict[str, Any]]]] = (
+    WeakKeyDictionary())
+
+
+def open_by_severity(session: Session, tenant_id: int) -> dict[str, int]:
+    """Open incidents per severity. Grouped by ``severity + 0`` so that SQLite finds the
+    open ones through (tenant, status, pending, candidate) instead of walking every
+    incident in (tenant, severity) order."""
+    by = Incident.severity + 0
+    rows = session.execute(select(by, func.count()).where(
+        Incident.tenant_id == tenant_id, Incident.status.in_(OPEN_STATUSES),
+        Incident.pending.is_(False), Incident.candidate.is_(False)).group_by(by))
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for level, n in rows:
+        counts[SEVERITY_LABELS.get(int(level), str(level))] = int(n)
+    return counts
+
+
+def alerts_per_hour(session: Session, tenant_id: int, now: datetime) -> list[tuple[datetime, int]]:
+    """Alerts first received in each of the last 24 hours (the current one last), counted
+    in the database grouped by hour: ``date_trunc`` on PostgreSQL, the hour prefix of the
+    stored text on SQLite. The range is found through (tenant, last_received_at): an alert
+    first received in the range was last received in it too."""
+    first = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(
+        hours=HOURS - 1)
+    if session.get_bind().dialect.name == "postgresql":
+        bucket: Any = func.to_char(func.date_trunc("hour", func.timezone(
+            "UTC", Alert.first_received_at)), "YYYY-MM-DD HH24")
+    else:  # stored as "YYYY-MM-DD HH:MM:SS.ffffff" (UTC)
+        bucket = func.substr(Alert.first_received_at, 1, 13, type_=String)
+    rows = session.execute(select(bucket, func.count()).where(
+        Alert.tenant_id == tenant_id, Alert.last_received_at >= first,
+        Alert.first_received_at >= first).group_by(bucket))
+    counts = {str(key): int(n) for key, n in rows}
+    hours = [first + timedelta(hours=i) for i in range(HOURS)]
+    return [(h, counts.get(h.strftime("%Y-%m-%d %H"), 0)) for h in hours]
+
+
+def _seconds(session: Session, later: Any, earlier: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def response_times(session: Session, tenant_id: int, since: datetime,
+                   until: datetime) -> dict[str, Any]:
+    """MTTA and MTTR (means, overall and per severity) of the incidents created in
+    ``[since, until)``, averaged in the database in one grouped query: the figures of
+    ``incidents.analytics.summary`` without its medians, which need every row."""
+    ack = _seconds(session, Incident.acknowledged_at, Incident.created_at)
+    res = _seconds(session, Incident.resolved_at, Incident.created_at)
+    rows = session.execute(select(
+        Incident.severity, func.count(), func.count(Incident.acknowledged_at), func.avg(ack),
+        func.count(Incident.resolved_at), func.avg(res),
+        func.sum(case((Incident.noise.is_(True), 1), else_=0))).where(
+        Incident.tenant_id == tenant_id, Incident.created_at >= since,
+        Incident.created_at < until, Incident.pending.is_(False),
+        Incident.candidate.is_(False)).group_by(Incident.severity)).all()
+    out: dict[str, Any] = {"incidents": 0, "noise": 0, "mtta": {}, "mttr": {}}
+    totals = {"mtta": [0, 0.0], "mttr": [0, 0.0]}
+    for level, n, n_ack, mean_ack, n_res, mean_res, noise in rows:
+        sev = SEVERITY_LABELS.get(int(level), str(level))
+        out["incidents"] += int(n)
+        out["noise"] += int(noise or 0)
+        for key, count, mean in (("mtta", n_ack, mean_ack), ("mttr", n_res, mean_res)):
+            if count and mean is not None:
+                out[key][sev] = {"count": int(count), "mean_s": float(mean)}
+                totals[key][0] += int(count)
+                totals[key][1] += int(count) * float(mean)
+    for key, (count, total) in totals.items():
+        out[key]["all"] = {"count": count, "mean_s": total / count if count else None}
+    return out
+
+
+def week_figures(ctx: Context, session: Session, tenant_id: int,
+                 now: datetime) -> dict[str, Any]:
+    """``response_times`` over the last 7 days, kept (per database and tenant) for up to a
+    minute while no incident changes: every change of an incident adds to its timeline,
+    so the newest timeline id (one index lookup) says whether the figures still hold."""
+    version = int(session.scalar(select(func.max(IncidentEvent.id))) or 0)
+    per_db = _WEEK_CACHE.setdefault(ctx.db, {})
+    hit = per_db.get(tenant_id)
+    if hit is not None and hit[1] == version and timedelta(0) <= now - hit[0] < CACHE_FOR:
+        return hit[2]
+    figures = response_times(session, tenant_id, now - WEEK, now)
+    per_db[tenant_id] = (now, version, figures)
+    return figures
+
+
+def _times(figures: dict[str, Any]) -> list[Bar]:
+    return [Bar(sev, float(figures[sev]["mean_s"]), css=f"sev-{sev}",
+                text=duration(figures[sev]["mean_s"]))
+            for sev in SEVERITIES if sev in figures and figures[sev]["mean_s"] is not None]
+
+
+def dashboard_data(ctx: Context, who: Viewer) -> dict[str, Any]:
+    now = ctx.clock.now()
+    with ctx.db.read() as s:
+        status = counts_by_status(s, tenant_id=who.tenant_id)
+        severity = open_by_severity(s, who.tenant_id)
+        hourly = alerts_per_hour(s, who.tenant_id, now)
+        week = week_figures(ctx, s, who.tenant_id, now)
+        on_call = schedules_service.on_call(s, tenant_id=who.tenant_id, at=now)
+        names = user_names(s, who.tenant_id) if on_call else {}
+    open_total = sum(status[k] for k in OPEN_STATUSES)
+    charts = {
+        "severity": bar_chart(
+            [Bar(k, v, css=f"sev-{k}") for k, v in severity.items()],
+            chart_id="chart-open-severity", title="Open incidents by severity",
+            label_name="Severity", value_name="Open incidents", empty="No open incidents"),
+        "hourly": bar_chart(
+            [Bar(h.strftime("%H:00"), n) for h, n in hourly], chart_id="chart-alerts-hourly",
+            title="Alerts received per hour, last 24 hours (UTC)", label_name="Hour (UTC)",
+            value_name="Alerts", label_every=3, width=640, empty="No alerts in 24 hours"),
+        "mtta": bar_chart(
+            _times(week["mtta"]), chart_id="chart-mtta", fmt=duration,
+            title="Mean time to acknowledge by severity, last 7 days",
+            label_name="Severity", value_name="MTTA", empty="Nothing acknowledged"),
+        "mttr": bar_chart(
+            _times(week["mttr"]), chart_id="chart-mttr", fmt=duration,
+            title="Mean time to resolve by severity, last 7 days",
+            label_name="Severity", value_name="MTTR", empty="Nothing resolved"),
+    }
+    return {"by_status": status, "severity": severity, "open_total": open_total,
+            "alerts_24h": sum(n for _, n in hourly), "week": week, "charts": charts,
+            "on_call": on_call, "names": names}
+
+
+@router.get("/ui", response_class=HTMLResponse)
+async def dashboard(request: Request, who: Viewer = Depends(signed_in()),
+                    ctx: Context = Depends(get_context)) -> Response:
+    data = await run_in_threadpool(dashboard_data, ctx, who)
+    return page(request, "dashboard.html", who, ctx, **data)
+
+
+for _sub in (alerts_router, oncall_router, config_router, silences_router):
+    router.include_router(_sub)
