@@ -49,13 +49,13 @@ def test_sign_in_live_incident_keyboard_ack_resolve_and_timeline(
         ui_server: Server, browser_page: Any) -> None:
     page = browser_page
     sign_up(page)
-    shot(page, "dashboard")
+    fire(ui_server, "PaymentsLatency", service="payments")
     page.goto("/ui/incidents")
     page.wait_for_selector("#incident-table")
     fire(ui_server, "CheckoutDown")  # while the page is open
-    row = page.locator("tr.incident").first
+    row = page.locator("tr.incident", has_text="CheckoutDown")
     row.wait_for(timeout=5_000)  # appears live, without a reload
-    assert "CheckoutDown" in row.inner_text()
+    assert page.locator("tr.incident").first.inner_text().count("CheckoutDown") == 1
     shot(page, "incidents")
     page.keyboard.press("j")
     page.keyboard.press("a")
@@ -70,6 +70,9 @@ def test_sign_in_live_incident_keyboard_ack_resolve_and_timeline(
     timeline = page.locator("ul#timeline").inner_text()
     assert "user:alice" in timeline
     shot(page, "incident")
+    page.goto("/ui")
+    page.wait_for_selector("#dashboard")
+    shot(page, "dashboard")
     # Signing out and back in.
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login*")
