@@ -4,13 +4,14 @@ as the API requires), and the YAML helper that lets a textarea hold YAML or JSON
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from vigil.context import Context, get_context
@@ -18,7 +19,8 @@ from vigil.errors import Forbidden, InvalidInput
 from vigil.oncall import escalation_service, people_service
 from vigil.oncall.escalation import Step, Target
 from vigil.oncall.escalation_parse import parse_policy
-from vigil.oncall.models import ScheduleRow, Service, Team
+from vigil.oncall.models import ContactMethod, NotificationRule, ScheduleRow, Service, Team
+from vigil.oncall.people_schemas import ContactType
 from vigil.oncall.schedules_service import plain
 from vigil.web.charts import duration
 from vigil.web.pages_ops_common import DASH, not_found, safe_href, slug, user_names
@@ -28,6 +30,7 @@ from vigil.web.render import Viewer, page, signed_in
 router = APIRouter(include_in_schema=False)
 router.include_router(integrations_router)
 ROLES = ("viewer", "responder", "admin")
+CONTACT_TYPES = get_args(ContactType)
 TIME_ZONES = ("UTC", "Europe/London", "Europe/Berlin", "America/New_York",
               "America/Los_Angeles", "Asia/Tokyo", "Australia/Sydney")
 POLICY_EXAMPLE = """name: critical-firing
@@ -118,9 +121,13 @@ def _policies(ctx: Context, who: Viewer, policy_id: int | None) -> dict[str, Any
             return None
     return {"policies": [(r, _policy_view(r.definition, schedules)) for r in rows],
             "selected": selected, "used": used,
+            "yamls": {r.id: _yaml(r.definition) for r in rows},
             "view": _policy_view(selected.definition, schedules) if selected else None,
-            "yaml": yaml.safe_dump(selected.definition, sort_keys=False, allow_unicode=True)
-            if selected else POLICY_EXAMPLE}
+            "yaml": _yaml(selected.definition) if selected else POLICY_EXAMPLE}
+
+
+def _yaml(definition: dict[str, Any]) -> str:
+    return yaml.safe_dump(definition, sort_keys=False, allow_unicode=True)
 
 
 @router.get("/ui/escalation-policies", response_class=HTMLResponse)
@@ -168,6 +175,22 @@ async def teams(request: Request, who: Viewer = Depends(signed_in()),
     return page(request, "teams.html", who, ctx, **data)
 
 
+def _contacts(s: Session, tenant_id: int) -> dict[int, list[dict[str, Any]]]:
+    """user id -> their contact methods, each with the notification rules that use it."""
+    rules: dict[int, list[dict[str, Any]]] = {}
+    for r in s.scalars(select(NotificationRule).where(NotificationRule.tenant_id == tenant_id)
+                       .order_by(NotificationRule.delay_minutes, NotificationRule.id)):
+        rules.setdefault(r.contact_method_id, []).append(
+            {"id": r.id, "urgency": r.urgency, "delay_minutes": r.delay_minutes})
+    out: dict[int, list[dict[str, Any]]] = {}
+    for m in s.scalars(select(ContactMethod).where(ContactMethod.tenant_id == tenant_id)
+                       .order_by(ContactMethod.id)):
+        out.setdefault(m.user_id, []).append(
+            {"id": m.id, "type": m.type, "address": m.address, "label": m.label,
+             "enabled": m.enabled, "rules": rules.get(m.id, [])})
+    return out
+
+
 @router.get("/ui/users", response_class=HTMLResponse)
 async def users(request: Request, who: Viewer = Depends(signed_in()),
                 ctx: Context = Depends(get_context)) -> Response:
@@ -178,8 +201,10 @@ async def users(request: Request, who: Viewer = Depends(signed_in()),
             for team in people_service.list_teams(s, tenant_id=who.tenant_id):
                 for m in team.members:
                     member_of.setdefault(m, []).append(team.name)
-        return {"users": people, "member_of": member_of}
+            contacts = _contacts(s, who.tenant_id)
+        return {"users": people, "member_of": member_of, "contacts": contacts}
 
     data = await run_in_threadpool(run)
-    return page(request, "users.html", who, ctx, roles=ROLES, time_zones=TIME_ZONES, **data)
+    return page(request, "users.html", who, ctx, roles=ROLES, time_zones=TIME_ZONES,
+                contact_types=CONTACT_TYPES, **data)
 

@@ -11,8 +11,16 @@
 //   type=datetime-local           -> an ISO 8601 instant (read in the browser's zone)
 //   data-json (JSON or YAML text) -> the parsed value; name="_body" makes it the whole body
 //   type=checkbox data-matcher    -> checked ones become matchers [{name, op: "=", value}]
+//   data-links                    -> runbook links, one "Title | https://..." per line
+//   data-empty="null" / "[]" / "" -> an empty value is sent as that (null, [], or "" when
+//                                    the attribute has no value) instead of left out, so an
+//                                    edit form can clear a field
+//   data-query                    -> a query parameter of the URL, not part of the body
 //   data-for="v"                  -> only sent when the submit button's value is v
 //   name="a.b"                    -> body.a.b (nested objects)
+// A form's data-confirm asks first. A DELETE sends no body. When a call fails, the API's
+// message goes into the form's [data-ops-error] element (as well as the toast), and its
+// [data-reveal-on="409"] elements are shown when the API answered with that status.
 // <button data-ops-call data-url data-method [data-body] [data-confirm] [data-then]>: one
 // call, then reload (or go to data-then).
 // <button data-copy="id">: copies the text of element #id.
@@ -35,6 +43,34 @@
     return got.value;
   }
 
+  // vigil.call, whose errors also carry the HTTP status (err.status); the CSRF header is
+  // vigil's own.
+  async function send(method, url, body) {
+    const resp = await fetch(url, {
+      method, credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": vigil.csrf()},
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = await resp.json().catch(() => ({}));
+    if (!resp.ok) {
+      const err = new Error(data?.error?.message || `${resp.status} ${resp.statusText}`);
+      err.status = resp.status;
+      vigil.toast(err.message);
+      throw err;
+    }
+    return data;
+  }
+
+  function links(text) {  // "Runbook | https://x" per line -> [{title, url}]
+    return text.split(/\r?\n/).map((s) => s.trim()).filter(Boolean).map((line, i) => {
+      const bar = line.lastIndexOf("|");
+      const title = bar < 0 ? "" : line.slice(0, bar).trim();
+      const url = (bar < 0 ? line : line.slice(bar + 1)).trim();
+      if (!url || /\s/.test(url)) throw new Error(`Line ${i + 1}: expected "Title | https://..."`);
+      return {title: (title || url).slice(0, 200), url};
+    });
+  }
+
   function put(body, name, value) {  // "schedule.cron" -> body.schedule.cron
     const keys = name.split(".");
     let node = body;
@@ -42,7 +78,7 @@
     node[keys[keys.length - 1]] = value;
   }
 
-  async function bodyOf(form, submitter) {
+  async function bodyOf(form, submitter, query) {
     let body = {};
     let whole = null;
     const matchers = [];
@@ -59,12 +95,24 @@
       if (!el.name) continue;
       const raw = el.value;
       const v = raw.trim();
-      if (v === "") continue;
-      if (el.dataset.json !== undefined) {
+      if (el.dataset.query !== undefined) {
+        if (v !== "") query.set(el.name, v);
+        continue;
+      }
+      if (v === "") {
+        const empty = el.dataset.empty;
+        if (empty !== undefined) put(body, el.name, empty === "" ? "" : JSON.parse(empty));
+        continue;
+      }
+      if (el.type === "password") {
+        put(body, el.name, raw);
+      } else if (el.dataset.json !== undefined) {
         const value = await parsed(raw);
         if (el.name === "_body") whole = value; else put(body, el.name, value);
       } else if (el.dataset.lines !== undefined) {
         put(body, el.name, v.split(/\r?\n/).map((s) => s.trim()).filter(Boolean));
+      } else if (el.dataset.links !== undefined) {
+        put(body, el.name, links(raw));
       } else if (el.dataset.list !== undefined) {
         put(body, el.name, v.split(/[\n,]+/).map((s) => s.trim()).filter(Boolean));
       } else if (el.type === "number" || el.dataset.number !== undefined) {
@@ -86,26 +134,45 @@
     return body;
   }
 
+  function failed(form, err) {
+    const box = form.querySelector("[data-ops-error]");
+    if (box) { box.textContent = err.message; box.hidden = false; }
+    if (!err.status) return;
+    form.querySelectorAll("[data-reveal-on]").forEach((el) => {
+      if (!el.dataset.revealOn.split(/\s+/).includes(String(err.status))) return;
+      el.hidden = false;
+      el.querySelector("input, select, textarea")?.focus();
+    });
+  }
+
   async function submit(form, submitter) {
-    const url = submitter?.dataset.opsApi || form.dataset.opsApi;
-    const method = submitter?.dataset.method || form.dataset.method || "POST";
+    let url = submitter?.dataset.opsApi || form.dataset.opsApi;
+    const method = (submitter?.dataset.method || form.dataset.method || "POST").toUpperCase();
     const then = submitter?.dataset.then ?? form.dataset.then;
+    const ask = submitter?.dataset.confirm || form.dataset.confirm;
+    if (ask && !confirm(ask)) return;
+    const box = form.querySelector("[data-ops-error]");
+    if (box) { box.hidden = true; box.textContent = ""; }
+    const query = new URLSearchParams();
     let body;
     try {
-      body = await bodyOf(form, submitter);
+      body = await bodyOf(form, submitter, query);
     } catch (err) {
       vigil.toast(err.message);
+      failed(form, err);
       return;
     }
+    if (query.toString()) url += (url.includes("?") ? "&" : "?") + query.toString();
+    if (method === "DELETE" && !Object.keys(body).length) body = undefined;
     const buttons = form.querySelectorAll("button");
     buttons.forEach((b) => { b.disabled = true; });
     try {
-      const made = await vigil.call(method, url, body);
-      vigil.toast("Saved");
+      const made = await send(method, url, body);
+      vigil.toast(method === "DELETE" ? "Deleted" : "Saved");
       if (then) location.href = then.replace("{id}", made && made.id !== undefined ? made.id : "");
       else location.reload();
     } catch (err) {
-      /* vigil.call showed the error in the toast */
+      failed(form, err);  // send showed it in the toast too
     } finally {
       buttons.forEach((b) => { b.disabled = false; });
     }
