@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         gc.freeze()
         # Ingest allocates many short-lived objects per batch; collecting the young
         # generation every 700 allocations cost ~20% of the writer's time.
-        gc.set_threshold(50_000, 20, 20)
+        gc.set_threshold(settings.gc_gen0_threshold, 20, 20)
         checkpointer = db.checkpointer(wal_limit=settings.sqlite_wal_limit_mb * 1024 * 1024)
         if checkpointer is not None:
             checkpointer.start()

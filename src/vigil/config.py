@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     #: its new alerts are kept but muted (no incident) until it has been quiet that long.
     flap_threshold: int = Field(default=5, ge=2, le=50)
     flap_window_minutes: float = Field(default=30.0, gt=0)
+    #: Allocations between young-generation garbage collections (Python's default: 700).
+    gc_gen0_threshold: int = Field(default=50_000, ge=100)
     #: How often the notifier looks for notifications to send.
     notify_interval_seconds: float = Field(default=0.1, gt=0)
     #: Attempts per notification before it is dead-lettered (timeline + self-alert).
