@@ -11,6 +11,8 @@ Scenarios (one server, one fresh SQLite database, in this order; times at BENCH_
        over BENCH_INCIDENT_GROUPS (100,000) so the default rule opens that many incidents
        -> server RSS, then GET /api/v1/alerts?limit=50 (median of 20 calls) and
        GET /api/v1/incidents?limit=50 (p95 of 40 calls, and filtered by status)
+  (n)  alert accepted -> notification at a local webhook receiver, p50/p99 at 100 and
+       1,000 alerts/s (open loop; last, since a notifier that falls behind loads the rest)
 
 (c) takes as long as the server needs to store the rest of the alerts: at ~4,000 alerts/s
 the whole default run is about 5-6 minutes. BENCH_ALERTS=200000 makes it quick.
