@@ -37,6 +37,10 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from vigil.errors import InvalidInput
+from vigil.oncall.dicts import as_list as _list
+from vigil.oncall.dicts import join as _join
+from vigil.oncall.dicts import mapping as _mapping
+from vigil.oncall.dicts import required as _required
 from vigil.oncall.schedule import (
     Layer,
     Override,
@@ -63,32 +67,6 @@ _DAYS = {name: i for i, names in enumerate(
     ("mon monday", "tue tues tuesday", "wed wednesday", "thu thur thurs thursday",
      "fri friday", "sat saturday", "sun sunday")) for name in names.split()}
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _mapping(value: Any, path: str, allowed: set[str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidInput(f"expected an object, got {type(value).__name__}", field=path or None)
-    for key in value:
-        if key not in allowed:
-            raise InvalidInput(f"unknown field {key!r}; expected one of {sorted(allowed)}",
-                               field=_join(path, str(key)))
-    return value
-
-
-def _required(data: Mapping[str, Any], key: str, path: str) -> Any:
-    if data.get(key) is None:
-        raise InvalidInput(f"{key} is required", field=_join(path, key))
-    return data[key]
-
-
-def _list(value: Any, path: str) -> list[Any]:
-    if not isinstance(value, list | tuple):
-        raise InvalidInput(f"expected a list, got {type(value).__name__}", field=path)
-    return list(value)
 
 
 def _user(value: Any, path: str) -> str:
