@@ -21,7 +21,7 @@ from typing import Any
 from vigil.correlation.engine import DEFAULT_RULE, CompiledRule, Route
 from vigil.incidents.models import OPEN_STATUSES
 from vigil.incidents.policies import AssignmentRule, assign
-from vigil.pipeline.dedup import AlertState, Outcome, Submission
+from vigil.pipeline.dedup import AlertState, Outcome
 from vigil.pipeline.event import SEVERITY_LABELS
 
 WINDOW = DEFAULT_RULE.window
@@ -109,11 +109,6 @@ class IncidentDecision:
 def group_key(alert: AlertState) -> str:
     """The default rule's group: same integration, same service, same alert name."""
     return _key(alert.integration_id, alert.service, alert.name)
-
-
-def submission_group_key(sub: Submission) -> str:
-    """The group a trigger would open or join, known before dedup runs (for locking)."""
-    return _key(sub.integration_id, sub.event.service, sub.event.name)
 
 
 def _key(integration_id: int | None, service: str | None, name: str) -> str:

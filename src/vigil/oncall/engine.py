@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,7 +58,6 @@ class PassResult:
     stopped: int = 0
     fired: int = 0
     intents: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 class Lookups:

@@ -3,7 +3,7 @@ delete. Services never commit; the API owns the unit of work."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -139,10 +139,3 @@ def get_inhibition(session: Session, *, tenant_id: int, rule_id: int) -> Inhibit
 def list_inhibitions(session: Session, *, tenant_id: int) -> list[InhibitionRule]:
     return list(session.scalars(select(InhibitionRule).where(
         InhibitionRule.tenant_id == tenant_id).order_by(InhibitionRule.id)))
-
-
-def window_from_alert(labels: dict[str, str], minutes: int) -> dict[str, Any]:
-    """A window body that quiets exactly these labels for ``minutes`` (one-click from an
-    alert in the UI)."""
-    return {"matchers": [f'{k}="{v}"' for k, v in sorted(labels.items())],
-            "duration_minutes": int(timedelta(minutes=minutes).total_seconds() // 60)}
