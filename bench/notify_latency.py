@@ -26,6 +26,8 @@ class _Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keeps connections open, as real endpoints do
+
             def do_POST(self) -> None:
                 now = time.perf_counter()
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -37,6 +39,7 @@ class _Receiver:
                 if m:
                     receiver.arrived.setdefault(int(m.group(1)), now)
                 self.send_response(200)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -99,7 +102,7 @@ def run(base: str, api_key: str, integration_key: str, seconds: float = 10.0,
     auth = {"Authorization": f"Bearer {api_key}"}
     try:
         httpx.post(f"{base}/api/v1/channels", headers=auth, timeout=10, json={
-            "name": "bench-latency", "kind": "webhook", "rate_per_minute": 10_000,
+            "name": "bench-latency", "kind": "webhook", "rate_per_minute": 1_000_000,
             "config": {"url": receiver.url}}).raise_for_status()
         httpx.post(f"{base}/api/v1/routing-rules", headers=auth, timeout=10, json={
             "name": "bench-latency", "events": ["triggered"], "services": ["bench"],

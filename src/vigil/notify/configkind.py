@@ -24,7 +24,7 @@ class ChannelDoc(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     personal: bool = False
     enabled: bool = True
-    rate_per_minute: int = Field(default=60, ge=1, le=10_000)
+    rate_per_minute: int = Field(default=60, ge=1, le=1_000_000)
 
     def as_channel(self) -> svc.ChannelIn:
         data = self.model_dump()

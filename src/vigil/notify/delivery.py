@@ -22,12 +22,14 @@ is sent again with the same key, which the channels pass on (email ``Message-ID`
 from __future__ import annotations
 
 import random
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -118,6 +120,9 @@ def plan(session: Session, now: datetime, limit: int = 2000) -> int:
         select(NotificationChannel).where(NotificationChannel.enabled.is_(True)))}
     personal = {(c.tenant_id, c.kind): c for c in channels.values() if c.personal}
     rules = list(session.scalars(select(RoutingRule).order_by(RoutingRule.id)))
+    wanted = {ev.payload.get("incident_id") for ev in events if ev.topic != INTENT}
+    incidents = {i.id: i for i in session.scalars(select(Incident).where(
+        Incident.id.in_(sorted(i for i in wanted if isinstance(i, int)))))} if rules else {}
     rows: list[dict[str, Any]] = []
     for ev in events:
         p = ev.payload
@@ -142,7 +147,7 @@ def plan(session: Session, now: datetime, limit: int = 2000) -> int:
             rows.append(row)
             continue
         event = _event_of(ev)
-        inc = session.get(Incident, p.get("incident_id")) if event else None
+        inc = incidents.get(p.get("incident_id")) if event else None  # type: ignore[arg-type]
         if event is None or inc is None or inc.candidate or inc.pending:
             continue
         for rule in rules:
@@ -173,6 +178,7 @@ def plan(session: Session, now: datetime, limit: int = 2000) -> int:
 class PassCache:
     """What a pass reads once for all its deliveries."""
 
+    incidents: dict[int, Incident] = field(default_factory=dict)
     first_alert: dict[int, Alert | None] = field(default_factory=dict)
     overrides: dict[tuple[int, str, str], TemplateOverride | None] = field(default_factory=dict)
 
@@ -180,7 +186,8 @@ class PassCache:
         wanted = sorted(incident_ids - self.first_alert.keys())
         if not wanted:
             return
-        list(session.scalars(select(Incident).where(Incident.id.in_(wanted))))  # identity map
+        self.incidents.update((i.id, i) for i in session.scalars(
+            select(Incident).where(Incident.id.in_(wanted))))
         firsts = select(func.min(Alert.id)).where(Alert.incident_id.in_(wanted)) \
             .group_by(Alert.incident_id)
         found = {a.incident_id: a for a in session.scalars(select(Alert).where(
@@ -216,7 +223,7 @@ def _context(session: Session, inc: Incident | None, base_url: str, key: bytes,
 
 def message_for(session: Session, d: Delivery, kind: str, base_url: str, key: bytes,
                 now: datetime, cache: PassCache | None = None) -> Message:
-    inc = session.get(Incident, d.incident_id) if d.incident_id else None
+    inc = _incident(session, d.incident_id, cache)
     ctx = _context(session, inc, base_url, key, now, cache)
     which = (d.tenant_id, kind, d.event)
     if cache is not None and which in cache.overrides:
@@ -242,6 +249,15 @@ def message_for(session: Session, d: Delivery, kind: str, base_url: str, key: by
                                                   "event": d.event})
 
 
+def _incident(session: Session, incident_id: int | None,
+              cache: PassCache | None) -> Incident | None:
+    if incident_id is None:
+        return None
+    if cache is not None and incident_id in cache.incidents:
+        return cache.incidents[incident_id]
+    return session.get(Incident, incident_id)
+
+
 def claim(session: Session, now: datetime, base_url: str, limit: int = 500) -> list[Claim]:
     stmt = (select(Delivery).where(
         ((Delivery.status.in_(("pending", "retrying"))) & (Delivery.next_attempt_at <= now))
@@ -255,12 +271,20 @@ def claim(session: Session, now: datetime, base_url: str, limit: int = 500) -> l
     key = links.secret(session)
     cache = PassCache()
     cache.preload(session, {d.incident_id for d in due if d.incident_id is not None})
+    with session.no_autoflush:  # the rows changed here are written once, at the end
+        claims = _claim_rows(session, due, now, base_url, key, cache)
+    return claims
+
+
+def _claim_rows(session: Session, due: list[Delivery], now: datetime, base_url: str,
+                key: bytes, cache: PassCache) -> list[Claim]:
     claims: list[Claim] = []
     by_target: dict[tuple[Any, ...], Claim] = {}
     taken: dict[tuple[int, str], int] = {}  # claimed in this pass, per channel and address
     sent_recently: dict[tuple[int, str], int] = {}
+    channels: dict[int | None, NotificationChannel | None] = {}
     for d in due:
-        inc = session.get(Incident, d.incident_id) if d.incident_id else None
+        inc = _incident(session, d.incident_id, cache)
         # A page that an acknowledgement or resolution made moot is not sent.
         if d.recipient and inc is not None and d.event in ("triggered", "escalated") and (
                 inc.status not in ("firing", "acknowledged", "investigating") or (
@@ -270,7 +294,10 @@ def claim(session: Session, now: datetime, base_url: str, limit: int = 500) -> l
             d.status, d.updated_at = "cancelled", now
             d.last_error = f"incident is {inc.status}"
             continue
-        chan = session.get(NotificationChannel, d.channel_id) if d.channel_id else None
+        if d.channel_id not in channels:
+            channels[d.channel_id] = session.get(NotificationChannel, d.channel_id) \
+                if d.channel_id else None
+        chan = channels[d.channel_id]
         if chan is None or not chan.enabled:
             d.status, d.last_error, d.updated_at = "dead", "channel is gone or disabled", now
             continue
@@ -312,11 +339,23 @@ def claim(session: Session, now: datetime, base_url: str, limit: int = 500) -> l
     return claims
 
 
-def send(claims: list[Claim], workers: int = 8) -> list[tuple[Claim, Result]]:
-    """Each claim's outcome (in order); ``Claim.seconds`` is how long its attempt took.
-    Sends run side by side (they wait on the network); one adapter per channel config."""
-    from concurrent.futures import ThreadPoolExecutor
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+SEND_WORKERS = 32
 
+
+def _senders() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(SEND_WORKERS, thread_name_prefix="vigil-send")
+        return _pool
+
+
+def send(claims: list[Claim]) -> list[tuple[Claim, Result]]:
+    """Each claim's outcome (in order); ``Claim.seconds`` is how long its attempt took.
+    Sends run side by side on a pool of threads that lives as long as the process (they
+    mostly wait on the network); one adapter per channel config and pass."""
     from vigil.notify.channels import build
 
     adapters: dict[str, Any] = {}
@@ -339,8 +378,7 @@ def send(claims: list[Claim], workers: int = 8) -> list[tuple[Claim, Result]]:
 
     if len(claims) <= 1:
         return [one(c) for c in claims]
-    with ThreadPoolExecutor(min(workers, len(claims)), thread_name_prefix="vigil-send") as pool:
-        return list(pool.map(one, claims))
+    return list(_senders().map(one, claims))
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -349,39 +387,68 @@ def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
     return timedelta(seconds=base * jitter)
 
 
+@dataclass(frozen=True)
+class Dead:
+    """A delivery that just died (for the notifier's self-alert)."""
+
+    id: int
+    tenant_id: int
+    channel_kind: str
+    last_error: str
+
+
 def record(session: Session, results: list[tuple[Claim, Result]], now: datetime,
-           max_attempts: int = MAX_ATTEMPTS) -> list[Delivery]:
-    """Store outcomes (and each attempt's latency in the row's ``payload.attempts``);
-    returns the deliveries that just died (for a self-alert)."""
-    dead: list[Delivery] = []
-    rows = {d.id: d for d in session.scalars(select(Delivery).where(
-        Delivery.id.in_([c.id for c, _ in results])))} if results else {}
+           max_attempts: int = MAX_ATTEMPTS) -> list[Dead]:
+    """Store outcomes (and each attempt's latency in the row's ``payload.attempts``) in one
+    bulk UPDATE and one bulk INSERT of timeline entries; returns the deliveries that just
+    died (for a self-alert)."""
+    if not results:
+        return []
+    t = Delivery.__table__
+    found = {r.id: r for r in session.execute(select(
+        t.c.id, t.c.tenant_id, t.c.incident_id, t.c.attempts, t.c.payload, t.c.recipient,
+        t.c.event, t.c.channel_kind, t.c.next_attempt_at, t.c.sent_at, t.c.provider_id)
+        .where(t.c.id.in_([c.id for c, _ in results])))}
+    updates: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    dead: list[Dead] = []
     for c, r in results:
-        d = rows.get(c.id)
-        if d is None:
+        row = found.get(c.id)
+        if row is None:
             continue
-        d.updated_at, d.lease_until = now, None
-        d.payload = {**d.payload, "attempts": [*d.payload.get("attempts", [])[-9:], {
+        payload = dict(row.payload or {})
+        payload["attempts"] = [*payload.get("attempts", [])[-9:], {
             "at": now.isoformat(), "ok": r.ok, "seconds": round(c.seconds, 4),
-            "detail": r.detail[:200]}]}
+            "detail": r.detail[:200]}]
+        change = {"id": row.id, "updated_at": now, "lease_until": None, "payload": payload,
+                  "sent_at": row.sent_at, "provider_id": row.provider_id,
+                  "next_attempt_at": row.next_attempt_at}
+        who = row.recipient or c.channel_name
         if r.ok:
-            d.status, d.sent_at, d.provider_id, d.last_error = "sent", now, r.provider_id, None
-        elif r.retryable and d.attempts < max_attempts:
-            d.status, d.last_error = "retrying", r.detail[:2000]
-            wait = timedelta(seconds=r.retry_after) if r.retry_after else backoff(d.attempts)
-            d.next_attempt_at = now + wait
+            change.update(status="sent", sent_at=now, provider_id=r.provider_id,
+                          last_error=None)
+            if row.incident_id:
+                notes.append(_note(row, now, "notified",
+                                   f"Notified {who} via {c.kind} ({row.event})"))
+        elif r.retryable and row.attempts < max_attempts:
+            wait = timedelta(seconds=r.retry_after) if r.retry_after else backoff(row.attempts)
+            change.update(status="retrying", last_error=r.detail[:2000],
+                          next_attempt_at=now + wait)
         else:
-            d.status, d.last_error = "dead", r.detail[:2000]
-            dead.append(d)
-            if d.incident_id:
-                session.add(IncidentEvent(
-                    tenant_id=d.tenant_id, incident_id=d.incident_id, at=now,
-                    actor="notifier", kind="notify_failed", before={}, after={},
-                    message=f"Notification to {d.recipient or c.channel_name} via {c.kind} "
-                            f"failed after {d.attempts} attempts: {r.detail[:300]}"))
-        if r.ok and d.incident_id:
-            session.add(IncidentEvent(
-                tenant_id=d.tenant_id, incident_id=d.incident_id, at=now, actor="notifier",
-                kind="notified", before={}, after={},
-                message=f"Notified {d.recipient or c.channel_name} via {c.kind} ({d.event})"))
+            change.update(status="dead", last_error=r.detail[:2000])
+            dead.append(Dead(row.id, row.tenant_id, row.channel_kind, r.detail[:2000]))
+            if row.incident_id:
+                notes.append(_note(row, now, "notify_failed",
+                                   f"Notification to {who} via {c.kind} failed after "
+                                   f"{row.attempts} attempts: {r.detail[:300]}"))
+        updates.append(change)
+    if updates:
+        session.execute(update(Delivery), updates)  # executemany by primary key
+    if notes:
+        session.execute(insert(IncidentEvent), notes)
     return dead
+
+
+def _note(row: Any, now: datetime, kind: str, message: str) -> dict[str, Any]:
+    return {"tenant_id": row.tenant_id, "incident_id": row.incident_id, "at": now,
+            "actor": "notifier", "kind": kind, "before": {}, "after": {}, "message": message}

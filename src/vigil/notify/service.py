@@ -25,7 +25,7 @@ class ChannelIn(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     personal: bool = False
     enabled: bool = True
-    rate_per_minute: int = Field(default=60, ge=1, le=10_000)
+    rate_per_minute: int = Field(default=60, ge=1, le=1_000_000)
 
 
 class RoutingIn(BaseModel):

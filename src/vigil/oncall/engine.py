@@ -97,10 +97,43 @@ class Lookups:
         return people_service.reachable(self.session, self.tenant_id, username, urgency)
 
 
-def policy_for(session: Session, inc: Incident) -> str | None:
+@dataclass
+class Preloaded:
+    """What a pass of ``consume`` reads once for all its events: the incidents, their
+    escalation rows, and which escalation policy each service and team names."""
+
+    incidents: dict[int, Incident]
+    escalations: dict[int, Escalation]
+    service_policy: dict[tuple[int, str], str]
+    team_policy: dict[tuple[int, str], str]
+
+    @classmethod
+    def load(cls, session: Session, incident_ids: set[int], lock: bool) -> Preloaded:
+        ids = sorted(incident_ids)
+        incidents = {i.id: i for i in session.scalars(
+            select(Incident).where(Incident.id.in_(ids)))} if ids else {}
+        stmt = select(Escalation).where(Escalation.incident_id.in_(ids))
+        if lock:
+            stmt = stmt.with_for_update()
+        escalations = {e.incident_id: e for e in session.scalars(stmt)} if ids else {}
+        services = {(t, n): p for t, n, p in session.execute(select(
+            Service.tenant_id, Service.name, Service.escalation_policy).where(
+            Service.escalation_policy.is_not(None))) if p}
+        teams = {(t, n): p for t, n, p in session.execute(select(
+            Team.tenant_id, Team.name, Team.escalation_policy).where(
+            Team.escalation_policy.is_not(None))) if p}
+        return cls(incidents, escalations, services, teams)
+
+
+def policy_for(session: Session, inc: Incident, pre: Preloaded | None = None) -> str | None:
     """The incident's own policy, else its first service's, else its team's."""
     if inc.escalation_policy:
         return inc.escalation_policy
+    if pre is not None:
+        for name in sorted(inc.services or []):
+            if (inc.tenant_id, name) in pre.service_policy:
+                return pre.service_policy[inc.tenant_id, name]
+        return pre.team_policy.get((inc.tenant_id, inc.team)) if inc.team else None
     if inc.services:
         found = session.scalars(select(Service.escalation_policy).where(
             Service.tenant_id == inc.tenant_id, Service.name.in_(inc.services),
@@ -126,10 +159,11 @@ def _policy_of(lookups: Lookups, row: Escalation) -> esc.Policy | None:
 
 
 def start(session: Session, inc: Incident, now: datetime, *, policy_name: str | None = None,
-          inline: dict[str, Any] | None = None) -> Escalation | None:
+          inline: dict[str, Any] | None = None, pre: Preloaded | None = None,
+          lookups: Lookups | None = None) -> Escalation | None:
     """Begin (or restart) the incident's escalation."""
-    lookups = Lookups(session, inc.tenant_id)
-    name = policy_name or (inline or {}).get("name") or policy_for(session, inc)
+    lookups = lookups or Lookups(session, inc.tenant_id)
+    name = policy_name or (inline or {}).get("name") or policy_for(session, inc, pre)
     if name is None:
         _note(session, inc, now, "system", "escalation",
               "No escalation policy: nobody will be paged (set one on the incident, its "
@@ -147,7 +181,8 @@ def start(session: Session, inc: Incident, now: datetime, *, policy_name: str | 
               f" {inc.status} incident")
         return None
     state = esc.start(policy, now)
-    row = session.scalars(select(Escalation).where(Escalation.incident_id == inc.id)).first()
+    row = pre.escalations.get(inc.id) if pre is not None else session.scalars(
+        select(Escalation).where(Escalation.incident_id == inc.id)).first()
     if row is None:
         row = Escalation(tenant_id=inc.tenant_id, incident_id=inc.id, policy=name,
                          inline_policy=inline, state=state.to_dict(), status=state.status.value,
@@ -165,30 +200,36 @@ def start(session: Session, inc: Incident, now: datetime, *, policy_name: str | 
     return row
 
 
-def _on_event(session: Session, ev: OutboxEvent, now: datetime, result: PassResult) -> None:
+def _on_event(session: Session, ev: OutboxEvent, now: datetime, result: PassResult,
+              pre: Preloaded, lookups: dict[int, Lookups]) -> None:
     payload = ev.payload
-    inc = session.get(Incident, payload.get("incident_id"))
+    inc = pre.incidents.get(payload.get("incident_id"))  # type: ignore[arg-type]
     if inc is None:
         return
+    look = lookups.get(inc.tenant_id)
+    if look is None:
+        look = lookups[inc.tenant_id] = Lookups(session, inc.tenant_id)
+    row = pre.escalations.get(inc.id)
     if ev.topic == "incident.created":
-        exists = session.scalars(select(Escalation.id).where(
-            Escalation.incident_id == inc.id)).first()  # a direct page starts its own
-        if exists is None and not inc.candidate and not inc.pending and \
-                inc.status == "firing" and start(session, inc, now) is not None:
-            result.started += 1
+        # (a direct page starts its own escalation, so one may exist already)
+        if row is None and not inc.candidate and not inc.pending and \
+                inc.status == "firing":
+            row = start(session, inc, now, pre=pre, lookups=look)
+            if row is not None:
+                pre.escalations[inc.id] = row
+                result.started += 1
         return
-    row = session.scalars(select(Escalation).where(Escalation.incident_id == inc.id)
-                          .with_for_update()).first()
     status = payload.get("status")
     previous = (payload.get("previous") or {}).get("status")
     if status == "firing" and previous in ("resolved", "closed"):
-        if start(session, inc, now) is not None:
+        row = start(session, inc, now, pre=pre, lookups=look)
+        if row is not None:
+            pre.escalations[inc.id] = row
             result.started += 1
         return
     if row is None:
         return
-    lookups = Lookups(session, inc.tenant_id)
-    policy = _policy_of(lookups, row)
+    policy = _policy_of(look, row)
     state = esc.EscalationState.from_dict(row.state)
     if policy is None or state.status in (esc.Status.RESOLVED,):
         return
@@ -204,7 +245,7 @@ def _on_event(session: Session, ev: OutboxEvent, now: datetime, result: PassResu
     result.stopped += 1
 
 
-def consume(session: Session, now: datetime, result: PassResult, limit: int = 1000) -> None:
+def consume(session: Session, now: datetime, result: PassResult, limit: int = 5000) -> None:
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(insert(OutboxCursor).values(name=CURSOR, last_id=0)
                     .on_conflict_do_nothing())  # nodes racing to make it: one wins
@@ -213,10 +254,15 @@ def consume(session: Session, now: datetime, result: PassResult, limit: int = 10
     events = list(session.scalars(select(OutboxEvent).where(
         OutboxEvent.id > cursor.last_id, OutboxEvent.topic.in_(_WATCHED))
         .order_by(OutboxEvent.id).limit(limit)))
-    for ev in events:
-        _on_event(session, ev, now, result)
-    if events:
-        cursor.last_id = events[-1].id
+    if not events:
+        return
+    ids = {i for i in (ev.payload.get("incident_id") for ev in events) if isinstance(i, int)}
+    pre = Preloaded.load(session, ids, lock=True)
+    lookups: dict[int, Lookups] = {}
+    with session.no_autoflush:
+        for ev in events:
+            _on_event(session, ev, now, result, pre, lookups)
+    cursor.last_id = events[-1].id
 
 
 def fire(session: Session, now: datetime, result: PassResult, limit: int = 200) -> None:

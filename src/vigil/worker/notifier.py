@@ -9,7 +9,7 @@ import logging
 
 from vigil.context import Context
 from vigil.notify import delivery
-from vigil.notify.models import Delivery
+from vigil.oncall import engine
 from vigil.pipeline.dedup import Submission
 from vigil.pipeline.event import Action, AlertEvent, Severity
 from vigil.pipeline.fingerprint import fingerprint
@@ -22,18 +22,22 @@ def run_once(ctx: Context) -> dict[str, int]:
     now = ctx.clock.now()
     base_url = ctx.settings.base_url
     with ctx.db.write() as s:
+        # Escalations start (and due steps fire) here too, not only on the scheduler's
+        # tick, so a page by escalation policy leaves within one notifier pass.
+        engine.run_pass(s, now)
+    with ctx.db.write() as s:
         planned = delivery.plan(s, now)
         claims = delivery.claim(s, now, base_url)
     results = delivery.send(claims)
     with ctx.db.write() as s:
         dead = delivery.record(s, results, ctx.clock.now(),
                                max_attempts=ctx.settings.notify_max_attempts)
-        failed = [(d.tenant_id, d.channel_kind, d.last_error or "") for d in dead]
-        outcomes = {c.id: s.get(Delivery, c.id) for c, _ in results}
-        for c, _ in results:
-            row = outcomes[c.id]
-            ctx.metrics.notifications.labels(c.kind, row.status if row else "unknown").inc()
-            ctx.metrics.notification_seconds.labels(c.kind).observe(c.seconds)
+    died = {d.id for d in dead}
+    for c, r in results:
+        status = "sent" if r.ok else "dead" if c.id in died else "retrying"
+        ctx.metrics.notifications.labels(c.kind, status).inc()
+        ctx.metrics.notification_seconds.labels(c.kind).observe(c.seconds)
+    failed = [(d.tenant_id, d.channel_kind, d.last_error) for d in dead]
     ctx.state_dead.extend(failed)
     sent = sum(1 for _, r in results if r.ok)
     return {"planned": planned, "sent": sent, "failed": len(results) - sent,

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.notify.base import Message, Result
-from vigil.notify.channels._common import HttpURL, error_text, post, trim
+from vigil.notify.channels._common import HttpURL, Reply, error_text, post, trim
 
 _COLORS = {"critical": "Attention", "high": "Attention", "warning": "Warning",
            "info": "Accent", "low": "Default"}
@@ -67,7 +66,7 @@ class TeamsChannel:
     def send(self, message: Message) -> Result:
         seen: dict[str, str] = {}
 
-        def body_of(resp: httpx.Response) -> str | None:
+        def body_of(resp: Reply) -> str | None:
             seen["text"] = error_text(resp)
             return None
 
