@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.oncall import escalation as esc
@@ -97,6 +97,13 @@ class Lookups:
         return people_service.reachable(self.session, self.tenant_id, username, urgency)
 
 
+#: The incident columns the engine reads (others load when touched).
+_READ = (Incident.id, Incident.tenant_id, Incident.number, Incident.escalation_policy,
+         Incident.services, Incident.team, Incident.severity, Incident.status,
+         Incident.candidate, Incident.pending)
+_NOTES = "vigil.engine_notes"
+
+
 @dataclass
 class Preloaded:
     """What a pass of ``consume`` reads once for all its events: the incidents, their
@@ -111,7 +118,8 @@ class Preloaded:
     def load(cls, session: Session, incident_ids: set[int], lock: bool) -> Preloaded:
         ids = sorted(incident_ids)
         incidents = {i.id: i for i in session.scalars(
-            select(Incident).where(Incident.id.in_(ids)))} if ids else {}
+            select(Incident).options(load_only(*_READ)).where(Incident.id.in_(ids)))} \
+            if ids else {}
         stmt = select(Escalation).where(Escalation.incident_id.in_(ids))
         if lock:
             stmt = stmt.with_for_update()
@@ -148,8 +156,13 @@ def policy_for(session: Session, inc: Incident, pre: Preloaded | None = None) ->
 
 def _note(session: Session, inc: Incident, now: datetime, actor: str, kind: str,
           message: str) -> None:
-    session.add(IncidentEvent(tenant_id=inc.tenant_id, incident_id=inc.id, at=now, actor=actor,
-                              kind=kind, message=message, before={}, after={}))
+    row = {"tenant_id": inc.tenant_id, "incident_id": inc.id, "at": now, "actor": actor,
+           "kind": kind, "message": message, "before": {}, "after": {}}
+    buffer = session.info.get(_NOTES)
+    if buffer is not None:  # inside run_pass: written in one bulk INSERT at its end
+        buffer.append(row)
+    else:
+        session.add(IncidentEvent(**row))
 
 
 def _policy_of(lookups: Lookups, row: Escalation) -> esc.Policy | None:
@@ -337,8 +350,15 @@ def _record(session: Session, inc: Incident, row: Escalation, policy: esc.Policy
 def run_pass(session: Session, now: datetime) -> PassResult:
     """One pass of the engine (the caller commits)."""
     result = PassResult()
-    consume(session, now, result)
-    fire(session, now, result)
+    notes: list[dict[str, Any]] = []
+    session.info[_NOTES] = notes
+    try:
+        consume(session, now, result)
+        fire(session, now, result)
+    finally:
+        session.info.pop(_NOTES, None)
+    if notes:
+        session.execute(insert(IncidentEvent), notes)
     if os.environ.get(CRASH_ENV) and (result.fired or result.started):
         session.flush()
         os.kill(os.getpid(), signal.SIGKILL)  # the decision is made, the commit is not
