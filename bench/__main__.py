@@ -23,6 +23,7 @@ BENCH_BATCH_CONNECTIONS (16), BENCH_SINGLE_CONNECTIONS (64), BENCH_OPEN_CONNECTI
 BENCH_SINGLE_KIND (alertmanager | generic), BENCH_B2_RATE (fixed open-loop rate),
 BENCH_INCIDENT_GROUPS (distinct alert names in (c), 100000),
 BENCH_PROFILE=1 (py-spy the server during a and b1), BENCH_KEEP=1 (keep the temp dir),
+BENCH_SERVER_LOG=FILE (append all of the server's output to FILE),
 BENCH_VIGIL (the vigil executable).
 """
 

@@ -100,8 +100,13 @@ class VigilServer:
 
     def _read_output(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            self.output.append(raw.decode(errors="replace").rstrip())
+        copy = os.environ.get("BENCH_SERVER_LOG")  # a file to keep all of it in
+        with open(copy, "a") if copy else contextlib.nullcontext() as keep:
+            for raw in self.proc.stdout:
+                line = raw.decode(errors="replace").rstrip()
+                self.output.append(line)
+                if keep is not None:
+                    keep.write(line + "\n")
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(list(self.output)[-lines:])

@@ -24,7 +24,7 @@ from conftest import Harness
 from test_escalation_engine import setup
 from test_incidents_api import act, alert, am, detail, incidents
 from vigil.notify.models import Delivery
-from vigil.worker.notifier import run_once, self_alerts
+from vigil.worker.notifier import finish, prepare, run_once, self_alerts
 from vigil.worker.tick import tick
 
 
@@ -209,6 +209,36 @@ def test_rate_limit_queues_and_a_burst_is_coalesced(vigil: Harness,
     vigil.clock.advance(seconds=61)
     assert run_once(vigil.ctx)["sent"] == 1
     assert len(receiver.bodies) == 2
+
+
+def test_overlapping_passes_keep_order_per_target_and_count_sends_under_way(
+        vigil: Harness, receiver: Receiver) -> None:
+    """The notifier claims the next pass while the last one is still sending: news about an
+    incident waits for the earlier message to the same target, and messages under way
+    count against the rate limit."""
+    channel(vigil, name="hook", kind="webhook", rate_per_minute=2,
+            config={"url": f"http://127.0.0.1:{receiver.port}/hook"})
+    vigil.client.post("/api/v1/routing-rules", headers=vigil.auth,
+                      json={"name": "all", "channels": ["hook"]})
+    vigil.post_alertmanager(am(alert("A")))
+    (a,) = incidents(vigil)
+    first = prepare(vigil.ctx)  # A's "triggered" is claimed, not yet sent
+    assert [c.event for c in first.claims] == ["triggered"]
+    act(vigil, a["id"], "acknowledge")
+    vigil.post_alertmanager(am(alert("B", service="other")))
+    vigil.post_alertmanager(am(alert("C", service="third")))
+    second = prepare(vigil.ctx)
+    # A's acknowledgement waits for its trigger; B goes; C is over the limit of 2 a minute
+    # because A's trigger is under way.
+    assert [c.message.incident_number for c in second.claims] == [2]
+    finish(vigil.ctx, first)
+    finish(vigil.ctx, second)
+    assert [b["event"] for b in receiver.bodies] == ["triggered", "triggered"]
+    vigil.clock.advance(seconds=61)
+    third = run_once(vigil.ctx)
+    assert third["sent"] == 2
+    events = [(b["incident"]["number"], b["event"]) for b in receiver.bodies]
+    assert sorted(events[2:]) == [(1, "acknowledged"), (3, "triggered")]
 
 
 def test_channel_validation_test_send_and_preview(vigil: Harness,

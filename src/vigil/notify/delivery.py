@@ -271,6 +271,15 @@ def claim(session: Session, now: datetime, base_url: str, limit: int = 500) -> l
     key = links.secret(session)
     cache = PassCache()
     cache.preload(session, {d.incident_id for d in due if d.incident_id is not None})
+    # News about an incident for a target waits while an earlier message to it is still
+    # being sent (by an overlapping pass or another node): order per target is kept,
+    # and Slack threads and email replies find the first message's id.
+    ids = sorted({d.incident_id for d in due if d.incident_id is not None})
+    busy = {(c, i, a) for c, i, a in session.execute(select(
+        Delivery.channel_id, Delivery.incident_id, Delivery.address).where(
+        Delivery.incident_id.in_(ids), Delivery.status == "sending",
+        Delivery.lease_until > now))} if ids else set()
+    due = [d for d in due if (d.channel_id, d.incident_id, d.address) not in busy]
     with session.no_autoflush:  # the rows changed here are written once, at the end
         claims = _claim_rows(session, due, now, base_url, key, cache)
     return claims
@@ -303,12 +312,15 @@ def _claim_rows(session: Session, due: list[Delivery], now: datetime, base_url: 
             continue
         pair = (chan.id, d.address)
         if pair not in sent_recently:
-            sent_recently[pair] = session.scalar(select(func.count()).select_from(Delivery)
-                                                 .where(Delivery.channel_id == chan.id,
-                                                        Delivery.address == d.address,
-                                                        Delivery.status == "sent",
-                                                        Delivery.sent_at > now - timedelta(
-                                                            minutes=1))) or 0
+            # Sent in the last minute (index ix_deliveries_rate), and being sent now by
+            # an overlapping pass or another node (few rows: index ix_deliveries_due).
+            sent = session.scalar(select(func.count()).select_from(Delivery).where(
+                Delivery.channel_id == chan.id, Delivery.address == d.address,
+                Delivery.sent_at > now - timedelta(minutes=1))) or 0
+            sending = session.scalar(select(func.count()).select_from(Delivery).where(
+                Delivery.status == "sending", Delivery.lease_until > now,
+                Delivery.channel_id == chan.id, Delivery.address == d.address)) or 0
+            sent_recently[pair] = sent + sending
         recent = sent_recently[pair] + taken.get(pair, 0)
         target = (chan.id, d.address, d.incident_id)
         if d.incident_id is not None and target in by_target:

@@ -75,6 +75,7 @@ class Delivery(Base):
         Index("uq_deliveries_key", "key", unique=True),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_incident", "incident_id", "id"),
+        Index("ix_deliveries_rate", "channel_id", "address", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
