@@ -10,7 +10,8 @@ Scenarios (one server, one fresh SQLite database, in this order; times at BENCH_
   (c)  webhooks of 100 until the database holds BENCH_ALERTS alerts, alert names cycling
        over BENCH_INCIDENT_GROUPS (100,000) so the default rule opens that many incidents
        -> server RSS, then GET /api/v1/alerts?limit=50 (median of 20 calls) and
-       GET /api/v1/incidents?limit=50 (p95 of 40 calls, and filtered by status)
+       GET /api/v1/incidents?limit=50 (p95 of 40 calls, and filtered by status), and the
+       main web pages signed in (p95 of 20 calls each; target < 100 ms)
   (n)  alert accepted -> notification at a local webhook receiver, p50/p99 at 100 and
        1,000 alerts/s (open loop; last, since a notifier that falls behind loads the rest)
 
@@ -62,6 +63,7 @@ TARGET_RSS_MB = 300.0
 TARGET_ALERTS = 1_000_000
 TARGET_RULES_ALERTS_S = 8_000
 TARGET_INCIDENT_LIST_P95_MS = 50.0
+TARGET_PAGE_MS = 100.0
 RULE_GROUPS = 1_000
 #: Other processes busier than this during a scenario make its figures suspect.
 NOISY_OTHER_CORES = 0.25
@@ -378,9 +380,11 @@ class Bench:
                 "p95_ms": round(ms[math.ceil(0.95 * len(ms)) - 1], 2),
                 "non_200": sum(1 for st, _ in timed if st != 200)}
         incidents = self.server.count_incidents()
+        ui_calls = self._ui_pages(host, port)
         rss_after_queries = self.sampler.sample()
         self.extra["c_incidents"] = {"incidents": incidents, "calls": incident_calls}
-        for path, figures in incident_calls.items():
+        self.extra["c_ui"] = {"incidents": incidents, "calls": ui_calls}
+        for path, figures in {**incident_calls, **ui_calls}.items():
             say(f"  GET {path} at {incidents:,} incidents: p50 {figures['p50_ms']:.1f} ms, "
                 f"p95 {figures['p95_ms']:.1f} ms")
         self.extra["c"] = {
@@ -400,6 +404,42 @@ class Bench:
             f"{statistics.median(times):.1f} ms (first call {calls[0][1]:.1f} ms); "
             f"RSS {mb(rss_after_ingest):.0f} MB after ingest, {mb(rss_after_queries):.0f} MB "
             f"after queries; database {mb(self.server.db_bytes()):,.0f} MB")
+
+    def _ui_pages(self, host: str, port: int) -> dict[str, dict[str, Any]]:
+        """Server time of the main web pages at this size (signed in as the first admin,
+        made through /setup): p50/p95 of 20 calls each after a first, cold one."""
+        import urllib.parse
+        import urllib.request
+
+        class Keep(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+                return None  # keep the 303 and its Set-Cookie
+
+        form = urllib.parse.urlencode({"username": "bench", "name": "Bench",
+                                       "email": "bench@example.com",
+                                       "password": "bench-password-1"}).encode()
+        opener = urllib.request.build_opener(Keep)
+        try:
+            opener.open(f"{self.server.base_url}/setup", data=form, timeout=30)
+            return {}
+        except urllib.error.HTTPError as redirect:
+            cookie = (redirect.headers.get("Set-Cookie") or "").split(";")[0]
+        if not cookie:
+            say("  (web pages not measured: /setup gave no session cookie)")
+            return {}
+        first = self.server.first_incident_id()
+        out: dict[str, dict[str, Any]] = {}
+        pages = ["/ui", "/ui/incidents", "/ui/incidents?status=firing&sort=-severity",
+                 "/ui/alerts"] + ([f"/ui/incidents/{first}"] if first else [])
+        for path in pages:
+            req = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                   f"User-Agent: vigil-bench\r\nCookie: {cookie}\r\n\r\n").encode()
+            timed = loadgen.run(lambda req=req: loadgen.timed_requests(host, port, req, 21))
+            ms = sorted(t for _, t in timed[1:])
+            out[path] = {"p50_ms": round(statistics.median(ms), 2),
+                         "p95_ms": round(ms[math.ceil(0.95 * len(ms)) - 1], 2),
+                         "non_200": sum(1 for st, _ in timed if st != 200)}
+        return out
 
     def run(self) -> None:
         self.warm_up()
@@ -476,6 +516,17 @@ class Bench:
                 f"{worst:,.1f} ms (worst of 3 lists) at {ci['incidents']:,} incidents",
                 worst < TARGET_INCIDENT_LIST_P95_MS and ci["incidents"] >= 100_000,
                 "" if ci["incidents"] >= 100_000 else "fewer than 100,000 incidents")
+        if self.extra.get("c_ui", {}).get("calls"):
+            cu = self.extra["c_ui"]
+            worst_page = max(cu["calls"].items(), key=lambda kv: kv[1]["p95_ms"])
+            bad = sum(f["non_200"] for f in cu["calls"].values())
+            add(f"(c) web pages p95 < {TARGET_PAGE_MS:.0f} ms",
+                f"{worst_page[1]['p95_ms']:,.1f} ms (worst: {worst_page[0]}) at "
+                f"{cu['incidents']:,} incidents",
+                worst_page[1]["p95_ms"] < TARGET_PAGE_MS and cu["incidents"] >= 100_000
+                and not bad,
+                f"{bad} non-200 answers" if bad else
+                "" if cu["incidents"] >= 100_000 else "fewer than 100,000 incidents")
         if "c" in self.extra:
             c = self.extra["c"]
             rss = max(c["rss_after_ingest_mb"], c["rss_after_queries_mb"])

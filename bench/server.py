@@ -144,6 +144,14 @@ class VigilServer:
         finally:
             conn.close()
 
+    def first_incident_id(self) -> int | None:
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=60)
+        try:
+            (n,) = conn.execute("SELECT min(id) FROM incidents").fetchone()
+            return int(n) if n is not None else None
+        finally:
+            conn.close()
+
     def db_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.workdir.glob("vigil.db*") if p.is_file())
 
