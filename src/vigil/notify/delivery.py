@@ -174,6 +174,19 @@ def plan(session: Session, now: datetime, limit: int = 2000) -> int:
     return made
 
 
+def has_work(session: Session, now: datetime) -> bool:
+    """Whether ``plan`` or ``claim`` would find anything (a read: an idle notifier takes no
+    write lock)."""
+    last = session.scalar(select(OutboxCursor.last_id).where(OutboxCursor.name == CURSOR))
+    if session.scalar(select(OutboxEvent.id).where(
+            OutboxEvent.id > (last or 0), OutboxEvent.topic.in_(_TOPICS)).limit(1)):
+        return True
+    return session.scalar(select(Delivery.id).where(
+        ((Delivery.status.in_(("pending", "retrying"))) & (Delivery.next_attempt_at <= now))
+        | ((Delivery.status == "sending") & (Delivery.lease_until <= now))).limit(1)) \
+        is not None
+
+
 @dataclass
 class PassCache:
     """What a pass reads once for all its deliveries."""

@@ -347,6 +347,17 @@ def _record(session: Session, inc: Incident, row: Escalation, policy: esc.Policy
             result.intents += 1
 
 
+def has_work(session: Session, now: datetime) -> bool:
+    """Whether ``run_pass`` would find anything (a read: an idle pass takes no write
+    lock)."""
+    last = session.scalar(select(OutboxCursor.last_id).where(OutboxCursor.name == CURSOR))
+    if session.scalar(select(OutboxEvent.id).where(
+            OutboxEvent.id > (last or 0), OutboxEvent.topic.in_(_WATCHED)).limit(1)):
+        return True
+    return session.scalar(select(Escalation.id).where(
+        Escalation.next_at.is_not(None), Escalation.next_at <= now).limit(1)) is not None
+
+
 def run_pass(session: Session, now: datetime) -> PassResult:
     """One pass of the engine (the caller commits)."""
     result = PassResult()

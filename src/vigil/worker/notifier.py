@@ -31,14 +31,20 @@ def prepare(ctx: Context) -> Pass:
     """Escalate, plan and claim (two transactions)."""
     now = ctx.clock.now()
     t0 = time.perf_counter()
-    with ctx.db.write() as s:
-        # Escalations start (and due steps fire) here too, not only on the scheduler's
-        # tick, so a page by escalation policy leaves within one notifier pass.
-        engine.run_pass(s, now)
+    with ctx.db.read() as s:  # idle passes take no write lock: ingest never waits on them
+        escalate, deliver = engine.has_work(s, now), delivery.has_work(s, now)
+    if escalate:
+        with ctx.db.write() as s:
+            # Escalations start (and due steps fire) here too, not only on the
+            # scheduler's tick, so a page by escalation policy leaves within one pass.
+            engine.run_pass(s, now)
+            deliver = True  # it may have made intents
     t1 = time.perf_counter()
-    with ctx.db.write() as s:
-        planned = delivery.plan(s, now)
-        claims = delivery.claim(s, now, ctx.settings.base_url)
+    planned, claims = 0, []
+    if deliver:
+        with ctx.db.write() as s:
+            planned = delivery.plan(s, now)
+            claims = delivery.claim(s, now, ctx.settings.base_url)
     t2 = time.perf_counter()
     return Pass(claims, {"planned": planned, "ms_escalate": round((t1 - t0) * 1000, 1),
                          "ms_plan_claim": round((t2 - t1) * 1000, 1)})
