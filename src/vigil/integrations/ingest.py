@@ -92,7 +92,8 @@ def _answer(results: list[Result]) -> bytes:
 
 # --- Alertmanager, Grafana, generic -------------------------------------------------------
 
-async def _ingest(request: Request, kind: str, token: str | None) -> Response:
+async def ingest_body(request: Request, kind: str, token: str | None) -> Response:
+    """The body-parsed kinds' endpoint (also served by ``app.VigilApp`'s fast path)."""
     parse = BODY_PARSERS.get(kind)
     if parse is None:
         raise NotFound(f"no integration type {kind!r}; one of {', '.join(BODY_PARSERS)}",
@@ -107,13 +108,13 @@ async def _ingest(request: Request, kind: str, token: str | None) -> Response:
 @router.post("/api/v1/ingest/{kind}", status_code=202, response_model=IngestResponse)
 async def ingest(kind: str, request: Request) -> Response:
     """Send alerts. The integration key goes in ``?token=`` or ``Authorization: Bearer``."""
-    return await _ingest(request, kind, None)
+    return await ingest_body(request, kind, None)
 
 
 @router.post("/api/v1/ingest/{kind}/{token}", status_code=202, response_model=IngestResponse)
 async def ingest_with_key(kind: str, token: str, request: Request) -> Response:
     """Send alerts, with the integration key in the path."""
-    return await _ingest(request, kind, token)
+    return await ingest_body(request, kind, token)
 
 
 # --- PagerDuty Events API v2 --------------------------------------------------------------
