@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -174,17 +174,16 @@ def plan(session: Session, now: datetime, limit: int = 2000) -> int:
     return made
 
 
-def has_work(session: Session, now: datetime) -> bool:
-    """Whether ``plan`` or ``claim`` would find anything (a read: an idle notifier takes no
-    write lock)."""
-    last = session.scalar(select(OutboxCursor.last_id).where(OutboxCursor.name == CURSOR))
-    if session.scalar(select(OutboxEvent.id).where(
-            OutboxEvent.id > (last or 0), OutboxEvent.topic.in_(_TOPICS)).limit(1)):
-        return True
-    return session.scalar(select(Delivery.id).where(
-        ((Delivery.status.in_(("pending", "retrying"))) & (Delivery.next_attempt_at <= now))
-        | ((Delivery.status == "sending") & (Delivery.lease_until <= now))).limit(1)) \
-        is not None
+def work_due(now: datetime) -> ColumnElement[bool]:
+    """True when ``plan`` or ``claim`` would find anything: outbox events past the cursor,
+    or due deliveries (a read, so an idle notifier takes no write lock)."""
+    last = select(OutboxCursor.last_id).where(OutboxCursor.name == CURSOR).scalar_subquery()
+    return or_(
+        exists().where(OutboxEvent.id > func.coalesce(last, 0),
+                       OutboxEvent.topic.in_(_TOPICS)),
+        exists().where(((Delivery.status.in_(("pending", "retrying")))
+                        & (Delivery.next_attempt_at <= now))
+                       | ((Delivery.status == "sending") & (Delivery.lease_until <= now))))
 
 
 @dataclass

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, exists, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, load_only
@@ -347,15 +347,14 @@ def _record(session: Session, inc: Incident, row: Escalation, policy: esc.Policy
             result.intents += 1
 
 
-def has_work(session: Session, now: datetime) -> bool:
-    """Whether ``run_pass`` would find anything (a read: an idle pass takes no write
-    lock)."""
-    last = session.scalar(select(OutboxCursor.last_id).where(OutboxCursor.name == CURSOR))
-    if session.scalar(select(OutboxEvent.id).where(
-            OutboxEvent.id > (last or 0), OutboxEvent.topic.in_(_WATCHED)).limit(1)):
-        return True
-    return session.scalar(select(Escalation.id).where(
-        Escalation.next_at.is_not(None), Escalation.next_at <= now).limit(1)) is not None
+def work_due(now: datetime) -> ColumnElement[bool]:
+    """True when ``run_pass`` would find anything: watched outbox events past the cursor,
+    or escalation steps due (a read, so an idle pass takes no write lock)."""
+    last = select(OutboxCursor.last_id).where(OutboxCursor.name == CURSOR).scalar_subquery()
+    return or_(
+        exists().where(OutboxEvent.id > func.coalesce(last, 0),
+                       OutboxEvent.topic.in_(_WATCHED)),
+        exists().where(Escalation.next_at.is_not(None), Escalation.next_at <= now))
 
 
 def run_pass(session: Session, now: datetime) -> PassResult:

@@ -9,6 +9,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
 from vigil.context import Context
 from vigil.notify import delivery
 from vigil.oncall import engine
@@ -32,7 +34,8 @@ def prepare(ctx: Context) -> Pass:
     now = ctx.clock.now()
     t0 = time.perf_counter()
     with ctx.db.read() as s:  # idle passes take no write lock: ingest never waits on them
-        escalate, deliver = engine.has_work(s, now), delivery.has_work(s, now)
+        found = s.execute(select(engine.work_due(now), delivery.work_due(now))).one()
+    escalate, deliver = bool(found[0]), bool(found[1])
     if escalate:
         with ctx.db.write() as s:
             # Escalations start (and due steps fire) here too, not only on the

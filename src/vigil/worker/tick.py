@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlalchemy import select
+
 from vigil.context import Context
 from vigil.incidents.policy_service import escalate_severities
 from vigil.oncall import engine
@@ -23,7 +25,8 @@ def tick(ctx: Context) -> dict[str, int]:
         _, severity_rules = ctx.runner.policies.rules(session.connection())
         raised = escalate_severities(session, severity_rules, now)
     with ctx.db.read() as session:
-        due = engine.has_work(session, now)  # (the notifier's passes usually got there first)
+        # (the notifier's passes usually got there first)
+        due = bool(session.scalar(select(engine.work_due(now))))
     done = engine.PassResult()
     if due:
         with ctx.db.write() as session:
