@@ -95,6 +95,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     schema = url.rsplit("%3D", 1)[1]
     with psycopg.connect(_pg_conninfo(), autocommit=True) as conn:
         conn.execute(f"TRUNCATE {schema}.alerts, {schema}.alert_events, {schema}.outbox, "
+                     f"{schema}.alerts_per_hour, "
                      f"{schema}.api_keys, {schema}.integrations, {schema}.incidents, "
                      f"{schema}.incident_events, {schema}.silences, {schema}.correlation_rules, "
                      f"{schema}.maintenance_windows, {schema}.inhibition_rules, "

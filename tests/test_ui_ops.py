@@ -170,6 +170,19 @@ def test_unknown_ids_are_404_pages(vigil: Harness, admin: str) -> None:
 
 # --- dashboard ------------------------------------------------------------------------------
 
+def test_dashboard_counts_alerts_by_the_hour_they_were_first_received(
+        vigil: Harness, admin: str) -> None:
+    ingest(vigil, alert("HighLatency"), alert("DiskFull", service="db"))
+    first_hour = vigil.clock.now().strftime("%H:00")
+    vigil.clock.advance(hours=1)
+    # A repeat of an open alert is an occurrence, not a new alert; a new name is one.
+    ingest(vigil, alert("HighLatency"), alert("CpuHot", service="api"))
+    html = get(vigil, "/ui")
+    assert table_value(html, "chart-alerts-hourly", first_hour) == "2"
+    assert table_value(html, "chart-alerts-hourly", vigil.clock.now().strftime("%H:00")) == "1"
+    assert re.search(r'id="kpi-alerts"><a [^>]*>3</a>', html)
+
+
 def test_dashboard_counts_and_charts(vigil: Harness, admin: str) -> None:
     ingest(vigil, alert("HighLatency", severity="critical"), alert("DiskFull", service="db"))
     ingest(vigil, alert("CpuHot", service="api", severity="warning"))

@@ -78,3 +78,15 @@ class AlertEventRecord(Base):
     # No index: retention finds its boundary by id order (see worker/retention.py).
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class AlertsPerHour(Base):
+    """How many alerts were first received in each hour (UTC), per tenant: a rollup the
+    writer keeps up to date in each batch's transaction, so the dashboard's 24-hour chart
+    reads 24 rows, not every alert of the day."""
+
+    __tablename__ = "alerts_per_hour"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    alerts: Mapped[int] = mapped_column(Integer)

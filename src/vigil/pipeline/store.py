@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from operator import attrgetter
 from typing import cast
 
 from sqlalchemy import Connection, Table, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from vigil.alerts.models import Alert, AlertEventRecord
+from vigil.alerts.models import Alert, AlertEventRecord, AlertsPerHour
 from vigil.integrations.models import Integration
 from vigil.outbox.models import OutboxEvent
 from vigil.pipeline import bulk
@@ -22,6 +25,7 @@ from vigil.pipeline.sqlarray import array, in_array, per_dialect
 _alerts = cast(Table, Alert.__table__)
 _events = cast(Table, AlertEventRecord.__table__)
 _outbox = cast(Table, OutboxEvent.__table__)
+_per_hour = cast(Table, AlertsPerHour.__table__)
 _integrations = cast(Table, Integration.__table__)
 
 _SELECT_OPEN = select(*[_alerts.c[name] for name in ("id", *ALERT_COLUMNS)])
@@ -105,6 +109,7 @@ def write(conn: Connection, decision: Decision, *, alert_events: bool = True) ->
         for row in rows:
             row[_RAW_AT] = _EMPTY
         bulk.insert_rows(conn, _alerts, _ALERT_INSERT_COLUMNS, rows)
+        count_per_hour(conn, decision.new)
     if decision.changed:
         bulk.update_rows(conn, _alerts, _UPDATE_COLUMNS, "id",
                          [list(_update_values(a)) for a in decision.changed.values()])
@@ -123,6 +128,19 @@ def write(conn: Connection, decision: Decision, *, alert_events: bool = True) ->
              dict(o.payload, alert_id=o.alert.id), now, now, 0]
             for o in decision.outbox
         ])
+
+
+def count_per_hour(conn: Connection, alerts: Sequence[AlertState]) -> None:
+    """Add the new alerts to the per-hour rollup (one upsert per tenant and hour)."""
+    counts: Counter[tuple[int, datetime]] = Counter(
+        (a.tenant_id, a.first_received_at.replace(minute=0, second=0, microsecond=0))
+        for a in alerts)
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(_per_hour)
+    stmt = stmt.on_conflict_do_update(index_elements=["tenant_id", "hour"],
+                                      set_={"alerts": _per_hour.c.alerts + stmt.excluded.alerts})
+    conn.execute(stmt, [{"tenant_id": t, "hour": h, "alerts": n}
+                        for (t, h), n in sorted(counts.items())])
 
 
 _MARK_RECEIVED = (update(_integrations)

@@ -13,11 +13,11 @@ from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import String, case, extract, func, select
+from sqlalchemy import case, extract, func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from vigil.alerts.models import Alert
+from vigil.alerts.models import AlertsPerHour
 from vigil.context import Context, get_context
 from vigil.db import Database
 from vigil.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
@@ -56,23 +56,15 @@ def open_by_severity(session: Session, tenant_id: int) -> dict[str, int]:
 
 
 def alerts_per_hour(session: Session, tenant_id: int, now: datetime) -> list[tuple[datetime, int]]:
-    """Alerts first received in each of the last 24 hours (the current one last), counted
-    in the database grouped by hour: ``date_trunc`` on PostgreSQL, the hour prefix of the
-    stored text on SQLite. The range is found through (tenant, last_received_at): an alert
-    first received in the range was last received in it too."""
+    """Alerts first received in each of the last 24 hours (the current one last), from the
+    per-hour rollup the writer keeps (``alerts_per_hour``): 24 rows, however many alerts."""
     first = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(
         hours=HOURS - 1)
-    if session.get_bind().dialect.name == "postgresql":
-        bucket: Any = func.to_char(func.date_trunc("hour", func.timezone(
-            "UTC", Alert.first_received_at)), "YYYY-MM-DD HH24")
-    else:  # stored as "YYYY-MM-DD HH:MM:SS.ffffff" (UTC)
-        bucket = func.substr(Alert.first_received_at, 1, 13, type_=String)
-    rows = session.execute(select(bucket, func.count()).where(
-        Alert.tenant_id == tenant_id, Alert.last_received_at >= first,
-        Alert.first_received_at >= first).group_by(bucket))
-    counts = {str(key): int(n) for key, n in rows}
+    counts = {hour: n for hour, n in session.execute(
+        select(AlertsPerHour.hour, AlertsPerHour.alerts).where(
+            AlertsPerHour.tenant_id == tenant_id, AlertsPerHour.hour >= first))}
     hours = [first + timedelta(hours=i) for i in range(HOURS)]
-    return [(h, counts.get(h.strftime("%Y-%m-%d %H"), 0)) for h in hours]
+    return [(h, counts.get(h, 0)) for h in hours]
 
 
 def _seconds(session: Session, later: Any, earlier: Any) -> Any:
