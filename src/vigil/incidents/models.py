@@ -24,7 +24,8 @@ class Incident(Base):
         # The list sorted by severity, and the counts by status (an index-only scan).
         Index("ix_incidents_tenant_severity", "tenant_id", "severity", "id"),
         Index("ix_incidents_tenant_last_seen", "tenant_id", "last_seen_at", "id"),
-        Index("ix_incidents_tenant_counts", "tenant_id", "status", "pending", "candidate"),
+        Index("ix_incidents_tenant_counts_severity", "tenant_id", "status", "pending",
+              "candidate", "severity"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
