@@ -11,11 +11,10 @@ import httpx
 import pytest
 
 from server import Server
-from ui_browser import SCREENSHOTS
+from ui_browser import PASSWORD, SCREENSHOTS, sign_up
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery"
 
 
 def shot(page: Any, name: str) -> None:
@@ -32,17 +31,6 @@ def fire(server: Server, name: str, **labels: str) -> None:
     resp = httpx.post(f"{server.url}/api/v1/ingest/alertmanager/{server.integration_key}",
                       json=body, timeout=10)
     assert resp.status_code == 202, resp.text
-
-
-def sign_up(page: Any) -> None:
-    page.goto("/")
-    page.wait_for_url("**/setup")
-    page.get_by_label("Username", exact=True).fill("alice")
-    page.get_by_label("Name", exact=True).fill("Alice Admin")
-    page.get_by_label("Email", exact=True).fill("alice@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Create administrator").click()
-    page.wait_for_url("**/ui")
 
 
 def test_sign_in_live_incident_keyboard_ack_resolve_and_timeline(

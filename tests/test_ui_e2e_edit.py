@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from server import Server
+from ui_browser import PASSWORD, sign_up
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery"
 
 
 def expect(target: Any) -> Any:
@@ -25,17 +25,6 @@ def expect(target: Any) -> Any:
     from playwright.sync_api import expect as playwright_expect
 
     return playwright_expect(target)
-
-
-def sign_up(page: Any) -> None:
-    page.goto("/")
-    page.wait_for_url("**/setup")
-    page.get_by_label("Username", exact=True).fill("alice")
-    page.get_by_label("Name", exact=True).fill("Alice Admin")
-    page.get_by_label("Email", exact=True).fill("alice@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Create administrator").click()
-    page.wait_for_url("**/ui")
 
 
 def setup_api(server: Server, method: str, path: str, expect_status: int,

@@ -57,3 +57,19 @@ def browser_page(ui_server: Server) -> Iterator[Any]:
         finally:
             context.close()
             browser.close()
+
+
+#: The first administrator's password in the browser tests.
+PASSWORD = "correct horse battery"
+
+
+def sign_up(page: Any) -> None:
+    """First run: create the administrator "alice" through /setup."""
+    page.goto("/")
+    page.wait_for_url("**/setup")
+    page.get_by_label("Username", exact=True).fill("alice")
+    page.get_by_label("Name", exact=True).fill("Alice Admin")
+    page.get_by_label("Email", exact=True).fill("alice@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Create administrator").click()
+    page.wait_for_url("**/ui")
