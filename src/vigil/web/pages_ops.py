@@ -20,9 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from vigil.alerts.models import AlertsPerHour
 from vigil.context import Context, get_context
 from vigil.db import Database
-from vigil.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
+from vigil.incidents.models import OPEN_STATUSES, Incident
 from vigil.incidents.service import STATUSES
 from vigil.oncall import schedules_service
+from vigil.outbox.models import OutboxEvent
 from vigil.pipeline.event import SEVERITY_LABELS
 from vigil.web.charts import Bar, bar_chart, duration
 from vigil.web.pages_ops_alerts import router as alerts_router
@@ -117,9 +118,12 @@ def response_times(session: Session, tenant_id: int, since: datetime,
 def week_figures(ctx: Context, session: Session, tenant_id: int,
                  now: datetime) -> dict[str, Any]:
     """``response_times`` over the last 7 days, kept (per database and tenant) for up to a
-    minute while no incident changes: every change of an incident adds to its timeline,
-    so the newest timeline id (one index lookup) says whether the figures still hold."""
-    version = int(session.scalar(select(func.max(IncidentEvent.id))) or 0)
+    minute while no incident changes: every creation and every change of an incident's
+    status, severity or noise mark writes an outbox event in its transaction, so the
+    newest outbox id (one index lookup) says whether the figures still hold. (Timeline
+    entries that change none of these, like the escalation engine's notes, do not
+    count.)"""
+    version = int(session.scalar(select(func.max(OutboxEvent.id))) or 0)
     per_db = _WEEK_CACHE.setdefault(ctx.db, {})
     hit = per_db.get(tenant_id)
     if hit is not None and hit[1] == version and timedelta(0) <= now - hit[0] < CACHE_FOR:
