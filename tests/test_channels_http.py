@@ -239,3 +239,18 @@ def test_webhook_non_ascii_key_is_percent_encoded(srv: RecordingServer) -> None:
     (req,) = srv.wait()
     assert req.headers["x-vigil-key"] == "inc-1:gr%C3%B6%C3%9Fe"
     assert req.json["key"] == "inc-1:größe" and req.json["title"] == "Größe"
+
+
+def test_outbound_proxy_comes_from_the_environment_and_no_proxy_bypasses_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from vigil.notify.channels._common import _Http
+
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "hooks.internal")
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    http = _Http()
+    assert http.proxy("https://hooks.slack.com/services/x") == "http://proxy.internal:3128"
+    assert http.proxy("https://hooks.internal/x") is None
+    assert http.proxy("http://127.0.0.1:9/x") is None  # no HTTP_PROXY set

@@ -181,9 +181,14 @@ def work_due(now: datetime) -> ColumnElement[bool]:
     return or_(
         exists().where(OutboxEvent.id > func.coalesce(last, 0),
                        OutboxEvent.topic.in_(_TOPICS)),
-        exists().where(((Delivery.status.in_(("pending", "retrying")))
-                        & (Delivery.next_attempt_at <= now))
-                       | ((Delivery.status == "sending") & (Delivery.lease_until <= now))))
+        exists().where(_due(now)))
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Deliveries to (re)try now: pending or retrying and due, or leased by a pass whose
+    lease ran out."""
+    return (((Delivery.status.in_(("pending", "retrying"))) & (Delivery.next_attempt_at <= now))
+            | ((Delivery.status == "sending") & (Delivery.lease_until <= now)))
 
 
 @dataclass
@@ -271,10 +276,8 @@ def _incident(session: Session, incident_id: int | None,
 
 
 def claim(session: Session, now: datetime, base_url: str, limit: int = 500) -> list[Claim]:
-    stmt = (select(Delivery).where(
-        ((Delivery.status.in_(("pending", "retrying"))) & (Delivery.next_attempt_at <= now))
-        | ((Delivery.status == "sending") & (Delivery.lease_until <= now)))
-        .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit))
+    stmt = (select(Delivery).where(_due(now))
+            .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     due = list(session.scalars(stmt))

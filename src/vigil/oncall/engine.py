@@ -115,14 +115,13 @@ class Preloaded:
     team_policy: dict[tuple[int, str], str]
 
     @classmethod
-    def load(cls, session: Session, incident_ids: set[int], lock: bool) -> Preloaded:
+    def load(cls, session: Session, incident_ids: set[int]) -> Preloaded:
+        """(Escalation rows are locked: on PostgreSQL another node waits for them.)"""
         ids = sorted(incident_ids)
         incidents = {i.id: i for i in session.scalars(
             select(Incident).options(load_only(*_READ)).where(Incident.id.in_(ids)))} \
             if ids else {}
-        stmt = select(Escalation).where(Escalation.incident_id.in_(ids))
-        if lock:
-            stmt = stmt.with_for_update()
+        stmt = select(Escalation).where(Escalation.incident_id.in_(ids)).with_for_update()
         escalations = {e.incident_id: e for e in session.scalars(stmt)} if ids else {}
         services = {(t, n): p for t, n, p in session.execute(select(
             Service.tenant_id, Service.name, Service.escalation_policy).where(
@@ -270,7 +269,7 @@ def consume(session: Session, now: datetime, result: PassResult, limit: int = 50
     if not events:
         return
     ids = {i for i in (ev.payload.get("incident_id") for ev in events) if isinstance(i, int)}
-    pre = Preloaded.load(session, ids, lock=True)
+    pre = Preloaded.load(session, ids)
     lookups: dict[int, Lookups] = {}
     with session.no_autoflush:
         for ev in events:
