@@ -303,3 +303,56 @@ def test_list_reads_incidents_only_with_two_queries(vigil: Harness) -> None:
     assert not [s for s in statements if re.search(r"\bFROM alerts\b", s)]
     # list_incidents, then counts_by_status (its status counts and its candidate count)
     assert len(on_incidents) == 3, on_incidents
+
+
+def test_a_large_incident_pages_its_alerts_and_timeline(
+        vigil: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages_incidents, "ALERTS_SHOWN", 2)
+    monkeypatch.setattr(pages_incidents, "TIMELINE_SHOWN", 3)
+    vigil.post_alertmanager(am(*(alert("DiskFull", instance=f"n{i}") for i in range(5))))
+    (inc,) = api_incidents(vigil)
+    csrf = sign_in(vigil)
+    for text in ("one", "two", "three", "four"):
+        resp = vigil.client.post(f"/api/v1/incidents/{inc['id']}/comments",
+                                 headers={"X-CSRF-Token": csrf}, json={"text": text})
+        assert resp.status_code == 201, resp.text
+    alert_ids = sorted((a["id"] for a in vigil.alerts()), reverse=True)
+    assert len(alert_ids) == 5
+    timeline = vigil.client.get(f"/api/v1/incidents/{inc['id']}", headers=vigil.auth).json()[
+        "timeline"]
+    entry_ids = [t["id"] for t in timeline]
+    assert len(entry_ids) >= 6  # created, alerts joined, four comments
+
+    def shown(html: str) -> tuple[list[int], list[int]]:
+        return ([int(i) for i in re.findall(r'<tr class="alert" data-id="(\d+)"', html)],
+                [int(i) for i in re.findall(r'<li class="k-\w+" data-kind="\w+" '
+                                            r'data-id="(\d+)"', html)])
+
+    url = f"/ui/incidents/{inc['id']}"
+    html = vigil.client.get(url).text
+    alerts, entries = shown(html)
+    assert alerts == alert_ids[:2]  # newest first
+    assert entries == entry_ids[-3:]  # the newest, oldest first
+    assert "Newest alerts" not in html and "Latest entries" not in html
+    older = re.search(r'href="([^"]+)" id="alerts-older"', html)
+    earlier = re.search(r'href="([^"]+)" id="timeline-earlier"', html)
+    assert older and earlier
+
+    html = vigil.client.get(older.group(1).replace("&amp;", "&")).text
+    assert shown(html)[0] == alert_ids[2:4] and "Newest alerts" in html
+    last = re.search(r'href="([^"]+)" id="alerts-older"', html)
+    assert last
+    html = vigil.client.get(last.group(1)).text
+    assert shown(html)[0] == alert_ids[4:] and 'id="alerts-older"' not in html
+
+    seen: list[int] = entries
+    url_next: str | None = earlier.group(1)
+    while url_next:
+        html = vigil.client.get(url_next).text
+        page_entries = shown(html)[1]
+        assert page_entries and len(page_entries) <= 3 and "Latest entries" in html
+        seen = page_entries + seen
+        found = re.search(r'href="([^"]+)" id="timeline-earlier"', html)
+        url_next = found.group(1) if found else None
+    assert seen == entry_ids  # every entry once, in order
+    assert vigil.client.get(f"{url}?timeline_before=0").status_code == 422

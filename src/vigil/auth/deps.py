@@ -33,7 +33,7 @@ def session_principal(ctx: Context, request: Request) -> Principal | None:
     raw = request.cookies.get(COOKIE)
     if not raw:
         return None
-    with ctx.db.write() as session:
+    with ctx.db.read() as session:
         data = read_cookie(session, raw, ctx.clock.now())
         if data is None:
             return None

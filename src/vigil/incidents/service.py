@@ -123,14 +123,29 @@ def get_incident(session: Session, *, tenant_id: int, incident_id: int,
     return inc
 
 
-def incident_alerts(session: Session, *, incident_id: int, limit: int = 200) -> list[Alert]:
-    return list(session.scalars(select(Alert).where(Alert.incident_id == incident_id)
-                                .order_by(Alert.id.desc()).limit(limit)))
+def incident_alerts(session: Session, *, incident_id: int, limit: int = 200,
+                    before: int | None = None) -> list[Alert]:
+    """The incident's alerts, newest first; ``before`` (an alert id) pages on."""
+    query = select(Alert).where(Alert.incident_id == incident_id)
+    if before is not None:
+        query = query.where(Alert.id < before)
+    return list(session.scalars(query.order_by(Alert.id.desc()).limit(limit)))
 
 
 def timeline(session: Session, *, incident_id: int, limit: int = 500) -> list[IncidentEvent]:
     return list(session.scalars(select(IncidentEvent).where(
         IncidentEvent.incident_id == incident_id).order_by(IncidentEvent.id).limit(limit)))
+
+
+def recent_timeline(session: Session, *, incident_id: int, limit: int,
+                    before: int | None = None) -> tuple[list[IncidentEvent], bool]:
+    """The newest ``limit`` timeline entries (before the entry ``before``, if given), oldest
+    first, and whether there are earlier ones."""
+    query = select(IncidentEvent).where(IncidentEvent.incident_id == incident_id)
+    if before is not None:
+        query = query.where(IncidentEvent.id < before)
+    rows = list(session.scalars(query.order_by(IncidentEvent.id.desc()).limit(limit + 1)))
+    return rows[:limit][::-1], len(rows) > limit
 
 
 def snapshot(inc: Incident) -> dict[str, Any]:

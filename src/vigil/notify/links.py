@@ -22,7 +22,18 @@ ACTIONS = ("acknowledge", "resolve")
 LIFETIME = timedelta(hours=24)
 
 
+def existing_secret(session: Session) -> bytes | None:
+    """The secret if it has been made: a read, for checks that need no write lock (a token
+    or cookie signed before the secret existed cannot be valid)."""
+    value = session.scalar(select(AppSecret.value).where(AppSecret.name == "links"))
+    return None if value is None else value.encode()
+
+
 def secret(session: Session) -> bytes:
+    """The secret, made on first use (in a write session)."""
+    found = existing_secret(session)
+    if found is not None:
+        return found
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(insert(AppSecret).values(name="links", value=secrets.token_urlsafe(32))
                     .on_conflict_do_nothing())

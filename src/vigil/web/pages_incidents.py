@@ -27,6 +27,10 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
 MAX_ROWS = 100
+#: One incident's page shows this many of its alerts (newest first) and of its timeline
+#: (the newest, oldest first); links page on to the rest, so a huge incident stays quick.
+ALERTS_SHOWN = 50
+TIMELINE_SHOWN = 100
 
 #: tab -> (label, statuses it lists; None for candidates)
 TABS: dict[str, tuple[str, tuple[str, ...] | None]] = {
@@ -206,13 +210,30 @@ STATUS_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
 
 @router.get("/ui/incidents/{incident_id}", response_class=HTMLResponse)
 async def incident_page(request: Request, incident_id: int,
+                        alerts_before: int | None = Query(None, ge=1),
+                        timeline_before: int | None = Query(None, ge=1),
                         who: Viewer = Depends(signed_in()),
                         ctx: Context = Depends(get_context)) -> Response:
+    """The header, ``ALERTS_SHOWN`` alerts and the newest ``TIMELINE_SHOWN`` timeline
+    entries; ``alerts_before`` / ``timeline_before`` (ids) page back through the rest."""
     def run() -> Response:
         with ctx.db.read() as s:
             inc = service.get_incident(s, tenant_id=who.tenant_id, incident_id=incident_id)
-            alerts = service.incident_alerts(s, incident_id=inc.id)
-            events = service.timeline(s, incident_id=inc.id)
+            alerts = service.incident_alerts(s, incident_id=inc.id, limit=ALERTS_SHOWN + 1,
+                                             before=alerts_before)
+            more_alerts = len(alerts) > ALERTS_SHOWN
+            alerts = alerts[:ALERTS_SHOWN]
+            events, earlier = service.recent_timeline(
+                s, incident_id=inc.id, limit=TIMELINE_SHOWN, before=timeline_before)
+            base = f"/ui/incidents/{inc.id}"
+            paging = {
+                "alerts_next": f"{base}?alerts_before={alerts[-1].id}#incident-alerts"
+                if more_alerts else None,
+                "alerts_first": f"{base}#incident-alerts" if alerts_before else None,
+                "timeline_earlier": f"{base}?timeline_before={events[0].id}#incident-timeline"
+                if earlier else None,
+                "timeline_latest": f"{base}#incident-timeline" if timeline_before else None,
+            }
             other_ids = [*inc.related_ids, *([inc.merged_into_id] if inc.merged_into_id else [])]
             others = {o.id: o for o in s.scalars(select(Incident).where(
                 Incident.tenant_id == who.tenant_id, Incident.id.in_(other_ids)))} \
@@ -224,6 +245,7 @@ async def incident_page(request: Request, incident_id: int,
             done = inc.status in ("merged", "deleted")
             return page(
                 request, "incident.html", who, ctx, inc=inc, alerts=alerts, events=events,
+                paging=paging,
                 related=related, merged_into=merged_into, status_actions=actions,
                 done=done, severities=SEVERITIES, priorities=PRIORITIES,
                 severity=SEVERITY_LABELS.get(inc.severity, str(inc.severity)),

@@ -73,7 +73,7 @@ class SignIn(Exception):
 
 
 def viewer_of(ctx: Context, request: Request) -> Viewer | None:
-    with ctx.db.write() as s:
+    with ctx.db.read() as s:
         data = read_cookie(s, request.cookies.get(COOKIE), ctx.clock.now())
         if data is None:
             return None

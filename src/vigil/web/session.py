@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
+from vigil.notify.links import existing_secret
 from vigil.notify.links import secret as app_secret
 
 COOKIE = "vigil_session"
@@ -60,7 +61,8 @@ def read_cookie(session: Session, value: str | None, now: datetime) -> SessionDa
     if len(parts) != 4 or not parts[0].isdigit() or not parts[2].isdigit():
         return None
     body = ".".join(parts[:3])
-    if not hmac.compare_digest(parts[3], _mac(app_secret(session), body)):
+    key = existing_secret(session)
+    if key is None or not hmac.compare_digest(parts[3], _mac(key, body)):
         return None
     if int(parts[2]) < now.timestamp():
         return None

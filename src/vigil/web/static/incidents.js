@@ -219,7 +219,7 @@
       reloadTimer = null;
       let doc;
       try {
-        doc = new DOMParser().parseFromString(await getText(location.pathname), "text/html");
+        doc = new DOMParser().parseFromString(await getText(location.pathname + location.search), "text/html");
       } catch (err) { return; }
       const now = $$("[data-live][id]").map((el) => el.id).join(" ");
       const next = $$("[data-live][id]", doc).map((el) => el.id).join(" ");
