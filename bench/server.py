@@ -144,6 +144,17 @@ class VigilServer:
         finally:
             conn.close()
 
+    def outbox_backlog(self) -> int:
+        """Outbox events the escalation engine and the notifier have yet to consume."""
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=60)
+        try:
+            (top,) = conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()
+            (done,) = conn.execute("SELECT coalesce(min(last_id), 0) FROM outbox_cursors "
+                                   "WHERE name IN ('escalation', 'delivery')").fetchone()
+            return max(int(top) - int(done), 0)
+        finally:
+            conn.close()
+
     def first_incident_id(self) -> int | None:
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=60)
         try:
