@@ -207,13 +207,24 @@ class Bench:
             prof_s = max(1, min(10, int(seconds) - 2))
             prof = Profiler(exe, self.server.pid, prof_s,
                             RESULTS.parent / f"profile-{key}.txt")
+        writer = self.server.writer_totals()
         self.sampler.begin()
         res: LoadResult = run()
         window = self.sampler.end()
         committed = self.server.count_alerts() - before
+        spent, commits, alerts = (b - a for a, b in zip(writer, self.server.writer_totals(),
+                                                         strict=True))
         if prof is not None:
             self.profiles[key] = prof.finish()
         self.rows.append(_row(key, title, res, committed, window))
+        # The pipeline's writer is one thread: its share of the wall time says whether it
+        # is the bottleneck (near 100%) or waits for requests.
+        self.rows[-1]["writer"] = {
+            "busy_pct": round(100 * spent / window.seconds, 1) if window.seconds else None,
+            "commits": int(commits),
+            "alerts_per_commit": round(alerts / commits, 1) if commits else None,
+            "ms_per_commit": round(1000 * spent / commits, 2) if commits else None,
+            "us_per_alert": round(1e6 * spent / alerts, 1) if alerts else None}
         self._progress(self.rows[-1])
         if res.exhausted:
             say(f"  note: the prebuilt requests ran out after {res.elapsed_s:.1f} of "
@@ -231,6 +242,11 @@ class Bench:
             f"other processes {row['server']['other_cores']:.2f}; "
             f"server CPU {row['server']['cpu_us_per_alert'] or 0:,} us/alert, "
             f"RSS peak {row['server']['peak_rss_mb']:.0f} MB")
+        w = row.get("writer")
+        if w and w["commits"]:
+            say(f"    writer busy {w['busy_pct']}% of the time: {w['commits']:,} commits of "
+                f"{w['alerts_per_commit']} alerts, {w['ms_per_commit']} ms each, "
+                f"{w['us_per_alert']} us/alert")
 
     # -- scenarios ----------------------------------------------------------------------------
 

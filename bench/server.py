@@ -123,6 +123,20 @@ class VigilServer:
             raw = resp.read()
             return orjson.loads(raw) if raw else None
 
+    def writer_totals(self) -> tuple[float, float, float]:
+        """(seconds spent in pipeline commits, commits, alerts committed) so far, from the
+        server's ``/metrics``."""
+        with urllib.request.urlopen(f"{self.base_url}/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+        found = dict.fromkeys(("vigil_pipeline_commit_seconds_sum",
+                               "vigil_pipeline_commit_seconds_count",
+                               "vigil_pipeline_batch_size_sum"), 0.0)
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in found:
+                found[name] = float(value)
+        return tuple(found.values())  # type: ignore[return-value]
+
     def create_integration(self, type_: str, name: str) -> str:
         key: str = self.api("POST", "/api/v1/integrations", {"name": name, "type": type_})["key"]
         return key

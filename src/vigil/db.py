@@ -77,7 +77,8 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL", echo: bool = False) -> Engine:
+def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL", echo: bool = False,
+                pool_size: int = 8, max_overflow: int = 8) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -85,8 +86,8 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL", echo: bool = Fa
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=8,
-            max_overflow=8,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
         )
         _configure_sqlite(engine, sqlite_synchronous.upper())
         return engine
@@ -199,7 +200,18 @@ class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
         self.url = url
         self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
-        self._writer = self.engine.execution_options(sqlite_write=True)
+        #: Where transactions that write run. On SQLite, one connection of its own (more
+        #: only if a writer nests): this process's writers take turns anyway
+        #: (``exclusive``), and a connection whose transactions are the only ones writing
+        #: keeps its page cache between them, where one handed round a shared pool finds
+        #: its cache stale after every other connection's write and reads pages again.
+        self._write_pool = self.engine
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (
+                None, "", ":memory:"):
+            self._write_pool = make_engine(url, sqlite_synchronous=sqlite_synchronous,
+                                           pool_size=1, max_overflow=4)
+        self.write_engine: Engine = self._write_pool.execution_options(sqlite_write=True)
+        self._writer = self.write_engine
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(bind=self._writer, expire_on_commit=False)
         self._checkpointer: Checkpointer | None = None
@@ -252,8 +264,15 @@ class Database:
             return False
         started = time.perf_counter()
         try:
-            with self.exclusive(), self.engine.connect() as conn:
+            # (Outside any transaction, on the writers' connection: a checkpoint cannot run
+            # inside a write transaction.)
+            with self.exclusive(), self._write_pool.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)").fetchall()
+        except Exception:
+            # Called after a commit: its failure must not make the caller think the
+            # committed work failed. The next due restart tries again.
+            log.exception("WAL restart failed")
+            return False
         finally:
             cp.restart_due.clear()
         log.info("WAL restarted in %.1f ms", (time.perf_counter() - started) * 1000)
@@ -261,3 +280,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._write_pool is not self.engine:
+            self._write_pool.dispose()

@@ -194,7 +194,7 @@ class PipelineRunner:
         flat = [s for b in batches for s in b]
         now = self.clock.now()
         with self.db.exclusive(), \
-                self.db.engine.execution_options(sqlite_write=True).begin() as conn:
+                self.db.write_engine.begin() as conn:
             routes = route_batch(self.rules.rulesets(conn), flat)
             store.lock_keys(conn, _lock_names(flat, routes))
             open_alerts = store.load_open(conn, flat)
