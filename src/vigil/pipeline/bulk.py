@@ -6,6 +6,7 @@ text on SQLite, JSON via orjson), so rows written either way read back the same.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,12 +23,52 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=_JSON_OPTS).decode()
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the hot path needs to know of some columns of a table, worked out once."""
+
+    times: tuple[int, ...]  # positions of UTC datetime columns
+    jsons: tuple[int, ...]
+    bools: tuple[int, ...]
+    quoted: tuple[str, ...]  # the column names, quoted for the dialect
+
+
+_SHAPES: dict[tuple[str, str, tuple[str, ...]], _Shape] = {}
+_SQL: dict[tuple[str, str, str, tuple[str, ...], str], str] = {}
+
+
+def _shape(conn: Connection, table: Table, cols: Sequence[str]) -> _Shape:
+    key = (conn.dialect.name, table.name, tuple(cols))
+    shape = _SHAPES.get(key)
+    if shape is None:
+        types = [table.c[c].type for c in cols]
+        quote = conn.dialect.identifier_preparer.quote
+        shape = _SHAPES[key] = _Shape(
+            times=tuple(i for i, t in enumerate(types) if isinstance(t, UTCDateTime)),
+            jsons=tuple(i for i, t in enumerate(types) if isinstance(t, JSON)),
+            bools=tuple(i for i, t in enumerate(types) if isinstance(t, Boolean)),
+            quoted=tuple(quote(c) for c in cols))
+    return shape
+
+
+def _sql(conn: Connection, kind: str, table: Table, cols: Sequence[str], extra: str,
+         build: Callable[[str, str, tuple[str, ...]], str]) -> str:
+    """The statement text of ``kind`` for these columns, built once per dialect."""
+    key = (conn.dialect.name, kind, table.name, tuple(cols), extra)
+    sql = _SQL.get(key)
+    if sql is None:
+        quote = conn.dialect.identifier_preparer.quote
+        sql = _SQL[key] = build("?" if conn.dialect.name == "sqlite" else "%s",
+                                quote(table.name), _shape(conn, table, cols).quoted)
+    return sql
+
+
 def _adapter(conn: Connection, table: Table,
              cols: Sequence[str]) -> Callable[[list[Any]], tuple[Any, ...]]:
     """Adapts a row of values in ``cols`` order (in place) and gives it as a tuple."""
     sqlite = conn.dialect.name == "sqlite"
-    times = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, UTCDateTime)]
-    jsons = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, JSON)]
+    shape = _shape(conn, table, cols)
+    times, jsons = shape.times, shape.jsons
     # One batch repeats the same few datetime objects (its ``now``); they stay alive while
     # the rows hold them, so their ids are unique keys for this call.
     texts: dict[int, str] = {}
@@ -61,10 +102,8 @@ def insert_rows(conn: Connection, table: Table, cols: Sequence[str],
         return
     adapt = _adapter(conn, table, cols)
     params = [adapt(row) for row in rows]
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
-    quote = conn.dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
-           f"VALUES ({', '.join([mark] * len(cols))})")
+    sql = _sql(conn, "insert", table, cols, "", lambda mark, name, quoted: (
+        f"INSERT INTO {name} ({', '.join(quoted)}) VALUES ({', '.join([mark] * len(quoted))})"))
     conn.exec_driver_sql(sql, params)
 
 
@@ -76,10 +115,9 @@ def update_rows(conn: Connection, table: Table, cols: Sequence[str], key: str,
         return
     adapt = _adapter(conn, table, [*cols, key])
     params = [adapt(row) for row in rows]
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
-    quote = conn.dialect.identifier_preparer.quote
-    sql = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = {mark}' for c in cols)} "
-           f"WHERE {quote(key)} = {mark}")
+    sql = _sql(conn, "update", table, [*cols, key], "", lambda mark, name, quoted: (
+        f"UPDATE {name} SET {', '.join(f'{q} = {mark}' for q in quoted[:-1])} "
+        f"WHERE {quoted[-1]} = {mark}"))
     conn.exec_driver_sql(sql, params)
 
 
@@ -90,12 +128,10 @@ def select_rows(conn: Connection, table: Table, cols: Sequence[str], where: str,
     parameters with ``{p}``; give SQLite its lists as JSON text (``json_each``) and
     PostgreSQL as lists (``= ANY``)."""
     sqlite = conn.dialect.name == "sqlite"
-    quote = conn.dialect.identifier_preparer.quote
-    sql = (f"SELECT {', '.join(quote(c) for c in cols)} FROM {quote(table.name)} "
-           f"WHERE {where.format(p='?' if sqlite else '%s')}")
-    times = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, UTCDateTime)]
-    jsons = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, JSON)]
-    bools = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, Boolean)]
+    sql = _sql(conn, "select", table, cols, where, lambda mark, name, quoted: (
+        f"SELECT {', '.join(quoted)} FROM {name} WHERE {where.format(p=mark)}"))
+    shape = _shape(conn, table, cols)
+    times, jsons, bools = shape.times, shape.jsons, shape.bools
     out = []
     parsed: dict[str, datetime] = {}
     for raw in conn.exec_driver_sql(sql, tuple(params)):

@@ -9,9 +9,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from operator import attrgetter
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, select, text, update
+from sqlalchemy import Connection, Table, bindparam, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -20,7 +20,7 @@ from vigil.integrations.models import Integration
 from vigil.outbox.models import OutboxEvent
 from vigil.pipeline import bulk
 from vigil.pipeline.dedup import ALERT_COLUMNS, AlertState, Decision, Submission
-from vigil.pipeline.sqlarray import array, in_array, per_dialect
+from vigil.pipeline.sqlarray import array, per_dialect
 
 _alerts = cast(Table, Alert.__table__)
 _events = cast(Table, AlertEventRecord.__table__)
@@ -28,7 +28,6 @@ _outbox = cast(Table, OutboxEvent.__table__)
 _per_hour = cast(Table, AlertsPerHour.__table__)
 _integrations = cast(Table, Integration.__table__)
 
-_SELECT_OPEN = select(*[_alerts.c[name] for name in ("id", *ALERT_COLUMNS)])
 
 _UPDATE_COLUMNS = (
     "status", "severity", "name", "summary", "description", "service", "environment",
@@ -53,18 +52,21 @@ def lock_keys(conn: Connection, names: Iterable[str]) -> None:
     )
 
 
-# Built once: per batch only the parameters change (no expression building on the hot path).
-_LOAD_OPEN = per_dialect(lambda d: _SELECT_OPEN.where(
-    in_array(_alerts.c.fingerprint, "fingerprints", d),
-    _alerts.c.status != "resolved",
-    _alerts.c.tenant_id.in_(bindparam("tenants", expanding=True)),
-))
+# The open alerts a batch touches, in SQL for the driver (bulk.select_rows): the first query
+# of every batch. The partial unique index (tenant_id, fingerprint) WHERE status !=
+# 'resolved' answers it.
+_OPEN_COLUMNS = ("id", *ALERT_COLUMNS)
+_WHERE_OPEN = {
+    "sqlite": ("tenant_id IN (SELECT value FROM json_each({p})) AND fingerprint IN (SELECT "
+               "value FROM json_each({p})) AND status != 'resolved'"),
+    "postgresql": "tenant_id = ANY({p}) AND fingerprint = ANY({p}) AND status != 'resolved'",
+}
 
 
 def load_open(conn: Connection, batch: Sequence[Submission]) -> list[AlertState]:
     d = conn.dialect.name
-    rows = conn.execute(_LOAD_OPEN[d], {"fingerprints": array(d, {s.fingerprint for s in batch}),
-                                        "tenants": sorted({s.tenant_id for s in batch})})
+    rows = bulk.select_rows(conn, _alerts, _OPEN_COLUMNS, _WHERE_OPEN[d], (
+        array(d, {s.tenant_id for s in batch}), array(d, {s.fingerprint for s in batch})))
     return [AlertState(*row) for row in rows]  # columns in the dataclass's order
 
 
@@ -77,8 +79,15 @@ def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
             text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
                  "FROM generate_series(1, :n)"), {"n": n}
         ).scalars())
-    start = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()) + 1
+    sql = _MAX_ID.get(table.name)
+    if sql is None:
+        quote = conn.dialect.identifier_preparer.quote
+        sql = _MAX_ID[table.name] = f"SELECT coalesce(max(id), 0) FROM {quote(table.name)}"
+    start = int(conn.exec_driver_sql(sql).scalar_one()) + 1
     return list(range(start, start + n))
+
+
+_MAX_ID: dict[str, str] = {}
 
 
 _ALERT_INSERT_COLUMNS = ("id", *ALERT_COLUMNS)
@@ -135,12 +144,17 @@ def count_per_hour(conn: Connection, alerts: Sequence[AlertState]) -> None:
     counts: Counter[tuple[int, datetime]] = Counter(
         (a.tenant_id, a.first_received_at.replace(minute=0, second=0, microsecond=0))
         for a in alerts)
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(_per_hour)
-    stmt = stmt.on_conflict_do_update(index_elements=["tenant_id", "hour"],
+    conn.execute(_COUNT_HOUR[conn.dialect.name], [{"tenant_id": t, "hour": h, "alerts": n}
+                                                  for (t, h), n in sorted(counts.items())])
+
+
+def _count_hour(dialect: str) -> Any:
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(_per_hour)
+    return stmt.on_conflict_do_update(index_elements=["tenant_id", "hour"],
                                       set_={"alerts": _per_hour.c.alerts + stmt.excluded.alerts})
-    conn.execute(stmt, [{"tenant_id": t, "hour": h, "alerts": n}
-                        for (t, h), n in sorted(counts.items())])
+
+
+_COUNT_HOUR = per_dialect(_count_hour)
 
 
 _MARK_RECEIVED = (update(_integrations)
