@@ -150,6 +150,10 @@ class Checkpointer:
         self.interval = interval
         self.wal_limit = wal_limit
         self.restart_due = threading.Event()
+        self._page_size: int | None = None
+        #: The WAL's frames when the writer last restarted it, until a write starts it anew.
+        self.restarted_frames: int | None = None
+        self._waited = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -158,15 +162,37 @@ class Checkpointer:
         self._thread = threading.Thread(target=self._run, name="vigil-checkpoint", daemon=True)
         self._thread.start()
 
-    def checkpoint(self, conn: sqlite3.Connection, mode: str = "PASSIVE") -> None:
-        conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+    def checkpoint(self, conn: sqlite3.Connection, mode: str = "PASSIVE") -> int:
+        """Runs a checkpoint; answers the frames of the WAL in use (the bytes past them are
+        old frames the next write goes over, not a WAL that needs restarting)."""
+        row = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        return int(row[1]) if row is not None and row[1] is not None and row[1] > 0 else 0
 
     def step(self, conn: sqlite3.Connection) -> None:
         if self.restart_due.is_set():
             return  # the writer's RESTART is pending; do not compete with it
-        self.checkpoint(conn)
-        if self.wal_bytes() > self.wal_limit:
+        frames = self.checkpoint(conn)
+        # Right after a RESTART the WAL keeps its old frames (and the file its size) until
+        # the next write starts it afresh; asking again then would only stall the writer
+        # with a second RESTART.
+        # (For a few steps at most: a WAL started afresh never regrows that far so soon.)
+        if self.restarted_frames is not None:
+            self._waited += 1
+            if frames >= self.restarted_frames and self._waited <= 20:
+                return
+            self.restarted_frames = None
+        if frames * self._frame_bytes(conn) > self.wal_limit:
             self.restart_due.set()
+
+    def restarted(self, frames: int | None) -> None:
+        """The writer RESTARTed the WAL, which then held ``frames`` frames."""
+        self.restarted_frames = frames
+        self._waited = 0
+
+    def _frame_bytes(self, conn: sqlite3.Connection) -> int:
+        if self._page_size is None:
+            self._page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        return self._page_size + 24  # each WAL frame is a page and a 24-byte header
 
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
@@ -267,7 +293,8 @@ class Database:
             # (Outside any transaction, on the writers' connection: a checkpoint cannot run
             # inside a write transaction.)
             with self.exclusive(), self._write_pool.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)").fetchall()
+                row = conn.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            cp.restarted(int(row[1]) if row is not None and row[1] else None)
         except Exception:
             # Called after a commit: its failure must not make the caller think the
             # committed work failed. The next due restart tries again.
