@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     #: SQLite ``synchronous`` pragma: NORMAL survives kill -9 in WAL mode; FULL survives power loss.
     sqlite_synchronous: str = Field(default="NORMAL", pattern="^(?i)(OFF|NORMAL|FULL|EXTRA)$")
     #: Past this, SQLite's write-ahead log is restarted (a brief pause of the writer).
-    sqlite_wal_limit_mb: int = Field(default=512, ge=16)
+    sqlite_wal_limit_mb: int = Field(default=256, ge=16)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     #: Alerts that may wait for a commit before new requests get 503 + Retry-After.
     queue_max_alerts: int = Field(default=50_000, ge=1)
