@@ -144,3 +144,16 @@ def test_severity_label_is_part_of_the_identity_as_in_alertmanager() -> None:
     warn = ev(fp_labels={"alertname": "Disk", "severity": "warning"})
     crit = ev(fp_labels={"alertname": "Disk", "severity": "critical"})
     assert fingerprint(warn, integration_id=1) != fingerprint(crit, integration_id=1)
+
+
+def test_without_alert_events_the_decisions_are_the_same_and_no_outbox() -> None:
+    batch = [sub(ev(starts_at=T0)), sub(ev(starts_at=T0 + timedelta(minutes=1))),
+             sub(ev("acknowledge")), sub(ev("resolve")), sub(ev(starts_at=T0))]
+    full, bare = decide([], batch, NOW), decide([], batch, NOW, outbox=False)
+    assert [o.topic for o in full.outbox] == ["alert.created", "alert.repeated",
+                                              "alert.acknowledged", "alert.resolved",
+                                              "alert.created"]
+    assert bare.outbox == []
+    assert [(a and a.status, o) for a, o in bare.outcomes] == [
+        (a and a.status, o) for a, o in full.outcomes]
+    assert len(bare.new) == len(full.new) == 2 and len(bare.history) == 5

@@ -154,16 +154,21 @@ def _payload(alert: AlertState, **extra: Any) -> dict[str, Any]:
 
 
 def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: datetime,
-           muted: dict[int, str] | None = None) -> Decision:
+           muted: dict[int, str] | None = None, *, outbox: bool = True) -> Decision:
     """Apply ``batch`` in order to the open alerts it touches.
 
     Dedup is on (tenant, fingerprint) among unresolved alerts: a trigger joins the open
     alert, a trigger after resolve opens a new one. A re-sent notification with the same
     ``starts_at`` (Alertmanager re-sends whole groups) is a redelivery, not an occurrence.
+    ``outbox=False`` leaves out the alert-level outbox events (when nothing consumes them).
     """
     current = {(a.tenant_id, a.fingerprint): a for a in open_alerts}
     muted = muted or {}
     d = Decision()
+
+    def emit(topic: str, alert: AlertState, **extra: Any) -> None:
+        if outbox:
+            d.outbox.append(OutboxEntry(topic, alert, _payload(alert, **extra)))
 
     def touch(alert: AlertState) -> None:
         if alert.id is not None:
@@ -182,11 +187,10 @@ def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: date
                     alert.status = "suppressed"
                     alert.suppressed_by = muted[i]
                     outcome = Outcome.SUPPRESSED
-                    d.outbox.append(OutboxEntry("alert.suppressed", alert,
-                                                _payload(alert, muted_by=muted[i])))
+                    emit("alert.suppressed", alert, muted_by=muted[i])
                 else:
                     outcome = Outcome.CREATED
-                    d.outbox.append(OutboxEntry("alert.created", alert, _payload(alert)))
+                    emit("alert.created", alert)
             else:
                 if alert.status == "suppressed" and i not in muted:
                     alert.status = "firing"
@@ -202,7 +206,7 @@ def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: date
                 _refresh(alert, ev)
                 touch(alert)
                 if topic:
-                    d.outbox.append(OutboxEntry(topic, alert, _payload(alert)))
+                    emit(topic, alert)
         elif alert is None:
             outcome = Outcome.IGNORED
         elif ev.action is Action.ACKNOWLEDGE:
@@ -214,7 +218,7 @@ def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: date
                 alert.acknowledged_at = now
                 alert.acknowledged_by = ev.actor or ev.source
                 outcome = Outcome.ACKNOWLEDGED
-                d.outbox.append(OutboxEntry("alert.acknowledged", alert, _payload(alert)))
+                emit("alert.acknowledged", alert)
             touch(alert)
         else:  # resolve
             alert.status = "resolved"
@@ -225,7 +229,7 @@ def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: date
             del current[key]
             touch(alert)
             outcome = Outcome.RESOLVED
-            d.outbox.append(OutboxEntry("alert.resolved", alert, _payload(alert)))
+            emit("alert.resolved", alert)
         d.history.append(HistoryEntry(sub, alert, outcome, now))
         d.outcomes.append((alert, outcome))
     return d

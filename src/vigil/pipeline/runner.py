@@ -199,7 +199,7 @@ class PipelineRunner:
             store.lock_keys(conn, _lock_names(flat, routes))
             open_alerts = store.load_open(conn, flat)
             muted, flaps = mutes(conn, self.muting, flat, open_alerts, now)
-            decision = decide(open_alerts, flat, now, muted)
+            decision = decide(open_alerts, flat, now, muted, outbox=self.alert_events)
             assignments, _ = self.policies.rules(conn)
             incidents = correlate(incident_store.load_for_batch(conn, decision, now, routes),
                                   decision.outcomes, now, routes=routes,
