@@ -137,3 +137,40 @@ def test_two_nodes_ingesting_the_same_alerts_open_each_once(db_url: str) -> None
     finally:
         db_a.dispose()
         db_b.dispose()
+
+
+def test_a_rule_changed_while_requests_wait_applies_to_them(db: Database) -> None:
+    """Requests are routed on arrival with the rules then loaded; a rule saved before their
+    batch commits still decides their incidents (the writer routes them again)."""
+    from vigil.correlation.schemas import RuleCreate
+    from vigil.correlation.service import create_rule
+    from vigil.incidents.models import Incident
+
+    def grouped(i: int) -> Submission:
+        ev = AlertEvent(action=Action.TRIGGER, source="test", name="DiskFull",
+                        labels={"alertname": "DiskFull", "host": f"h{i}", "rack": "r1"})
+        return Submission(1, None, fingerprint(ev, integration_id=0), ev)
+
+    async def main() -> None:
+        runner = PipelineRunner(db, CLOCK, Metrics())
+        await runner.start()
+        await runner.submit([sub(0)])  # the rule sets are now loaded, and fresh
+        assert runner.rules.current() is not None
+        gate = threading.Event()
+        blocker = asyncio.ensure_future(runner.run_exclusive(gate.wait))
+        waiting = asyncio.ensure_future(runner.submit([grouped(1), grouped(2)]))
+        await asyncio.sleep(0)  # queued, routed with the old rules
+        with db.write() as s:
+            create_rule(s, tenant_id=1, now=CLOCK.now(), body=RuleCreate(
+                name="by-rack", condition='labels.rack == "r1"', group_by=["labels.rack"]))
+        runner.rules.invalidate()
+        gate.set()
+        await blocker
+        assert [r.outcome for r in await waiting] == [Outcome.CREATED] * 2
+        await runner.stop()
+
+    asyncio.run(main())
+    with db.read() as s:
+        keys = set(s.scalars(select(Incident.group_key).where(
+            Incident.title.contains("DiskFull"))))
+    assert len(keys) == 1 and next(iter(keys)).startswith("rule:")

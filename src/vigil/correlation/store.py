@@ -55,6 +55,14 @@ class RuleCache:
         with self._lock:
             self._loaded = -math.inf
 
+    def current(self) -> dict[int, RuleSet] | None:
+        """The loaded rule sets while they are fresh (no database at hand); None when the
+        next ``rulesets`` call will load them again."""
+        with self._lock:
+            if time.monotonic() - self._loaded > self.ttl:
+                return None
+            return self._sets
+
     def rulesets(self, conn: Connection) -> dict[int, RuleSet]:
         with self._lock:
             if time.monotonic() - self._loaded > self.ttl:

@@ -16,7 +16,7 @@ import orjson
 
 from vigil.clock import Clock
 from vigil.correlation import store as correlation_store
-from vigil.correlation.engine import Route, route_batch
+from vigil.correlation.engine import Route, RuleSet, route_batch
 from vigil.db import Database
 from vigil.errors import MalformedBody, Overloaded
 from vigil.incidents import store as incident_store
@@ -30,6 +30,7 @@ from vigil.pipeline.muting import save as save_flaps
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+RuleSets = dict[int, RuleSet]
 
 _DEDUP_OUTCOMES = frozenset({Outcome.DEDUPLICATED, Outcome.REDELIVERED})
 
@@ -46,6 +47,11 @@ class Result:
 class _Request:
     batch: list[Submission]
     future: asyncio.Future[list[Result]]
+    #: The batch's routes, worked out on arrival (off the writer thread) with the rule
+    #: sets they were worked out with; the writer uses them only if those are still the
+    #: sets it loads (the same object), else it routes the batch again.
+    rules: RuleSets | None = None
+    routes: list[Route | None] | None = None
 
 
 def _lock_names(batch: list[Submission], routes: list[Route | None]) -> set[str]:
@@ -114,7 +120,9 @@ class PipelineRunner:
                 f"ingest queue is full ({self._pending} alerts waiting); retry", retry_after=1
             )
         future: asyncio.Future[list[Result]] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Request(batch, future))
+        rules = self.rules.current()
+        routes = route_batch(rules, batch) if rules is not None else None
+        self._queue.append(_Request(batch, future, rules, routes))
         self._pending += len(batch)
         self.metrics.queue_depth.set(self._pending)
         self._wakeup.set()
@@ -155,7 +163,8 @@ class PipelineRunner:
                 size += len(req.batch)
             try:
                 results = await loop.run_in_executor(
-                    self._executor, self._commit, [r.batch for r in taken]
+                    self._executor, self._commit, [r.batch for r in taken],
+                    [(r.rules, r.routes) for r in taken]
                 )
                 for req, res in zip(taken, results, strict=True):
                     if not req.future.done():
@@ -172,7 +181,8 @@ class PipelineRunner:
     ) -> None:
         for req in taken:
             try:
-                (res,) = await loop.run_in_executor(self._executor, self._commit, [req.batch])
+                (res,) = await loop.run_in_executor(self._executor, self._commit, [req.batch],
+                                                    [(req.rules, req.routes)])
                 if not req.future.done():
                     req.future.set_result(res)
             except orjson.JSONEncodeError as exc:
@@ -189,13 +199,20 @@ class PipelineRunner:
                         Overloaded(f"storage error, nothing was applied: {exc}", retry_after=2)
                     )
 
-    def _commit(self, batches: list[list[Submission]]) -> list[list[Result]]:
+    def _commit(self, batches: list[list[Submission]],
+                ahead: list[tuple[RuleSets | None, list[Route | None] | None]] | None = None,
+                ) -> list[list[Result]]:
         started = time.perf_counter()
         flat = [s for b in batches for s in b]
         now = self.clock.now()
         with self.db.exclusive(), \
                 self.db.write_engine.begin() as conn:
-            routes = route_batch(self.rules.rulesets(conn), flat)
+            rules = self.rules.rulesets(conn)
+            routes: list[Route | None] = []
+            for n, batch in enumerate(batches):
+                sets, known = ahead[n] if ahead is not None else (None, None)
+                routes.extend(known if known is not None and sets is rules
+                              else route_batch(rules, batch))
             store.lock_keys(conn, _lock_names(flat, routes))
             open_alerts = store.load_open(conn, flat)
             muted, flaps = mutes(conn, self.muting, flat, open_alerts, now)
