@@ -121,7 +121,13 @@ class PipelineRunner:
             )
         future: asyncio.Future[list[Result]] = asyncio.get_running_loop().create_future()
         rules = self.rules.current()
-        routes = route_batch(rules, batch) if rules is not None else None
+        routes = None
+        if rules is not None:
+            try:
+                routes = route_batch(rules, batch)
+            except Exception:  # the writer routes it again and handles what goes wrong
+                log.exception("routing ahead of the writer failed")
+                rules = None
         self._queue.append(_Request(batch, future, rules, routes))
         self._pending += len(batch)
         self.metrics.queue_depth.set(self._pending)
