@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -209,12 +208,6 @@ class Checkpointer:
         finally:
             conn.close()
 
-    def wal_bytes(self) -> int:
-        try:
-            return os.path.getsize(self.path + "-wal")
-        except OSError:
-            return 0
-
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -239,9 +232,8 @@ class Database:
             self._write_pool = make_engine(url, sqlite_synchronous=sqlite_synchronous,
                                            pool_size=1, max_overflow=4)
         self.write_engine: Engine = self._write_pool.execution_options(sqlite_write=True)
-        self._writer = self.write_engine
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
-        self._write_sessions = sessionmaker(bind=self._writer, expire_on_commit=False)
+        self._write_sessions = sessionmaker(bind=self.write_engine, expire_on_commit=False)
         self._checkpointer: Checkpointer | None = None
         # SQLite has one writer at a time. Threads of this process queue for it here, where
         # a release wakes the next at once, rather than in SQLite's busy handler, which
