@@ -6,10 +6,10 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event
@@ -20,6 +20,15 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 log = logging.getLogger(__name__)
+
+# Python's sqlite3 (3.11) binds only exact int, float, str and bytes directly; any other
+# value, None and bool included, first goes through its adapter lookup, which fails the
+# slow way (an AttributeError raised and cleared per value) before the fallback binds it.
+# That cost 0.3 us per NULL, a third of an alert row's INSERT. With an adapter registered
+# the lookup hits: None is bound as NULL and a bool as 0/1, exactly as before.
+_NULL = cast(Callable[[None], None], {}.get)  # {}.get(None) is None: an identity in C
+sqlite3.register_adapter(type(None), _NULL)
+sqlite3.register_adapter(bool, int)
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -248,7 +248,9 @@ def correlate(
             if candidate is not None and candidate.status in OPEN_STATUSES and \
                     candidate.last_seen_at >= now - (window or rule.window):
                 inc = candidate
-                before = snapshot(inc)
+                # The incident as it was before this batch's first alert joined it (later
+                # joins in the batch share one timeline entry, and so its "before").
+                before = snapshot(inc) if id(inc) not in joins else None
                 topic = "incident.updated"
             elif candidate is not None and candidate.status == "resolved" \
                     and candidate.resolved_at is not None \
@@ -259,7 +261,7 @@ def correlate(
                 inc.resolved_at = None
                 note(inc, "reopened", f"Reopened: {alert.name} fired again", before)
                 emit("incident.status_changed", inc, previous="resolved")
-                before = snapshot(inc)
+                before = snapshot(inc) if id(inc) not in joins else None
                 topic = "incident.updated"
             else:
                 if candidate is not None and candidate.pending and \
@@ -307,9 +309,9 @@ def correlate(
             if topic == "incident.created":
                 if inc.pending:
                     note(inc, "created", f"Opened by alert {alert.name}, pending until rule "
-                         f"{rule.name} is met", before, actor=f"rule:{rule.name}")
+                         f"{rule.name} is met", {}, actor=f"rule:{rule.name}")
                 else:
-                    note(inc, "created", f"Opened by alert {alert.name}", before,
+                    note(inc, "created", f"Opened by alert {alert.name}", {},
                          actor=f"rule:{rule.name}")
                 if assigned is not None:
                     d.timeline.append(TimelineEntry(
@@ -321,7 +323,7 @@ def correlate(
                 else:
                     announce(inc)
             else:
-                joins.setdefault(id(inc), (inc, before, []))[2].append(alert.name)
+                joins.setdefault(id(inc), (inc, before or {}, []))[2].append(alert.name)
                 # One incident.updated per incident per batch, and only when its severity,
                 # services or sources changed: an alert joining is on the timeline, and
                 # notifying about each one would be noise.

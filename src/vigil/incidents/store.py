@@ -39,9 +39,19 @@ _SELECT = select(*[_incidents.c[c] for c in _LOAD_COLUMNS])
 
 
 def _state(row: Any) -> IncidentState:
-    values = dict(zip(_LOAD_COLUMNS, row, strict=True))
-    return IncidentState(summary="", priority=None, type="rule",
-                         started_at=values["created_at"], **values)
+    (id_, tenant_id, number, title, status, severity, category, assignee, team, services,
+     sources, alert_count, open_alert_count, group_key, resolve_on, created_at, last_seen_at,
+     resolved_at, rule_id, pending, candidate, occurrences, parts_seen, first_fingerprint,
+     last_fingerprint, escalation_policy) = row  # _LOAD_COLUMNS
+    # Positional, in IncidentState's field order (keywords cost more on the hot path).
+    return IncidentState(
+        id_, tenant_id, number, title, "", status, severity, None, category, "rule",
+        assignee, team, services, sources, alert_count, open_alert_count, group_key,
+        resolve_on, created_at, created_at, last_seen_at, None, resolved_at, None, None,
+        False, None, rule_id, pending, candidate, occurrences, parts_seen, first_fingerprint,
+        last_fingerprint, {}, escalation_policy)
+
+
 _INSERT_COLUMNS = ("id", *INCIDENT_COLUMNS)
 #: What correlation changes on an existing incident, and nothing else: a person's change
 #: made meanwhile (assignee, title, priority, ...) is never written over.

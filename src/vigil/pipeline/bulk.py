@@ -66,30 +66,31 @@ def _sql(conn: Connection, kind: str, table: Table, cols: Sequence[str], extra: 
 def _adapter(conn: Connection, table: Table,
              cols: Sequence[str]) -> Callable[[list[Any]], tuple[Any, ...]]:
     """Adapts a row of values in ``cols`` order (in place) and gives it as a tuple."""
-    sqlite = conn.dialect.name == "sqlite"
     shape = _shape(conn, table, cols)
     times, jsons = shape.times, shape.jsons
-    # One batch repeats the same few datetime objects (its ``now``); they stay alive while
-    # the rows hold them, so their ids are unique keys for this call.
-    texts: dict[int, str] = {}
-
-    def sqlite_time(v: datetime) -> str:
-        s = texts.get(id(v))
-        if s is None:
-            s = v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-            texts[id(v)] = s
-        return s
-
-    def adapt(row: list[Any]) -> tuple[Any, ...]:
-        if sqlite:
-            for i in times:
-                if row[i] is not None:
-                    row[i] = sqlite_time(row[i])
-            for i in jsons:
-                row[i] = _json_text(row[i])
-        else:
+    dumps = orjson.dumps
+    if conn.dialect.name != "sqlite":
+        def adapt_pg(row: list[Any]) -> tuple[Any, ...]:
             for i in jsons:
                 row[i] = Jsonb(row[i], dumps=_json_text)
+            return tuple(row)
+        return adapt_pg
+    # A batch repeats the same few times (its ``now``, the sources' start times): each is
+    # formatted once per call. Datetimes cache their hash, so keying by value is cheap.
+    texts: dict[datetime, str] = {}
+
+    def adapt(row: list[Any]) -> tuple[Any, ...]:
+        for i in times:
+            v = row[i]
+            if v is not None:
+                s = texts.get(v)
+                if s is None:
+                    s = texts[v] = v.astimezone(UTC).replace(tzinfo=None).isoformat(
+                        " ", "microseconds")
+                row[i] = s
+        for i in jsons:
+            v = row[i]
+            row[i] = "{}" if v == {} else dumps(v, option=_JSON_OPTS).decode()
         return tuple(row)
 
     return adapt

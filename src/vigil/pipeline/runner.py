@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,10 +32,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RuleSets = dict[int, RuleSet]
 
-_DEDUP_OUTCOMES = frozenset({Outcome.DEDUPLICATED, Outcome.REDELIVERED})
+_DEDUP_OUTCOMES = frozenset({Outcome.DEDUPLICATED.value, Outcome.REDELIVERED.value})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Result:
     alert_id: int | None
     fingerprint: str
@@ -219,7 +219,8 @@ class PipelineRunner:
                 sets, known = ahead[n] if ahead is not None else (None, None)
                 routes.extend(known if known is not None and sets is rules
                               else route_batch(rules, batch))
-            store.lock_keys(conn, _lock_names(flat, routes))
+            if conn.dialect.name == "postgresql":  # SQLite: the write lock serializes
+                store.lock_keys(conn, _lock_names(flat, routes))
             open_alerts = store.load_open(conn, flat)
             muted, flaps = mutes(conn, self.muting, flat, open_alerts, now)
             decision = decide(open_alerts, flat, now, muted, outbox=self.alert_events)
@@ -237,24 +238,22 @@ class PipelineRunner:
         self.metrics.batch_size.observe(len(flat))
         results: list[list[Result]] = []
         i = 0
-        counts: Counter[tuple[str, Outcome]] = Counter()
+        counts: dict[tuple[str, str], int] = {}
+        outcomes = decision.outcomes
         for b in batches:
             part: list[Result] = []
             for sub in b:
-                alert, outcome = decision.outcomes[i]
+                alert, outcome = outcomes[i]
                 i += 1
-                part.append(
-                    Result(
-                        alert.id if alert else None,
-                        sub.fingerprint,
-                        outcome,
-                        alert.status if alert else None,
-                    )
-                )
-                counts[sub.event.source, outcome] += 1
+                part.append(Result(alert.id, sub.fingerprint, outcome, alert.status)
+                            if alert is not None else
+                            Result(None, sub.fingerprint, outcome, None))
+                # ``_value_``: the plain string (an enum's hash runs Python code).
+                key = (sub.event.source, outcome._value_)
+                counts[key] = counts.get(key, 0) + 1
             results.append(part)
-        for (source, outcome), n in counts.items():
-            self.metrics.alerts_received.labels(source, outcome.value).inc(n)
-            if outcome in _DEDUP_OUTCOMES:
+        for (source, outcome_value), n in counts.items():
+            self.metrics.alerts_received.labels(source, outcome_value).inc(n)
+            if outcome_value in _DEDUP_OUTCOMES:
                 self.metrics.alerts_deduplicated.inc(n)
         return results
