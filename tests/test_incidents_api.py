@@ -77,6 +77,31 @@ def test_incident_resolves_when_all_its_alerts_resolve_and_reopens(vigil: Harnes
     assert [i["reference"] for i in incidents(vigil)] == ["INC-2", "INC-1"]
 
 
+def test_alerts_joining_later_batches_update_counts_and_raise_severity(vigil: Harness) -> None:
+    """Each request is its own batch: the writer updates only the counters of an incident
+    an alert joins, and its severity and status too when those change."""
+    vigil.post_alertmanager(am(alert("Slow", instance="a")))
+    (inc,) = incidents(vigil)
+    first = detail(vigil, inc["id"])
+    vigil.clock.advance(minutes=1)
+    vigil.post_alertmanager(am(alert("Slow", instance="b", severity="info")))
+    joined = detail(vigil, inc["id"])
+    assert (joined["alert_count"], joined["open_alert_count"], joined["severity"]) == (
+        2, 2, "warning")
+    assert joined["last_seen_at"] > first["last_seen_at"]
+    vigil.clock.advance(minutes=1)
+    vigil.post_alertmanager(am(alert("Slow", instance="c", severity="critical")))
+    raised = detail(vigil, inc["id"])
+    assert (raised["alert_count"], raised["severity"]) == (3, "critical")
+    assert raised["last_seen_at"] > joined["last_seen_at"]
+    vigil.post_alertmanager(am(*(alert("Slow", "resolved", instance=i, severity=sev)
+                                 for i, sev in (("a", "warning"), ("b", "info"),
+                                                ("c", "critical")))))
+    done = detail(vigil, inc["id"])
+    assert (done["status"], done["open_alert_count"], done["alert_count"]) == (
+        "resolved", 0, 3)
+
+
 def test_lifecycle_actions_and_illegal_transitions(vigil: Harness) -> None:
     vigil.post_alertmanager(am(alert("Boom")))
     (inc,) = incidents(vigil)

@@ -73,10 +73,14 @@ class IncidentState:
     #: Set when services, sources, parts_seen or resolution changed (the writer updates
     #: those columns only then).
     wide_change: bool = False
+    #: The indexed columns that correlation may change (status, severity, pending) as the
+    #: writer loaded them, so that it can leave them and their indexes alone when they are
+    #: the same (None for an incident not loaded by the writer).
+    as_loaded: tuple[Any, ...] | None = None
 
 
 INCIDENT_COLUMNS: tuple[str, ...] = tuple(f for f in IncidentState.__dataclass_fields__
-                                          if f not in ("id", "wide_change"))
+                                          if f not in ("id", "wide_change", "as_loaded"))
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ class Incident(Base):
         Index("uq_incidents_tenant_number", "tenant_id", "number", unique=True),
         Index("ix_incidents_tenant_status_created", "tenant_id", "status", "created_at"),
         Index("ix_incidents_tenant_created", "tenant_id", "created_at", "id"),
-        Index("ix_incidents_group", "tenant_id", "group_key", "last_seen_at"),
+        Index("ix_incidents_group", "tenant_id", "group_key"),
         # The list sorted by severity, and the counts by status (an index-only scan).
         Index("ix_incidents_tenant_severity", "tenant_id", "severity", "id"),
         Index("ix_incidents_tenant_last_seen", "tenant_id", "last_seen_at", "id"),

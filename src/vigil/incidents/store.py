@@ -4,6 +4,7 @@ decisions. Inside the batch's transaction, set-based."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, select, update
@@ -49,16 +50,23 @@ def _state(row: Any) -> IncidentState:
         assignee, team, services, sources, alert_count, open_alert_count, group_key,
         resolve_on, created_at, created_at, last_seen_at, None, resolved_at, None, None,
         False, None, rule_id, pending, candidate, occurrences, parts_seen, first_fingerprint,
-        last_fingerprint, {}, escalation_policy)
+        last_fingerprint, {}, escalation_policy, [], False, (status, severity, pending))
 
 
 _INSERT_COLUMNS = ("id", *INCIDENT_COLUMNS)
+_insert_values = attrgetter(*_INSERT_COLUMNS)
 #: What correlation changes on an existing incident, and nothing else: a person's change
-#: made meanwhile (assignee, title, priority, ...) is never written over.
-_UPDATE_COLUMNS = ("status", "severity", "alert_count", "open_alert_count", "last_seen_at",
-                   "resolved_at", "pending", "occurrences", "last_fingerprint")
+#: made meanwhile (assignee, title, priority, ...) is never written over. Most changes (an
+#: alert joined) touch only the counters (_COUNT_COLUMNS); status, severity and pending,
+#: which three indexes each hold, are written only for the incidents where they changed.
+_COUNT_COLUMNS = ("alert_count", "open_alert_count", "last_seen_at", "resolved_at",
+                  "occurrences", "last_fingerprint")
+_UPDATE_COLUMNS = (*_COUNT_COLUMNS, "status", "severity", "pending")
 #: ... and, for the few incidents whose lists changed (``wide_change``), these too.
 _WIDE_COLUMNS = ("services", "sources", "parts_seen", "resolution")
+_count_values = attrgetter(*_COUNT_COLUMNS, "id")
+_update_values = attrgetter(*_UPDATE_COLUMNS, "id")
+_wide_values = attrgetter(*_WIDE_COLUMNS, "id")
 _TIMELINE_COLUMNS = ("tenant_id", "incident_id", "at", "actor", "kind", "message", "before",
                      "after")
 # The incidents a batch's new alerts may join, in SQL for the driver (bulk.select_rows):
@@ -136,7 +144,7 @@ def write_new(conn: Connection, d: IncidentDecision) -> None:
             for inc, number in zip(incs, numbers(conn, tenant_id, len(incs)), strict=True):
                 inc.number = number
         bulk.insert_rows(conn, _incidents, _INSERT_COLUMNS,
-                         [[getattr(i, c) for c in _INSERT_COLUMNS] for i in d.new])
+                         [list(_insert_values(i)) for i in d.new])
     for alert, inc in d.links:
         alert.incident_id = inc.id
 
@@ -146,12 +154,20 @@ def write_changes(conn: Connection, d: IncidentDecision) -> None:
     new = {id(i) for i in d.new}
     changed = [i for i in d.changed.values() if id(i) not in new]
     if changed:
-        bulk.update_rows(conn, _incidents, _UPDATE_COLUMNS, "id",
-                         [[*(getattr(i, c) for c in _UPDATE_COLUMNS), i.id] for i in changed])
+        full, counts = [], []
+        for i in changed:
+            if i.as_loaded is not None and i.as_loaded == (i.status, i.severity, i.pending):
+                counts.append(list(_count_values(i)))
+            else:
+                full.append(list(_update_values(i)))
+        if counts:
+            bulk.update_rows(conn, _incidents, _COUNT_COLUMNS, "id", counts)
+        if full:
+            bulk.update_rows(conn, _incidents, _UPDATE_COLUMNS, "id", full)
         wide = [i for i in changed if i.wide_change]
         if wide:
             bulk.update_rows(conn, _incidents, _WIDE_COLUMNS, "id",
-                             [[*(getattr(i, c) for c in _WIDE_COLUMNS), i.id] for i in wide])
+                             [list(_wide_values(i)) for i in wide])
     if d.timeline:
         bulk.insert_rows(conn, _timeline, _TIMELINE_COLUMNS, [
             [t.incident.tenant_id, t.incident.id, t.at, t.actor, t.kind, t.message, t.before,

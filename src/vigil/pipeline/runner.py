@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
@@ -54,6 +55,15 @@ class _Request:
     routes: list[Route | None] | None = None
 
 
+def _settle(future: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
+    if future.done():  # cancelled meanwhile
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(value)
+
+
 def _lock_names(batch: list[Submission], routes: list[Route | None]) -> set[str]:
     """What two nodes must not decide at once: an alert (its fingerprint) and the incident
     group a trigger may open."""
@@ -63,7 +73,25 @@ def _lock_names(batch: list[Submission], routes: list[Route | None]) -> set[str]
     return names
 
 
+@dataclass(slots=True)
+class _Job:
+    """A write to run on the writer thread between two batches (``run_exclusive``)."""
+
+    fn: Callable[[], Any]
+    future: asyncio.Future[Any]
+
+
+#: What the writer hands back to the event loop for one request: its results, or why not.
+_Answer = tuple[_Request, list[Result] | None, BaseException | None]
+
+
 class PipelineRunner:
+    """Group commit on one writer thread. Requests queue up on the event loop; the writer
+    takes whatever has queued each time it finishes a commit and starts the next at once
+    (it does not wait for the event loop to hand it work, which under load would leave it
+    idle between commits); answers go back to the event loop with ``call_soon_threadsafe``.
+    """
+
     def __init__(
         self,
         db: Database,
@@ -80,11 +108,14 @@ class PipelineRunner:
         self.max_pending = max_pending
         self.max_batch = max_batch
         self.alert_events = alert_events
-        self._queue: deque[_Request] = deque()
-        self._pending = 0
-        self._wakeup = asyncio.Event()
+        # Appended on the event loop, taken by the writer thread (deque's append and
+        # popleft are atomic); ``_ready`` wakes the writer when it has nothing to do.
+        self._queue: deque[_Request | _Job] = deque()
+        self._ready = threading.Condition()
+        self._pending = 0  # alerts queued or being committed (event loop only)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="vigil-writer")
-        self._task: asyncio.Task[None] | None = None
+        self._writer: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self.muting = Muting()
         self.silences = self.muting.silences
@@ -98,21 +129,28 @@ class PipelineRunner:
 
     async def start(self) -> None:
         self._stopping = False
-        self._task = asyncio.create_task(self._loop(), name="vigil-pipeline")
+        self._loop = asyncio.get_running_loop()
+        self._writer = self._loop.run_in_executor(self._executor, self._work)
 
     async def stop(self) -> None:
         """Finish what was accepted into the queue, then stop."""
-        self._stopping = True
-        self._wakeup.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        with self._ready:
+            self._stopping = True
+            self._ready.notify()
+        if self._writer is not None:
+            await self._writer
+            self._writer = None
         self._executor.shutdown(wait=True)
+
+    def _enqueue(self, item: _Request | _Job) -> None:
+        with self._ready:
+            self._queue.append(item)
+            self._ready.notify()
 
     async def submit(self, batch: list[Submission]) -> list[Result]:
         if not batch:
             return []
-        if self._task is None or self._stopping:
+        if self._writer is None or self._stopping:
             raise Overloaded("Vigil is starting or stopping; retry", retry_after=2)
         if self._pending and self._pending + len(batch) > self.max_pending:
             self.metrics.requests_rejected.labels("queue_full").inc()
@@ -128,10 +166,9 @@ class PipelineRunner:
             except Exception:  # the writer routes it again and handles what goes wrong
                 log.exception("routing ahead of the writer failed")
                 rules = None
-        self._queue.append(_Request(batch, future, rules, routes))
         self._pending += len(batch)
         self.metrics.queue_depth.set(self._pending)
-        self._wakeup.set()
+        self._enqueue(_Request(batch, future, rules, routes))
         # The commit goes on even if the client goes away: shield it from cancellation.
         return await asyncio.shield(future)
 
@@ -149,61 +186,80 @@ class PipelineRunner:
 
     async def run_exclusive(self, fn: Callable[[], T]) -> T:
         """Run a write on the writer thread, serialized with the pipeline's batches."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn)
+        if self._writer is None or self._stopping:
+            # Not started, or draining to stop: runs on the same thread after it.
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Job(fn, future))
+        return await future
 
-    async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
+    # --- the writer thread ----------------------------------------------------------------
+
+    def _work(self) -> None:
         while True:
-            if not self._queue:
-                if self._stopping:
-                    return
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            taken: list[_Request] = []
-            size = 0
-            while self._queue and (not taken or size + len(self._queue[0].batch) <= self.max_batch):
-                req = self._queue.popleft()
-                taken.append(req)
-                size += len(req.batch)
+            with self._ready:
+                while not self._queue and not self._stopping:
+                    self._ready.wait()
+                if not self._queue:
+                    return  # stopping, and everything accepted is done
             try:
-                results = await loop.run_in_executor(
-                    self._executor, self._commit, [r.batch for r in taken],
-                    [(r.rules, r.routes) for r in taken]
-                )
-                for req, res in zip(taken, results, strict=True):
-                    if not req.future.done():
-                        req.future.set_result(res)
-            except Exception:
-                # Isolate whatever broke the batch: each request commits (or fails) alone.
-                await self._retry_one_by_one(loop, taken)
-            finally:
-                self._pending -= sum(len(r.batch) for r in taken)
-                self.metrics.queue_depth.set(self._pending)
+                self._step()
+            except Exception:  # never let the writer die: log, and take the next
+                log.exception("pipeline writer step failed")
 
-    async def _retry_one_by_one(
-        self, loop: asyncio.AbstractEventLoop, taken: list[_Request]
-    ) -> None:
-        for req in taken:
+    def _post(self, fn: Callable[..., None], *args: Any) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(fn, *args)
+
+    def _step(self) -> None:
+        first = self._queue[0]
+        if isinstance(first, _Job):
+            self._queue.popleft()
             try:
-                (res,) = await loop.run_in_executor(self._executor, self._commit, [req.batch],
-                                                    [(req.rules, req.routes)])
-                if not req.future.done():
-                    req.future.set_result(res)
-            except orjson.JSONEncodeError as exc:
-                # JSON that parsed but cannot be stored (nested too deeply): the sender's
-                # fault, answered 400 so it is not retried forever as a poison message.
-                if not req.future.done():
-                    req.future.set_exception(
-                        MalformedBody(f"the body cannot be stored: {exc}", field="body")
-                    )
-            except Exception as exc:
-                log.exception("pipeline commit failed")
-                if not req.future.done():
-                    req.future.set_exception(
-                        Overloaded(f"storage error, nothing was applied: {exc}", retry_after=2)
-                    )
+                value = first.fn()
+            except BaseException as exc:  # handed to the caller, as run_in_executor does
+                self._post(_settle, first.future, None, exc)
+            else:
+                self._post(_settle, first.future, value, None)
+            return
+        taken: list[_Request] = []
+        size = 0
+        while self._queue:
+            req = self._queue[0]
+            if isinstance(req, _Job) or (taken and size + len(req.batch) > self.max_batch):
+                break
+            self._queue.popleft()
+            taken.append(req)
+            size += len(req.batch)
+        answers: list[_Answer]
+        try:
+            results = self._commit([r.batch for r in taken],
+                                   [(r.rules, r.routes) for r in taken])
+            answers = [(req, res, None) for req, res in zip(taken, results, strict=True)]
+        except Exception:
+            # Isolate whatever broke the batch: each request commits (or fails) alone.
+            answers = [self._commit_alone(req) for req in taken]
+        self._post(self._deliver, answers)
+
+    def _commit_alone(self, req: _Request) -> _Answer:
+        try:
+            (res,) = self._commit([req.batch], [(req.rules, req.routes)])
+            return req, res, None
+        except orjson.JSONEncodeError as exc:
+            # JSON that parsed but cannot be stored (nested too deeply): the sender's
+            # fault, answered 400 so it is not retried forever as a poison message.
+            return req, None, MalformedBody(f"the body cannot be stored: {exc}", field="body")
+        except Exception as exc:
+            log.exception("pipeline commit failed")
+            return req, None, Overloaded(f"storage error, nothing was applied: {exc}",
+                                         retry_after=2)
+
+    def _deliver(self, answers: list[_Answer]) -> None:
+        """On the event loop: answer the requests of a commit."""
+        for req, res, exc in answers:
+            self._pending -= len(req.batch)
+            _settle(req.future, res, exc)
+        self.metrics.queue_depth.set(self._pending)
 
     def _commit(self, batches: list[list[Submission]],
                 ahead: list[tuple[RuleSets | None, list[Route | None] | None]] | None = None,
