@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -138,6 +139,17 @@ def test_fingerprint_ignores_label_order_and_depends_on_integration() -> None:
     assert fingerprint(a, integration_id=1) != fingerprint(a, integration_id=2)
     c = ev(fp_labels={"a": "1", "b": "3"})
     assert fingerprint(a, integration_id=1) != fingerprint(c, integration_id=1)
+
+
+def test_fingerprint_v1_is_stable() -> None:
+    """Version 1 is stored in every open alert: its material must never change."""
+    e = AlertEvent(action=Action.TRIGGER, source="x", name="n", labels={
+        "severity": "critical", "alertname": "DiskFull", "instance": "db-1:9100"})
+    material = ("v1\x1f7\x1flabels\x1falertname\x1eDiskFull\x1finstance\x1edb-1:9100"
+                "\x1fseverity\x1ecritical")
+    assert fingerprint(e, integration_id=7) == hashlib.sha256(material.encode()).hexdigest()
+    assert fingerprint(e, integration_id=7) == (
+        "045c9d0c21873cebc724629a0eaced6ad0e7009781259b68adfdaacf233743e2")
 
 
 def test_severity_label_is_part_of_the_identity_as_in_alertmanager() -> None:

@@ -409,9 +409,13 @@ def route(rulesets: Mapping[int, RuleSet], sub: Submission) -> Route | None:
     """The route of a trigger; None for acknowledges and resolves."""
     if sub.event.action is not Action.TRIGGER:
         return None
-    ctx = context(sub)
     ruleset = rulesets.get(sub.tenant_id)
-    rule = ruleset.match(ctx) if ruleset is not None else DEFAULT_RULE
+    if ruleset is None:  # a tenant with no rules: the default rule, which needs no context
+        ev = sub.event
+        return Route(DEFAULT_RULE, f"default:{sub.integration_id or 0}:{ev.service or ''}:"
+                                   f"{ev.name}")
+    ctx = context(sub)
+    rule = ruleset.match(ctx)
     parts: frozenset[int] = frozenset()
     if rule.create_on == "all" and rule.parts:
         parts = frozenset(n for n, p in enumerate(rule.parts) if _holds(p, ctx))

@@ -27,5 +27,7 @@ def fingerprint(event: AlertEvent, *, integration_id: int) -> str:
     labels = event.labels
     if not labels:
         raise FingerprintError("an alert needs a dedup key or identifying labels")
-    material = "\x1f".join(f"{k}\x1e{labels[k]}" for k in sorted(labels))
+    # "k\x1ev" per label, sorted by name (names are unique, so sorting the pairs sorts by
+    # name), joined by "\x1f"; built in C.
+    material = "\x1f".join(map("\x1e".join, sorted(labels.items())))
     return hashlib.sha256(f"{head}labels\x1f{material}".encode()).hexdigest()
