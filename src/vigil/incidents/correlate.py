@@ -207,10 +207,12 @@ def correlate(
         if pending is None:
             return
         _, before, names = pending
-        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10
-                                         else "")
-        message = (f"Alert {shown} joined" if len(names) == 1
-                   else f"{len(names)} alerts joined: {shown}")
+        if len(names) == 1:
+            message = f"Alert {names[0]} joined"
+        else:
+            shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more"
+                                             if len(names) > 10 else "")
+            message = f"{len(names)} alerts joined: {shown}"
         d.timeline.append(TimelineEntry(inc, now, "system", "alert_added", message, before,
                                         snapshot(inc)))
 
@@ -307,7 +309,8 @@ def correlate(
             if alert.source not in inc.sources:
                 inc.sources = [*inc.sources, alert.source]
                 grew = inc.wide_change = True
-            touch(inc)
+            if inc.id is not None:
+                d.changed[inc.id] = inc
             of_alert[id(alert)] = inc
             d.links.append((alert, inc))
             if topic == "incident.created":
@@ -327,14 +330,18 @@ def correlate(
                 else:
                     announce(inc)
             else:
-                joins.setdefault(id(inc), (inc, before or {}, []))[2].append(alert.name)
+                pending = joins.get(id(inc))
+                if pending is None:
+                    pending = joins[id(inc)] = (inc, before or {}, [])
+                pending[2].append(alert.name)
                 # One incident.updated per incident per batch, and only when its severity,
                 # services or sources changed: an alert joining is on the timeline, and
                 # notifying about each one would be noise.
                 if grew and id(inc) not in updated:
                     updated.add(id(inc))
                     emit(topic, inc)
-                activate(inc, rule)
+                if inc.pending:
+                    activate(inc, rule)
             continue
         found = of_alert.get(id(alert)) or (
             by_id.get(alert.incident_id) if alert.incident_id is not None else None)
