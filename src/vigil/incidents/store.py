@@ -144,7 +144,7 @@ def write_new(conn: Connection, d: IncidentDecision) -> None:
             for inc, number in zip(incs, numbers(conn, tenant_id, len(incs)), strict=True):
                 inc.number = number
         bulk.insert_rows(conn, _incidents, _INSERT_COLUMNS,
-                         [list(_insert_values(i)) for i in d.new])
+                         [_insert_values(i) for i in d.new])
     for alert, inc in d.links:
         alert.incident_id = inc.id
 
@@ -157,9 +157,9 @@ def write_changes(conn: Connection, d: IncidentDecision) -> None:
         full, counts = [], []
         for i in changed:
             if i.as_loaded is not None and i.as_loaded == (i.status, i.severity, i.pending):
-                counts.append(list(_count_values(i)))
+                counts.append(_count_values(i))
             else:
-                full.append(list(_update_values(i)))
+                full.append(_update_values(i))
         if counts:
             bulk.update_rows(conn, _incidents, _COUNT_COLUMNS, "id", counts)
         if full:
@@ -167,7 +167,7 @@ def write_changes(conn: Connection, d: IncidentDecision) -> None:
         wide = [i for i in changed if i.wide_change]
         if wide:
             bulk.update_rows(conn, _incidents, _WIDE_COLUMNS, "id",
-                             [list(_wide_values(i)) for i in wide])
+                             [_wide_values(i) for i in wide])
     if d.timeline:
         bulk.insert_rows(conn, _timeline, _TIMELINE_COLUMNS, [
             [t.incident.tenant_id, t.incident.id, t.at, t.actor, t.kind, t.message, t.before,

@@ -63,42 +63,62 @@ def _sql(conn: Connection, kind: str, table: Table, cols: Sequence[str], extra: 
     return sql
 
 
+def _utc_text(texts: dict[datetime, str], v: datetime) -> str:
+    s = texts[v] = v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return s
+
+
+_Factory = Callable[[dict[datetime, str]], Callable[[Sequence[Any]], tuple[Any, ...]]]
+_FACTORIES: dict[tuple[int, tuple[int, ...], tuple[int, ...]], _Factory] = {}
+
+
+def _sqlite_factory(n: int, times: tuple[int, ...], jsons: tuple[int, ...]) -> _Factory:
+    """An adapter for rows of ``n`` values, written out as one tuple expression (no loop
+    over the columns, which cost more than the conversions themselves): times as UTC text,
+    each distinct one formatted once per call (datetimes cache their hash); JSON as text."""
+    key = (n, times, jsons)
+    factory = _FACTORIES.get(key)
+    if factory is None:
+        parts = []
+        for i in range(n):
+            if i in times:
+                parts.append(f"(None if (v{i} := row[{i}]) is None else "
+                             f"(texts.get(v{i}) or utc_text(texts, v{i})))")
+            elif i in jsons:
+                parts.append(f"dumps(row[{i}], option=opts).decode()")
+            else:
+                parts.append(f"row[{i}]")
+        source = ("def factory(texts):\n"
+                  "    def adapt(row):\n"
+                  f"        return ({', '.join(parts)},)\n"
+                  "    return adapt\n")
+        namespace: dict[str, Any] = {"utc_text": _utc_text, "dumps": orjson.dumps,
+                                     "opts": _JSON_OPTS}
+        exec(compile(source, f"<bulk adapter {key}>", "exec"), namespace)
+        factory = _FACTORIES[key] = namespace["factory"]
+    return factory
+
+
 def _adapter(conn: Connection, table: Table,
-             cols: Sequence[str]) -> Callable[[list[Any]], tuple[Any, ...]]:
-    """Adapts a row of values in ``cols`` order (in place) and gives it as a tuple."""
+             cols: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """Adapts a row of values in ``cols`` order, as a new tuple."""
     shape = _shape(conn, table, cols)
-    times, jsons = shape.times, shape.jsons
-    dumps = orjson.dumps
-    if conn.dialect.name != "sqlite":
-        def adapt_pg(row: list[Any]) -> tuple[Any, ...]:
-            for i in jsons:
-                row[i] = Jsonb(row[i], dumps=_json_text)
-            return tuple(row)
-        return adapt_pg
-    # A batch repeats the same few times (its ``now``, the sources' start times): each is
-    # formatted once per call. Datetimes cache their hash, so keying by value is cheap.
-    texts: dict[datetime, str] = {}
+    if conn.dialect.name == "sqlite":
+        return _sqlite_factory(len(cols), shape.times, shape.jsons)({})
+    jsons = shape.jsons
 
-    def adapt(row: list[Any]) -> tuple[Any, ...]:
-        for i in times:
-            v = row[i]
-            if v is not None:
-                s = texts.get(v)
-                if s is None:
-                    s = texts[v] = v.astimezone(UTC).replace(tzinfo=None).isoformat(
-                        " ", "microseconds")
-                row[i] = s
+    def adapt_pg(row: Sequence[Any]) -> tuple[Any, ...]:
+        out = list(row)
         for i in jsons:
-            v = row[i]
-            row[i] = "{}" if v == {} else dumps(v, option=_JSON_OPTS).decode()
-        return tuple(row)
+            out[i] = Jsonb(out[i], dumps=_json_text)
+        return tuple(out)
 
-    return adapt
+    return adapt_pg
 
 
 def insert_rows(conn: Connection, table: Table, cols: Sequence[str],
-                rows: list[list[Any]]) -> None:
-    """INSERT ``rows`` (value lists in ``cols`` order; adapted in place)."""
+                rows: Sequence[Sequence[Any]]) -> None:
+    """INSERT ``rows`` (values in ``cols`` order)."""
     if not rows:
         return
     adapt = _adapter(conn, table, cols)
@@ -109,9 +129,9 @@ def insert_rows(conn: Connection, table: Table, cols: Sequence[str],
 
 
 def update_rows(conn: Connection, table: Table, cols: Sequence[str], key: str,
-                rows: list[list[Any]]) -> None:
+                rows: Sequence[Sequence[Any]]) -> None:
     """UPDATE ``cols`` WHERE ``key`` = the last value of each row (values in ``cols`` order,
-    then the key; adapted in place)."""
+    then the key)."""
     if not rows:
         return
     adapt = _adapter(conn, table, [*cols, key])

@@ -121,7 +121,7 @@ def write(conn: Connection, decision: Decision, *, alert_events: bool = True) ->
         count_per_hour(conn, decision.new)
     if decision.changed:
         bulk.update_rows(conn, _alerts, _UPDATE_COLUMNS, "id",
-                         [list(_update_values(a)) for a in decision.changed.values()])
+                         [_update_values(a) for a in decision.changed.values()])
     if decision.history:
         rows = []
         for h in decision.history:
