@@ -7,7 +7,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -293,21 +293,17 @@ class PipelineRunner:
         self.db.restart_wal_if_due()
         self.metrics.batch_size.observe(len(flat))
         results: list[list[Result]] = []
-        i = 0
-        counts: dict[tuple[str, str], int] = {}
         outcomes = decision.outcomes
+        i = 0
         for b in batches:
-            part: list[Result] = []
-            for sub in b:
-                alert, outcome = outcomes[i]
-                i += 1
-                part.append(Result(alert.id, sub.fingerprint, outcome, alert.status)
-                            if alert is not None else
-                            Result(None, sub.fingerprint, outcome, None))
-                # ``_value_``: the plain string (an enum's hash runs Python code).
-                key = (sub.event.source, outcome._value_)
-                counts[key] = counts.get(key, 0) + 1
-            results.append(part)
+            results.append([
+                Result(alert.id, sub.fingerprint, outcome, alert.status) if alert is not None
+                else Result(None, sub.fingerprint, outcome, None)
+                for sub, (alert, outcome) in zip(b, outcomes[i:i + len(b)], strict=True)])
+            i += len(b)
+        # Counted in C, by plain strings (``_value_``: an enum's hash runs Python code).
+        counts = Counter(zip([s.event.source for s in flat],
+                             [outcome._value_ for _, outcome in outcomes], strict=True))
         for (source, outcome_value), n in counts.items():
             self.metrics.alerts_received.labels(source, outcome_value).inc(n)
             if outcome_value in _DEDUP_OUTCOMES:
