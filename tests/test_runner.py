@@ -14,7 +14,7 @@ from vigil.alerts.models import Alert
 from vigil.auth.service import create_api_key  # noqa: F401  (keeps the models registered)
 from vigil.clock import FakeClock
 from vigil.db import Database
-from vigil.errors import Overloaded
+from vigil.errors import MalformedBody, Overloaded
 from vigil.metrics import Metrics
 from vigil.pipeline.dedup import Outcome, Submission
 from vigil.pipeline.event import Action, AlertEvent
@@ -81,6 +81,47 @@ def test_full_queue_answers_overloaded_and_loses_nothing_accepted(db: Database) 
     n, depth = asyncio.run(main())
     assert n == 10 and depth == 0
     assert alert_count(db) == 10
+
+
+def test_a_failing_batch_is_retried_request_by_request_and_jobs_keep_their_place(
+        db: Database) -> None:
+    """The writer takes everything queued; when the batch fails, each request commits or
+    fails alone, and a job queued between them runs in its turn, its error its caller's."""
+    deep: dict[str, object] = {}
+    for _ in range(300):  # deeper than any JSON the database can be given
+        deep = {"d": deep}
+
+    def poison() -> Submission:
+        ev = AlertEvent(action=Action.TRIGGER, source="test", name="P",
+                        labels={"alertname": "P"}, raw=deep)
+        return Submission(1, None, fingerprint(ev, integration_id=0), ev)
+
+    def fail() -> None:
+        raise ValueError("job failed")
+
+    async def main() -> list[object]:
+        runner = PipelineRunner(db, CLOCK, Metrics())
+        await runner.start()
+        gate = threading.Event()
+        blocker = asyncio.ensure_future(runner.run_exclusive(gate.wait))
+        tasks = [asyncio.ensure_future(runner.submit([sub(1)])),
+                 asyncio.ensure_future(runner.submit([poison()])),
+                 asyncio.ensure_future(runner.run_exclusive(fail)),
+                 asyncio.ensure_future(runner.submit([sub(2)]))]
+        await asyncio.sleep(0)
+        gate.set()
+        await blocker
+        done: list[object] = list(await asyncio.gather(*tasks, return_exceptions=True))
+        await runner.stop()
+        assert runner.queue_depth == 0
+        return done
+
+    first, bad, job, last = asyncio.run(main())
+    assert isinstance(first, list) and [r.outcome for r in first] == [Outcome.CREATED]
+    assert isinstance(last, list) and [r.outcome for r in last] == [Outcome.CREATED]
+    assert isinstance(bad, MalformedBody) and "cannot be stored" in bad.message
+    assert isinstance(job, ValueError)
+    assert alert_count(db) == 2
 
 
 def test_an_oversized_request_is_taken_alone_when_the_queue_is_empty(db: Database) -> None:
