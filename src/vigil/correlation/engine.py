@@ -335,11 +335,19 @@ def context(sub: Submission) -> dict[str, Any]:
 
 
 def _lookup(ctx: Mapping[str, Any], name: str) -> Any:
-    prefix, dot, rest = name.partition(".")
-    if dot:
-        value: Any = ctx[prefix].get(rest, "")
+    split = _SPLIT.get(name)
+    if split is None:
+        prefix, dot, rest = name.partition(".")
+        split = _SPLIT[name] = (prefix, rest if dot else None)
+    if split[1] is not None:
+        value: Any = ctx[split[0]].get(split[1], "")
         return value
     return ctx[name]
+
+
+#: Field names split once ("labels.env" -> ("labels", "env"); "service" -> ("service",
+#: None)): the lookup runs for every alert and rule.
+_SPLIT: dict[str, tuple[str, str | None]] = {}
 
 
 def _holds(program: Any, ctx: Mapping[str, Any]) -> bool:
@@ -384,7 +392,8 @@ class RuleSet:
     def candidates(self, ctx: Mapping[str, Any]) -> list[CompiledRule]:
         found = list(self._scan)
         for name, by_value in self._index.items():
-            hits = by_value.get(str(_lookup(ctx, name)))
+            value = _lookup(ctx, name)
+            hits = by_value.get(value if type(value) is str else str(value))
             if hits:
                 found.extend(hits)
         if len(found) > 1:
@@ -401,7 +410,7 @@ class RuleSet:
 def group_key(rule: CompiledRule, ctx: Mapping[str, Any]) -> str:
     if rule is DEFAULT_RULE:  # the format incidents have had from the start
         return f"default:{ctx['integration']}:{ctx['service']}:{ctx['name']}"
-    values = "\x1f".join(str(_lookup(ctx, f)) for f in rule.group_by)
+    values = "\x1f".join([str(_lookup(ctx, f)) for f in rule.group_by])
     return f"rule:{rule.id}:{values}"[:512]
 
 
