@@ -407,9 +407,15 @@ class RuleSet:
         return DEFAULT_RULE
 
 
+def default_key(integration_id: int | None, service: str | None, name: str) -> str:
+    """The default rule's group: same integration, same service, same alert name (the
+    format incidents have had from the start)."""
+    return f"default:{integration_id or 0}:{service or ''}:{name}"
+
+
 def group_key(rule: CompiledRule, ctx: Mapping[str, Any]) -> str:
-    if rule is DEFAULT_RULE:  # the format incidents have had from the start
-        return f"default:{ctx['integration']}:{ctx['service']}:{ctx['name']}"
+    if rule is DEFAULT_RULE:
+        return default_key(ctx["integration"], ctx["service"], ctx["name"])
     values = "\x1f".join([str(_lookup(ctx, f)) for f in rule.group_by])
     return f"rule:{rule.id}:{values}"[:512]
 
@@ -420,9 +426,8 @@ def route(rulesets: Mapping[int, RuleSet], sub: Submission) -> Route | None:
         return None
     ruleset = rulesets.get(sub.tenant_id)
     if ruleset is None:  # a tenant with no rules: the default rule, which needs no context
-        ev = sub.event
-        return Route(DEFAULT_RULE, f"default:{sub.integration_id or 0}:{ev.service or ''}:"
-                                   f"{ev.name}")
+        return Route(DEFAULT_RULE, default_key(sub.integration_id, sub.event.service,
+                                               sub.event.name))
     ctx = context(sub)
     rule = ruleset.match(ctx)
     parts: frozenset[int] = frozenset()

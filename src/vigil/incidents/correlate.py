@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigil.correlation.engine import DEFAULT_RULE, CompiledRule, Route
+from vigil.correlation.engine import DEFAULT_RULE, CompiledRule, Route, default_key
 from vigil.incidents.models import OPEN_STATUSES
 from vigil.incidents.policies import AssignmentRule, assign
 from vigil.pipeline.dedup import AlertState, Outcome
@@ -111,12 +111,8 @@ class IncidentDecision:
 
 
 def group_key(alert: AlertState) -> str:
-    """The default rule's group: same integration, same service, same alert name."""
-    return _key(alert.integration_id, alert.service, alert.name)
-
-
-def _key(integration_id: int | None, service: str | None, name: str) -> str:
-    return f"default:{integration_id or 0}:{service or ''}:{name}"
+    """The default rule's group of an alert."""
+    return default_key(alert.integration_id, alert.service, alert.name)
 
 
 def snapshot(inc: IncidentState) -> dict[str, Any]:
