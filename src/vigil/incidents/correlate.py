@@ -305,8 +305,7 @@ def correlate(
             if alert.source not in inc.sources:
                 inc.sources = [*inc.sources, alert.source]
                 grew = inc.wide_change = True
-            if inc.id is not None:
-                d.changed[inc.id] = inc
+            touch(inc)
             of_alert[id(alert)] = inc
             d.links.append((alert, inc))
             if topic == "incident.created":
