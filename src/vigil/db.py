@@ -244,6 +244,8 @@ class Database:
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(bind=self.write_engine, expire_on_commit=False)
         self._checkpointer: Checkpointer | None = None
+        #: Transactions ``write()`` has run (committed or not).
+        self.writes = 0
         # SQLite has one writer at a time. Threads of this process queue for it here, where
         # a release wakes the next at once, rather than in SQLite's busy handler, which
         # polls with sleeps of up to 100 ms (a notifier pass behind a batch would wait
@@ -273,8 +275,14 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One unit of work: committed on success, rolled back on any error."""
-        with self.exclusive(), self._write_sessions() as session, session.begin():
-            yield session
+        with self.exclusive():
+            try:
+                with self._write_sessions() as session, session.begin():
+                    yield session
+            finally:
+                # Counted with the write turn held (the pipeline's writer reads it with
+                # the turn held too, see incidents/cache.py).
+                self.writes += 1
 
     def checkpointer(self, interval: float = 0.1,
                      wal_limit: int = WAL_LIMIT_BYTES) -> Checkpointer | None:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.sql import bindparam
 
 from vigil.correlation.engine import Route
+from vigil.incidents.cache import IncidentCache
 from vigil.incidents.correlate import (
     INCIDENT_COLUMNS,
     REOPEN_WINDOW,
@@ -93,9 +94,12 @@ _OUTBOX_COLUMNS = ("tenant_id", "topic", "aggregate", "payload", "created_at", "
 
 
 def load_for_batch(conn: Connection, decision: Decision, now: datetime,
-                   routes: list[Route | None] | None = None) -> list[IncidentState]:
+                   routes: list[Route | None] | None = None,
+                   cache: IncidentCache | None = None) -> list[IncidentState]:
     """The incidents the batch's alerts may touch: each new alert's group's latest open or
-    recently resolved incident, and the incidents of its existing alerts."""
+    recently resolved incident, and the incidents of its existing alerts. With ``cache``
+    (the writer's, already checked for this transaction), what it knows is not read
+    again."""
     keys: set[tuple[int, str]] = set()
     ids: set[int] = set()
     for n, (alert, outcome) in enumerate(decision.outcomes):
@@ -107,17 +111,37 @@ def load_for_batch(conn: Connection, decision: Decision, now: datetime,
         elif alert.incident_id is not None:
             ids.add(alert.incident_id)
     found: dict[int, IncidentState] = {}
+    if cache is not None:
+        missing = set()
+        for key in keys:
+            known = cache.group(key, now)
+            if known is None:
+                missing.add(key)
+            else:
+                found.update((inc.id, inc) for inc in known if inc.id is not None)
+        keys = missing
+        for i in ids:
+            inc = cache.by_id.get(i)
+            if inc is not None:
+                found[i] = inc
+    loaded: list[IncidentState] = []
     if keys:
         d = conn.dialect.name
         tenants = sorted({t for t, _ in keys})
         for row in bulk.select_rows(conn, _incidents, _LOAD_COLUMNS, _WHERE_GROUP[d], (
                 sqlarray.array(d, tenants), sqlarray.array(d, {k for _, k in keys}),
                 _since(d, now - REOPEN_WINDOW))):
-            found[row[0]] = _state(row)
+            inc = found.get(row[0])
+            if inc is None:  # (one the cache has is the same row: keep its object)
+                inc = found[row[0]] = _state(row)
+            loaded.append(inc)
     ids -= found.keys()
     if ids:
         for by_id in conn.execute(_BY_ID, {"ids": sorted(ids)}):
             found[by_id.id] = _state(by_id)
+            loaded.append(found[by_id.id])
+    if cache is not None:
+        cache.learn(keys, loaded)
     return list(found.values())
 
 

@@ -11,9 +11,11 @@ from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
+from sqlalchemy import Connection
 
 from vigil.clock import Clock
 from vigil.correlation import store as correlation_store
@@ -21,11 +23,12 @@ from vigil.correlation.engine import Route, RuleSet, route_batch
 from vigil.db import Database
 from vigil.errors import MalformedBody, Overloaded
 from vigil.incidents import store as incident_store
-from vigil.incidents.correlate import correlate
+from vigil.incidents.cache import IncidentCache
+from vigil.incidents.correlate import IncidentDecision, correlate
 from vigil.incidents.policy_service import PolicyCache
 from vigil.metrics import Metrics
 from vigil.pipeline import store
-from vigil.pipeline.dedup import Outcome, Submission, decide
+from vigil.pipeline.dedup import Decision, Outcome, Submission, decide
 from vigil.pipeline.muting import Muting, mutes
 from vigil.pipeline.muting import save as save_flaps
 
@@ -121,6 +124,8 @@ class PipelineRunner:
         self.silences = self.muting.silences
         self.rules = correlation_store.RuleCache()
         self.policies = PolicyCache()
+        #: The incidents this writer last wrote (SQLite; see incidents/cache.py).
+        self.incidents = IncidentCache()
         self._marked: dict[int, float] = {}
 
     @property
@@ -267,28 +272,19 @@ class PipelineRunner:
         started = time.perf_counter()
         flat = [s for b in batches for s in b]
         now = self.clock.now()
-        with self.db.exclusive(), \
-                self.db.write_engine.begin() as conn:
-            rules = self.rules.rulesets(conn)
-            routes: list[Route | None] = []
-            for n, batch in enumerate(batches):
-                sets, known = ahead[n] if ahead is not None else (None, None)
-                routes.extend(known if known is not None and sets is rules
-                              else route_batch(rules, batch))
-            if conn.dialect.name == "postgresql":  # SQLite: the write lock serializes
-                store.lock_keys(conn, _lock_names(flat, routes))
-            open_alerts = store.load_open(conn, flat)
-            muted, flaps = mutes(conn, self.muting, flat, open_alerts, now)
-            decision = decide(open_alerts, flat, now, muted, outbox=self.alert_events)
-            assignments, _ = self.policies.rules(conn)
-            incidents = correlate(incident_store.load_for_batch(conn, decision, now, routes),
-                                  decision.outcomes, now, routes=routes,
-                                  assignments=assignments)
-            incident_store.write_new(conn, incidents)
-            store.write(conn, decision, alert_events=self.alert_events)
-            save_flaps(conn, flaps, now)
-            incident_store.write_changes(conn, incidents)
-            store.mark_received(conn, self._due_marks(flat), now)
+        cache = self.incidents if self.db.dialect == "sqlite" else None
+        with self.db.exclusive():
+            try:
+                with self.db.write_engine.begin() as conn:
+                    if cache is not None:
+                        cache.begin(conn, self.db.writes)
+                    decision, incidents = self._apply(conn, batches, ahead, flat, now, cache)
+            except BaseException:
+                if cache is not None:
+                    cache.clear()  # its objects may hold what was rolled back
+                raise
+            if cache is not None:
+                cache.committed(incidents)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         self.db.restart_wal_if_due()
         self.metrics.batch_size.observe(len(flat))
@@ -309,3 +305,31 @@ class PipelineRunner:
             if outcome_value in _DEDUP_OUTCOMES:
                 self.metrics.alerts_deduplicated.inc(n)
         return results
+
+    def _apply(self, conn: Connection, batches: list[list[Submission]],
+               ahead: list[tuple[RuleSets | None, list[Route | None] | None]] | None,
+               flat: list[Submission], now: datetime, cache: IncidentCache | None,
+               ) -> tuple[Decision, IncidentDecision]:
+        """The batch's work inside its transaction: route, decide, correlate, write."""
+        rules = self.rules.rulesets(conn)
+        routes: list[Route | None] = []
+        for n, batch in enumerate(batches):
+            sets, known = ahead[n] if ahead is not None else (None, None)
+            routes.extend(known if known is not None and sets is rules
+                          else route_batch(rules, batch))
+        if conn.dialect.name == "postgresql":  # SQLite: the write lock serializes
+            store.lock_keys(conn, _lock_names(flat, routes))
+        open_alerts = store.load_open(conn, flat)
+        muted, flaps = mutes(conn, self.muting, flat, open_alerts, now)
+        decision = decide(open_alerts, flat, now, muted, outbox=self.alert_events)
+        assignments, _ = self.policies.rules(conn)
+        incidents = correlate(incident_store.load_for_batch(conn, decision, now, routes,
+                                                            cache),
+                              decision.outcomes, now, routes=routes,
+                              assignments=assignments)
+        incident_store.write_new(conn, incidents)
+        store.write(conn, decision, alert_events=self.alert_events)
+        save_flaps(conn, flaps, now)
+        incident_store.write_changes(conn, incidents)
+        store.mark_received(conn, self._due_marks(flat), now)
+        return decision, incidents

@@ -1,0 +1,148 @@
+"""The writer keeps the incidents it wrote for the next batch (SQLite): counts stay right
+across batches, and anything written meanwhile by others, or rolled back, is never joined
+from memory. Each test runs on both databases (PostgreSQL never keeps them)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from vigil.auth.service import create_api_key  # noqa: F401  (keeps the models registered)
+from vigil.clock import FakeClock
+from vigil.db import Database
+from vigil.errors import MalformedBody
+from vigil.incidents.models import Incident, IncidentEvent
+from vigil.incidents.service import act
+from vigil.metrics import Metrics
+from vigil.pipeline.dedup import Outcome, Submission
+from vigil.pipeline.event import Action, AlertEvent
+from vigil.pipeline.fingerprint import fingerprint
+from vigil.pipeline.runner import PipelineRunner
+
+
+def disk(host: str, raw: dict[str, object] | None = None) -> Submission:
+    ev = AlertEvent(action=Action.TRIGGER, source="test", name="DiskFull",
+                    labels={"alertname": "DiskFull", "host": host}, raw=raw or {})
+    return Submission(1, None, fingerprint(ev, integration_id=0), ev)
+
+
+def incidents(db: Database) -> list[Any]:
+    with db.read() as s:
+        return list(s.execute(select(
+            Incident.id, Incident.status, Incident.alert_count, Incident.open_alert_count,
+            Incident.occurrences, Incident.last_seen_at).order_by(Incident.id)))
+
+
+def run(db: Database, clock: FakeClock, steps: list[object]) -> PipelineRunner:
+    """Submits each list of submissions as one request and waits for it, calls each
+    callable between them (with the writer idle); the clock moves a second per step."""
+
+    async def main() -> PipelineRunner:
+        runner = PipelineRunner(db, clock, Metrics())
+        await runner.start()
+        for step in steps:
+            if callable(step):
+                step()
+            else:
+                assert isinstance(step, list)
+                await runner.submit(step)
+            clock.advance(seconds=1)
+        await runner.stop()
+        return runner
+
+    return asyncio.run(main())
+
+
+def test_alerts_joining_over_many_batches_are_all_counted(db: Database,
+                                                          clock: FakeClock) -> None:
+    runner = run(db, clock, [[disk(f"h{b}-{i}") for i in range(3)] for b in range(4)])
+    (inc,) = incidents(db)
+    assert (inc.alert_count, inc.open_alert_count, inc.occurrences) == (12, 12, 12)
+    assert inc.last_seen_at == datetime(2026, 3, 1, 12, 0, 3, tzinfo=UTC)
+    with db.read() as s:
+        events = list(s.execute(select(
+            IncidentEvent.kind, IncidentEvent.before, IncidentEvent.after).where(
+            IncidentEvent.incident_id == inc.id).order_by(IncidentEvent.id)))
+    # The first batch: one opened it and two joined; then one entry per batch.
+    assert [e.kind for e in events] == ["created"] + ["alert_added"] * 4
+    assert [e.before["alert_count"] for e in events[1:]] == [1, 3, 6, 9]
+    assert events[-1].after["alert_count"] == 12
+    if db.dialect == "sqlite":
+        # Batches 2-4 found their group's incident in the writer's memory.
+        assert runner.incidents.hits == 3 and runner.incidents.misses == 1
+
+
+def test_an_incident_closed_through_the_api_between_batches_is_not_joined(
+        db: Database, clock: FakeClock) -> None:
+    def close_it() -> None:
+        (inc,) = incidents(db)
+        with db.write() as s:
+            for action in ("resolve", "close"):
+                act(s, tenant_id=1, incident_id=inc.id, action=action, actor="user:ann",
+                    now=clock.now())
+
+    runner = run(db, clock, [[disk("a")], [disk("b")], close_it, [disk("c")]])
+    first, second = incidents(db)
+    assert (first.status, first.alert_count) == ("closed", 2)
+    assert (second.status, second.alert_count) == ("firing", 1)
+    if db.dialect == "sqlite":
+        assert runner.incidents.hits == 1  # the second batch; the third loaded again
+
+
+def test_a_change_by_another_connection_between_batches_is_seen(
+        db: Database, clock: FakeClock) -> None:
+    """Another process (here another Database on the same file) resolving the incident and
+    closing it: the writer's memory cannot know, SQLite's data_version tells it."""
+    other = Database(db.url)
+
+    def close_elsewhere() -> None:
+        (inc,) = incidents(other)
+        with other.write() as s:
+            for action in ("resolve", "close"):
+                act(s, tenant_id=1, incident_id=inc.id, action=action, actor="user:bob",
+                    now=clock.now())
+
+    try:
+        run(db, clock, [[disk("a")], [disk("b")], close_elsewhere, [disk("c")]])
+    finally:
+        other.dispose()
+    first, second = incidents(db)
+    assert (first.status, first.alert_count) == ("closed", 2)
+    assert (second.status, second.alert_count) == ("firing", 1)
+
+
+def test_a_batch_that_fails_leaves_nothing_of_it_in_memory(db: Database,
+                                                            clock: FakeClock) -> None:
+    """A batch fails after correlation counted its alerts into the incident; each request
+    then commits (or fails) alone. The failed attempts' counts must not reach the next
+    batch."""
+    deep: dict[str, object] = {}
+    for _ in range(300):  # deeper than any JSON the database can be given
+        deep = {"d": deep}
+
+    async def main() -> list[object]:
+        runner = PipelineRunner(db, clock, Metrics())
+        await runner.start()
+        await runner.submit([disk("a")])
+        gate = threading.Event()
+        blocker = asyncio.ensure_future(runner.run_exclusive(gate.wait))
+        tasks = [asyncio.ensure_future(runner.submit([disk("b")])),
+                 asyncio.ensure_future(runner.submit([disk("poison", raw=deep)]))]
+        await asyncio.sleep(0)
+        gate.set()
+        await blocker
+        done: list[object] = list(await asyncio.gather(*tasks, return_exceptions=True))
+        clock.advance(seconds=1)
+        await runner.submit([disk("c")])
+        await runner.stop()
+        return done
+
+    good, bad = asyncio.run(main())
+    assert isinstance(good, list) and [r.outcome for r in good] == [Outcome.CREATED]
+    assert isinstance(bad, MalformedBody)
+    (inc,) = incidents(db)
+    assert (inc.alert_count, inc.open_alert_count, inc.occurrences) == (3, 3, 3)
