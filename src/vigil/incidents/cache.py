@@ -76,8 +76,10 @@ class IncidentCache:
             self.misses += 1
             return None
         self.hits += 1
-        if not all(eligible(i, now) for i in found):
-            found[:] = [i for i in found if eligible(i, now)]
+        for inc in found:
+            if inc.status not in OPEN_STATUSES and not eligible(inc, now):
+                found[:] = [i for i in found if eligible(i, now)]
+                break
         return found
 
     def learn(self, keys: Iterable[tuple[int, str]], found: Iterable[IncidentState]) -> None:
