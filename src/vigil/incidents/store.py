@@ -4,7 +4,6 @@ decisions. Inside the batch's transaction, set-based."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from operator import attrgetter
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, select, update
@@ -55,7 +54,6 @@ def _state(row: Any) -> IncidentState:
 
 
 _INSERT_COLUMNS = ("id", *INCIDENT_COLUMNS)
-_insert_values = attrgetter(*_INSERT_COLUMNS)
 #: What correlation changes on an existing incident, and nothing else: a person's change
 #: made meanwhile (assignee, title, priority, ...) is never written over. Most changes (an
 #: alert joined) touch only the counters (_COUNT_COLUMNS); status, severity and pending,
@@ -65,9 +63,6 @@ _COUNT_COLUMNS = ("alert_count", "open_alert_count", "last_seen_at", "resolved_a
 _UPDATE_COLUMNS = (*_COUNT_COLUMNS, "status", "severity", "pending")
 #: ... and, for the few incidents whose lists changed (``wide_change``), these too.
 _WIDE_COLUMNS = ("services", "sources", "parts_seen", "resolution")
-_count_values = attrgetter(*_COUNT_COLUMNS, "id")
-_update_values = attrgetter(*_UPDATE_COLUMNS, "id")
-_wide_values = attrgetter(*_WIDE_COLUMNS, "id")
 _TIMELINE_COLUMNS = ("tenant_id", "incident_id", "at", "actor", "kind", "message", "before",
                      "after")
 # The incidents a batch's new alerts may join, in SQL for the driver (bulk.select_rows):
@@ -167,8 +162,7 @@ def write_new(conn: Connection, d: IncidentDecision) -> None:
         for tenant_id, incs in by_tenant.items():
             for inc, number in zip(incs, numbers(conn, tenant_id, len(incs)), strict=True):
                 inc.number = number
-        bulk.insert_rows(conn, _incidents, _INSERT_COLUMNS,
-                         [_insert_values(i) for i in d.new])
+        bulk.insert_objects(conn, _incidents, _INSERT_COLUMNS, d.new)
     for alert, inc in d.links:
         alert.incident_id = inc.id
 
@@ -181,17 +175,13 @@ def write_changes(conn: Connection, d: IncidentDecision) -> None:
         full, counts = [], []
         for i in changed:
             if i.as_loaded is not None and i.as_loaded == (i.status, i.severity, i.pending):
-                counts.append(_count_values(i))
+                counts.append(i)
             else:
-                full.append(_update_values(i))
-        if counts:
-            bulk.update_rows(conn, _incidents, _COUNT_COLUMNS, "id", counts)
-        if full:
-            bulk.update_rows(conn, _incidents, _UPDATE_COLUMNS, "id", full)
-        wide = [i for i in changed if i.wide_change]
-        if wide:
-            bulk.update_rows(conn, _incidents, _WIDE_COLUMNS, "id",
-                             [_wide_values(i) for i in wide])
+                full.append(i)
+        bulk.update_objects(conn, _incidents, _COUNT_COLUMNS, "id", counts)
+        bulk.update_objects(conn, _incidents, _UPDATE_COLUMNS, "id", full)
+        bulk.update_objects(conn, _incidents, _WIDE_COLUMNS, "id",
+                            [i for i in changed if i.wide_change])
     if d.timeline:
         bulk.insert_rows(conn, _timeline, _TIMELINE_COLUMNS, [
             [t.incident.tenant_id, t.incident.id, t.at, t.actor, t.kind, t.message, t.before,

@@ -5,7 +5,7 @@ text on SQLite, JSON via orjson), so rows written either way read back the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -68,61 +68,74 @@ def _utc_text(texts: dict[datetime, str], v: datetime) -> str:
     return s
 
 
-_Factory = Callable[[dict[datetime, str]], Callable[[Sequence[Any]], tuple[Any, ...]]]
-_FACTORIES: dict[tuple[int, tuple[int, ...], tuple[int, ...]], _Factory] = {}
+#: Turns rows (or objects) into the driver's parameter tuples: ``convert(items, texts)``.
+_Convert = Callable[[Iterable[Any], dict[datetime, str]], list[tuple[Any, ...]]]
+_CONVERTERS: dict[tuple[Any, ...], _Convert] = {}
 
 
-def _sqlite_factory(n: int, times: tuple[int, ...], jsons: tuple[int, ...]) -> _Factory:
-    """An adapter for rows of ``n`` values, written out as one tuple expression (no loop
-    over the columns, which cost more than the conversions themselves): times as UTC text,
-    each distinct one formatted once per call (datetimes cache their hash); JSON as text."""
-    key = (n, times, jsons)
-    factory = _FACTORIES.get(key)
-    if factory is None:
-        parts = []
-        for i in range(n):
-            if i in times:
-                parts.append(f"(None if (v{i} := row[{i}]) is None else "
-                             f"(texts.get(v{i}) or utc_text(texts, v{i})))")
-            elif i in jsons:
-                parts.append(f"dumps(row[{i}], option=opts).decode()")
-            else:
-                parts.append(f"row[{i}]")
-        source = ("def factory(texts):\n"
-                  "    def adapt(row):\n"
-                  f"        return ({', '.join(parts)},)\n"
-                  "    return adapt\n")
-        namespace: dict[str, Any] = {"utc_text": _utc_text, "dumps": orjson.dumps,
-                                     "opts": _JSON_OPTS}
-        exec(compile(source, f"<bulk adapter {key}>", "exec"), namespace)
-        factory = _FACTORIES[key] = namespace["factory"]
-    return factory
-
-
-def _adapter(conn: Connection, table: Table,
-             cols: Sequence[str]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
-    """Adapts a row of values in ``cols`` order, as a new tuple."""
+def _converter(conn: Connection, table: Table, cols: Sequence[str], *, objects: bool,
+               const: Mapping[str, Any] | None = None) -> _Convert:
+    """The conversion of items to parameter tuples for ``cols``, generated once per shape
+    as one list comprehension (a function call or a loop over the columns per row cost
+    more than the conversions themselves). Items are sequences in ``cols`` order, or with
+    ``objects`` objects with those attributes; ``const`` gives columns one value for every
+    row, adapted once. SQLite: times as UTC text (each distinct one formatted once per
+    call: datetimes cache their hash), JSON as text; PostgreSQL: JSON wrapped for
+    psycopg."""
+    const = const or {}
+    dialect = conn.dialect.name
+    key = (dialect, table.name, tuple(cols), objects, tuple(sorted(const)))
+    convert = _CONVERTERS.get(key)
+    if convert is not None:
+        return convert
     shape = _shape(conn, table, cols)
-    if conn.dialect.name == "sqlite":
-        return _sqlite_factory(len(cols), shape.times, shape.jsons)({})
-    jsons = shape.jsons
-
-    def adapt_pg(row: Sequence[Any]) -> tuple[Any, ...]:
-        out = list(row)
-        for i in jsons:
-            out[i] = Jsonb(out[i], dumps=_json_text)
-        return tuple(out)
-
-    return adapt_pg
+    namespace: dict[str, Any] = {"utc_text": _utc_text, "dumps": orjson.dumps,
+                                 "opts": _JSON_OPTS, "Jsonb": Jsonb, "json_text": _json_text}
+    parts = []
+    for i, col in enumerate(cols):
+        value = f"row.{col}" if objects else f"row[{i}]"
+        if col in const:
+            v = const[col]
+            if i in shape.jsons:
+                v = _json_text(v) if dialect == "sqlite" else Jsonb(v, dumps=_json_text)
+            elif i in shape.times and dialect == "sqlite" and v is not None:
+                v = _utc_text({}, v)
+            namespace[f"c{i}"] = v
+            parts.append(f"c{i}")
+        elif i in shape.jsons:
+            parts.append(f"dumps({value}, option=opts).decode()" if dialect == "sqlite"
+                         else f"Jsonb({value}, dumps=json_text)")
+        elif i in shape.times and dialect == "sqlite":
+            parts.append(f"(None if (v{i} := {value}) is None else "
+                         f"(texts.get(v{i}) or utc_text(texts, v{i})))")
+        else:
+            parts.append(value)
+    source = ("def convert(items, texts):\n"
+              f"    return [({', '.join(parts)},) for row in items]\n")
+    exec(compile(source, f"<bulk {dialect} {table.name} {len(cols)}>", "exec"), namespace)
+    made: _Convert = namespace["convert"]
+    _CONVERTERS[key] = made
+    return made
 
 
 def insert_rows(conn: Connection, table: Table, cols: Sequence[str],
                 rows: Sequence[Sequence[Any]]) -> None:
     """INSERT ``rows`` (values in ``cols`` order)."""
-    if not rows:
-        return
-    adapt = _adapter(conn, table, cols)
-    params = [adapt(row) for row in rows]
+    if rows:
+        _insert(conn, table, cols, _converter(conn, table, cols, objects=False)(rows, {}))
+
+
+def insert_objects(conn: Connection, table: Table, cols: Sequence[str], objs: Sequence[Any],
+                   const: Mapping[str, Any] | None = None) -> None:
+    """INSERT a row per object, its ``cols`` read from the attributes of the same names
+    (except those ``const`` gives one value for all)."""
+    if objs:
+        convert = _converter(conn, table, cols, objects=True, const=const)
+        _insert(conn, table, cols, convert(objs, {}))
+
+
+def _insert(conn: Connection, table: Table, cols: Sequence[str],
+            params: list[tuple[Any, ...]]) -> None:
     sql = _sql(conn, "insert", table, cols, "", lambda mark, name, quoted: (
         f"INSERT INTO {name} ({', '.join(quoted)}) VALUES ({', '.join([mark] * len(quoted))})"))
     conn.exec_driver_sql(sql, params)
@@ -132,10 +145,22 @@ def update_rows(conn: Connection, table: Table, cols: Sequence[str], key: str,
                 rows: Sequence[Sequence[Any]]) -> None:
     """UPDATE ``cols`` WHERE ``key`` = the last value of each row (values in ``cols`` order,
     then the key)."""
-    if not rows:
-        return
-    adapt = _adapter(conn, table, [*cols, key])
-    params = [adapt(row) for row in rows]
+    if rows:
+        convert = _converter(conn, table, [*cols, key], objects=False)
+        _update(conn, table, cols, key, convert(rows, {}))
+
+
+def update_objects(conn: Connection, table: Table, cols: Sequence[str], key: str,
+                   objs: Sequence[Any]) -> None:
+    """UPDATE ``cols`` of each object's row (``key`` and the columns read from the
+    attributes of the same names)."""
+    if objs:
+        convert = _converter(conn, table, [*cols, key], objects=True)
+        _update(conn, table, cols, key, convert(objs, {}))
+
+
+def _update(conn: Connection, table: Table, cols: Sequence[str], key: str,
+            params: list[tuple[Any, ...]]) -> None:
     sql = _sql(conn, "update", table, [*cols, key], "", lambda mark, name, quoted: (
         f"UPDATE {name} SET {', '.join(f'{q} = {mark}' for q in quoted[:-1])} "
         f"WHERE {quoted[-1]} = {mark}"))

@@ -8,7 +8,6 @@ import struct
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from operator import attrgetter
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, text, update
@@ -99,10 +98,7 @@ _OUTBOX_COLUMNS = ("tenant_id", "topic", "aggregate", "payload", "created_at", "
 
 # The raw payload is stored once, with the event that carried it (``alert_events``); the
 # alert row keeps an empty object and the API shows the latest event's payload.
-_RAW_AT = _ALERT_INSERT_COLUMNS.index("raw")
 _EMPTY: dict[str, object] = {}
-_insert_values = attrgetter(*_ALERT_INSERT_COLUMNS)
-_update_values = attrgetter(*_UPDATE_COLUMNS, "id")
 
 
 def write(conn: Connection, decision: Decision, *, alert_events: bool = True) -> None:
@@ -114,14 +110,12 @@ def write(conn: Connection, decision: Decision, *, alert_events: bool = True) ->
         ids = allocate_ids(conn, _alerts, len(decision.new))
         for alert, new_id in zip(decision.new, ids, strict=True):
             alert.id = new_id
-        rows = [list(_insert_values(a)) for a in decision.new]
-        for row in rows:
-            row[_RAW_AT] = _EMPTY
-        bulk.insert_rows(conn, _alerts, _ALERT_INSERT_COLUMNS, rows)
+        bulk.insert_objects(conn, _alerts, _ALERT_INSERT_COLUMNS, decision.new,
+                            const={"raw": _EMPTY})
         count_per_hour(conn, decision.new)
     if decision.changed:
-        bulk.update_rows(conn, _alerts, _UPDATE_COLUMNS, "id",
-                         [_update_values(a) for a in decision.changed.values()])
+        bulk.update_objects(conn, _alerts, _UPDATE_COLUMNS, "id",
+                            list(decision.changed.values()))
     if decision.history:
         rows = []
         for h in decision.history:
