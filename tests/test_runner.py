@@ -215,3 +215,23 @@ def test_a_rule_changed_while_requests_wait_applies_to_them(db: Database) -> Non
         keys = set(s.scalars(select(Incident.group_key).where(
             Incident.title.contains("DiskFull"))))
     assert len(keys) == 1 and next(iter(keys)).startswith("rule:")
+
+
+def test_an_alert_resolved_and_firing_again_in_one_batch_is_two_alerts(db: Database) -> None:
+    """A resolve and a new firing of the same alert in one batch (one webhook, or two
+    requests sharing a commit): the old alert resolves and a new one opens, where the new
+    row used to meet the old one still in the open-fingerprint index and fail the batch."""
+
+    async def main() -> list[Outcome]:
+        runner = PipelineRunner(db, CLOCK, Metrics())
+        await runner.start()
+        await runner.submit([sub(7)])
+        results = await runner.submit([sub(7, Action.RESOLVE), sub(7)])
+        await runner.stop()
+        return [r.outcome for r in results]
+
+    assert asyncio.run(main()) == [Outcome.RESOLVED, Outcome.CREATED]
+    with db.read() as s:
+        rows = s.execute(select(Alert.status, Alert.fingerprint).order_by(Alert.id)).all()
+    assert [r.status for r in rows] == ["resolved", "firing"]
+    assert rows[0].fingerprint == rows[1].fingerprint

@@ -104,6 +104,11 @@ _EMPTY: dict[str, object] = {}
 def write(conn: Connection, decision: Decision, *, alert_events: bool = True) -> None:
     """Insert and update the batch's alerts and their history; with ``alert_events``, also
     the alert-level outbox events."""
+    if decision.changed:
+        # First: an alert resolved in this batch leaves the open-fingerprint index before
+        # the batch's new alert with that fingerprint (it fired again) goes in.
+        bulk.update_objects(conn, _alerts, _UPDATE_COLUMNS, "id",
+                            list(decision.changed.values()))
     if decision.new:
         # Ids are taken up front so the rows go in one executemany, not one INSERT ...
         # RETURNING per row (which is what SQLite needs to keep RETURNING in order).
@@ -113,9 +118,6 @@ def write(conn: Connection, decision: Decision, *, alert_events: bool = True) ->
         bulk.insert_objects(conn, _alerts, _ALERT_INSERT_COLUMNS, decision.new,
                             const={"raw": _EMPTY})
         count_per_hour(conn, decision.new)
-    if decision.changed:
-        bulk.update_objects(conn, _alerts, _UPDATE_COLUMNS, "id",
-                            list(decision.changed.values()))
     if decision.history:
         rows = []
         for h in decision.history:
