@@ -5,16 +5,21 @@ from memory. Each test runs on both databases (PostgreSQL never keeps them)."""
 from __future__ import annotations
 
 import asyncio
+import random
+import shutil
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from vigil.alerts.models import Alert
 from vigil.auth.service import create_api_key  # noqa: F401  (keeps the models registered)
 from vigil.clock import FakeClock
 from vigil.db import Database
-from vigil.errors import MalformedBody
+from vigil.errors import Conflict, MalformedBody
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.incidents.service import act
 from vigil.metrics import Metrics
@@ -146,3 +151,97 @@ def test_a_batch_that_fails_leaves_nothing_of_it_in_memory(db: Database,
     assert isinstance(bad, MalformedBody)
     (inc,) = incidents(db)
     assert (inc.alert_count, inc.open_alert_count, inc.occurrences) == (3, 3, 3)
+
+
+def _story(seed: int) -> list[tuple[str, Any]]:
+    """A random run of batches over three alert groups: new alerts, repeats, resolves,
+    clock jumps past the join and reopen windows, and people acting on incidents."""
+    rng = random.Random(seed)
+    steps: list[tuple[str, Any]] = []
+    hosts = [f"h{i}" for i in range(6)]
+    for _ in range(40):
+        kind = rng.choices(["batch", "wait", "act"], weights=[6, 2, 1])[0]
+        if kind == "batch":
+            steps.append(("batch", [(rng.choice(["DiskFull", "CpuHigh", "OOM"]),
+                                     rng.choice(hosts), rng.random() < 0.25,
+                                     rng.choice(["warning", "critical"]))
+                                    for _ in range(rng.randint(1, 6))]))
+        elif kind == "wait":
+            steps.append(("wait", rng.choice([1, 30, 400, 700, 1900])))
+        else:
+            steps.append(("act", (rng.random(), rng.choice(
+                ["acknowledge", "resolve", "close", "reopen"]))))
+    return steps
+
+
+def _play(db: Database, steps: list[tuple[str, Any]], *, forget: bool) -> PipelineRunner:
+    clock = FakeClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+
+    def event(name: str, host: str, resolve: bool, severity: str) -> Submission:
+        ev = AlertEvent(action=Action.RESOLVE if resolve else Action.TRIGGER, source="test",
+                        name=name, labels={"alertname": name, "host": host,
+                                           "severity": severity})
+        return Submission(1, None, fingerprint(ev, integration_id=0), ev)
+
+    async def main() -> PipelineRunner:
+        runner = PipelineRunner(db, clock, Metrics())
+        await runner.start()
+        for kind, arg in steps:
+            if kind == "batch":
+                if forget:
+                    runner.incidents.clear()
+                await runner.submit([event(*a) for a in arg])
+                clock.advance(seconds=1)
+            elif kind == "wait":
+                clock.advance(seconds=arg)
+            else:
+                ids = [i.id for i in incidents(db)]
+                if ids:
+                    pick, action = arg
+                    try:
+                        with db.write() as s:
+                            act(s, tenant_id=1, incident_id=ids[int(pick * len(ids))],
+                                action=action, actor="user:ann", now=clock.now())
+                    except Conflict:
+                        pass
+        await runner.stop()
+        return runner
+
+    return asyncio.run(main())
+
+
+def _state(db: Database) -> tuple[list[Any], list[Any], list[Any]]:
+    with db.read() as s:
+        incs = [tuple(r) for r in s.execute(select(
+            Incident.id, Incident.group_key, Incident.status, Incident.severity,
+            Incident.alert_count, Incident.open_alert_count, Incident.occurrences,
+            Incident.last_seen_at, Incident.resolved_at).order_by(Incident.id))]
+        alerts = [tuple(r) for r in s.execute(select(
+            Alert.id, Alert.fingerprint, Alert.status, Alert.incident_id).order_by(Alert.id))]
+        timeline = [tuple(r) for r in s.execute(select(
+            IncidentEvent.incident_id, IncidentEvent.kind, IncidentEvent.message,
+            IncidentEvent.after).order_by(IncidentEvent.id))]
+    return incs, alerts, timeline
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_keeping_incidents_in_memory_changes_no_outcome(
+        tmp_path: Path, sqlite_template: Path, seed: int) -> None:
+    """The same random story played twice on SQLite, once with the writer's memory and once
+    with it dropped before every batch (every incident read from the database), leaves the
+    same incidents, alerts and timeline."""
+    results = []
+    for forget in (False, True):
+        target = tmp_path / f"{forget}.db"
+        shutil.copy(sqlite_template, target)
+        db = Database(f"sqlite:///{target}")
+        try:
+            runner = _play(db, _story(seed), forget=forget)
+            results.append(_state(db))
+            if not forget:
+                assert runner.incidents.hits > 0
+        finally:
+            db.dispose()
+    kept, dropped = results
+    assert kept[0] and kept[1]  # the story made incidents and alerts
+    assert kept == dropped
