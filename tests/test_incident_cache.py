@@ -8,6 +8,7 @@ import asyncio
 import random
 import shutil
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -81,16 +82,22 @@ def test_alerts_joining_over_many_batches_are_all_counted(db: Database,
         assert runner.incidents.hits == 3 and runner.incidents.misses == 1
 
 
-def test_an_incident_closed_through_the_api_between_batches_is_not_joined(
-        db: Database, clock: FakeClock) -> None:
-    def close_it() -> None:
+def closer(db: Database, clock: FakeClock) -> Callable[[], None]:
+    """A person resolving and closing the one incident, through ``db``."""
+
+    def close() -> None:
         (inc,) = incidents(db)
         with db.write() as s:
             for action in ("resolve", "close"):
                 act(s, tenant_id=1, incident_id=inc.id, action=action, actor="user:ann",
                     now=clock.now())
 
-    runner = run(db, clock, [[disk("a")], [disk("b")], close_it, [disk("c")]])
+    return close
+
+
+def test_an_incident_closed_through_the_api_between_batches_is_not_joined(
+        db: Database, clock: FakeClock) -> None:
+    runner = run(db, clock, [[disk("a")], [disk("b")], closer(db, clock), [disk("c")]])
     first, second = incidents(db)
     assert (first.status, first.alert_count) == ("closed", 2)
     assert (second.status, second.alert_count) == ("firing", 1)
@@ -103,16 +110,8 @@ def test_a_change_by_another_connection_between_batches_is_seen(
     """Another process (here another Database on the same file) resolving the incident and
     closing it: the writer's memory cannot know, SQLite's data_version tells it."""
     other = Database(db.url)
-
-    def close_elsewhere() -> None:
-        (inc,) = incidents(other)
-        with other.write() as s:
-            for action in ("resolve", "close"):
-                act(s, tenant_id=1, incident_id=inc.id, action=action, actor="user:bob",
-                    now=clock.now())
-
     try:
-        run(db, clock, [[disk("a")], [disk("b")], close_elsewhere, [disk("c")]])
+        run(db, clock, [[disk("a")], [disk("b")], closer(other, clock), [disk("c")]])
     finally:
         other.dispose()
     first, second = incidents(db)
