@@ -99,13 +99,11 @@ class IncidentCache:
 
     def committed(self, d: IncidentDecision) -> None:
         """After the writer's commit: its objects are what the rows now hold."""
-        for inc in d.changed.values():
+        for inc in (*d.changed.values(), *d.new):
             inc.as_loaded = (inc.status, inc.severity, inc.pending)
             inc.wide_change = False
         for inc in d.new:
             assert inc.id is not None
-            inc.as_loaded = (inc.status, inc.severity, inc.pending)
-            inc.wide_change = False
             self.by_id[inc.id] = inc
             # Its group was loaded for this batch (every trigger's is), so it is known.
             self.groups.setdefault((inc.tenant_id, inc.group_key), []).append(inc)

@@ -84,7 +84,9 @@ def _converter(conn: Connection, table: Table, cols: Sequence[str], *, objects: 
     psycopg."""
     const = const or {}
     dialect = conn.dialect.name
-    key = (dialect, table.name, tuple(cols), objects, tuple(sorted(const)))
+    # (The constants' values are part of the shape: they are baked into the code.)
+    key = (dialect, table.name, tuple(cols), objects,
+           tuple(sorted((k, repr(v)) for k, v in const.items())))
     convert = _CONVERTERS.get(key)
     if convert is not None:
         return convert
