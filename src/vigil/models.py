@@ -18,13 +18,12 @@ from vigil.oncall.models import (
     Escalation,
     EscalationPolicyRow,
     NotificationRule,
-    OutboxCursor,
     ScheduleRow,
     Service,
     Team,
     User,
 )
-from vigil.outbox.models import OutboxEvent
+from vigil.outbox.models import OutboxCursor, OutboxEvent, OutboxFailure
 from vigil.rules.models import FlapRecord, InhibitionRule, MaintenanceWindow, Silence
 from vigil.tenants.models import Tenant
 
@@ -50,6 +49,7 @@ __all__ = [
     "NotificationRule",
     "OutboxCursor",
     "OutboxEvent",
+    "OutboxFailure",
     "RoutingRule",
     "ScheduleRow",
     "Service",

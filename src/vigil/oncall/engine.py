@@ -36,14 +36,13 @@ from vigil.oncall.models import (
     ContactMethod,
     Escalation,
     EscalationPolicyRow,
-    OutboxCursor,
     ScheduleRow,
     Service,
     Team,
 )
 from vigil.oncall.shifts import on_call_at
 from vigil.oncall.validation import parse_schedule
-from vigil.outbox.models import OutboxEvent
+from vigil.outbox.models import OutboxCursor, OutboxEvent
 
 CURSOR = "escalation"
 INTENT = "notification.intent"

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from vigil.oncall.engine import INTENT
-from vigil.oncall.models import OutboxCursor
+from vigil.outbox.models import OutboxCursor
 from vigil.oncall.people_service import reachable
 from vigil.oncall.schedules_service import handoffs_between, list_schedules, load
 from vigil.oncall.shifts import final_shifts

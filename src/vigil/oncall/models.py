@@ -146,11 +146,3 @@ class Escalation(Base):
     next_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-
-class OutboxCursor(Base):
-    """How far a consumer has read the outbox (its last event id)."""
-
-    __tablename__ = "outbox_cursors"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    last_id: Mapped[int] = mapped_column(BigId, default=0)

@@ -1,9 +1,12 @@
+"""The transactional outbox: events written with their cause, read by consumers after
+commit from their own cursor; events a consumer could not handle are kept as failures."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigil.alerts.models import BigId
@@ -33,3 +36,36 @@ class OutboxEvent(Base):
     available_at: Mapped[datetime] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxCursor(Base):
+    """How far a consumer has read the outbox (its last event id)."""
+
+    __tablename__ = "outbox_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigId, default=0)
+
+
+class OutboxFailure(Base):
+    """An event a consumer failed to handle: retried with backoff (``next_attempt_at``)
+    until its attempts run out, then parked (``parked_at``) until someone replays it."""
+
+    __tablename__ = "outbox_failures"
+    __table_args__ = (
+        Index("uq_outbox_failures_consumer_event", "consumer", "event_id", unique=True),
+        Index("ix_outbox_failures_due", "consumer", "parked_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    consumer: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    topic: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text)
+    first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
