@@ -40,8 +40,7 @@ from vigil.notify import links, templates
 from vigil.notify.base import Message, Result
 from vigil.notify.models import Delivery, NotificationChannel, RoutingRule, TemplateOverride
 from vigil.oncall.engine import INTENT
-from vigil.outbox.models import OutboxCursor
-from vigil.outbox.models import OutboxEvent
+from vigil.outbox.models import OutboxCursor, OutboxEvent
 from vigil.pipeline.event import SEVERITY_LABELS
 
 CURSOR = "delivery"

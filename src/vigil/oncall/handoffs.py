@@ -12,11 +12,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from vigil.oncall.engine import INTENT
-from vigil.outbox.models import OutboxCursor
 from vigil.oncall.people_service import reachable
 from vigil.oncall.schedules_service import handoffs_between, list_schedules, load
 from vigil.oncall.shifts import final_shifts
-from vigil.outbox.models import OutboxEvent
+from vigil.outbox.models import OutboxCursor, OutboxEvent
 from vigil.tenants.models import Tenant
 
 CURSOR = "handoffs"
