@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vigil import __version__
 from vigil.alerts.api import router as alerts_router
 from vigil.auth.api import router as api_keys_router
-from vigil.clock import Clock, SystemClock
+from vigil.clock import Clock, FileOffsetClock, SystemClock
 from vigil.config import Settings
 from vigil.context import Context
 from vigil.correlation.api import router as correlation_router
@@ -157,7 +157,9 @@ async def _retention_loop(ctx: Context) -> None:
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                run_background_jobs: bool = True) -> VigilApp:
     settings = settings or Settings()
-    clock = clock or SystemClock()
+    if clock is None:
+        clock = (FileOffsetClock(settings.test_clock_file) if settings.test_clock_file
+                 else SystemClock())
     db = Database(settings.url, sqlite_synchronous=settings.sqlite_synchronous)
     metrics = Metrics()
     runner = PipelineRunner(db, clock, metrics, max_pending=settings.queue_max_alerts,

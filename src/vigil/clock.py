@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -32,6 +33,33 @@ class FakeClock:
         if when.tzinfo is None:
             raise ValueError("FakeClock needs a timezone-aware datetime")
         self._now = when
+
+
+class FileOffsetClock:
+    """System time moved forward by the number of seconds written in a file: lets a test
+    step a real ``vigil serve`` process through time (``VIGIL_TEST_CLOCK_FILE``). The file
+    is re-read only when it changes. Never for production use."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._stamp: tuple[int, int] | None = None
+        self._offset = timedelta(0)
+
+    def _read(self) -> timedelta:
+        try:
+            st = os.stat(self._path)
+        except FileNotFoundError:
+            return timedelta(0)
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
+            with open(self._path, encoding="utf-8") as f:
+                text = f.read().strip()
+            self._offset = timedelta(seconds=float(text or 0))
+            self._stamp = stamp
+        return self._offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._read()
 
 
 def ensure_utc(value: datetime) -> datetime:

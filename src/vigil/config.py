@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     event_retention_days: int = Field(default=30, ge=1)
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
     log_level: str = "info"
+    #: Tests only: a file holding seconds by which this node's clock runs ahead.
+    test_clock_file: str = ""
 
     @property
     def url(self) -> str:
