@@ -128,7 +128,8 @@ def test_new_alert_opens_a_firing_incident() -> None:
     assert inc.outbox[0].payload == {"status": "firing", "severity": "high",
                                      "title": "p99 over 2s", "services": ["api"],
                                      "alert_count": 1, "team": None, "assignee": None,
-                                     "escalation_policy": None, "category": None}
+                                     "escalation_policy": None, "category": None,
+                                     "previous": {}, "actor": "system", "kind": "created"}
 
 
 def test_title_falls_back_to_the_alert_name_and_services_may_be_empty() -> None:
@@ -233,7 +234,7 @@ def test_recently_resolved_incident_is_reopened_by_a_new_alert() -> None:
     reopened = inc.timeline[0]
     assert (reopened.before["status"], reopened.after["status"]) == ("resolved", "firing")
     assert topics(inc) == ["incident.status_changed"]
-    assert inc.outbox[0].payload["previous"] == "resolved"
+    assert inc.outbox[0].payload["previous"]["status"] == "resolved"
     assert inc.outbox[0].payload["status"] == "firing"
 
 
@@ -299,7 +300,7 @@ def test_resolve_on_all_resolves_when_the_last_open_alert_resolves() -> None:
     assert (entry.before["status"], entry.before["open_alert_count"]) == ("firing", 1)
     assert (entry.after["status"], entry.after["open_alert_count"]) == ("resolved", 0)
     assert topics(inc) == ["incident.status_changed"]
-    assert inc.outbox[0].payload["previous"] == "firing"
+    assert inc.outbox[0].payload["previous"]["status"] == "firing"
     assert inc.outbox[0].payload["status"] == "resolved"
 
 
@@ -339,7 +340,7 @@ def test_acknowledged_or_investigating_incident_auto_resolves_under_all(status: 
                  known=[existing], open_alerts=alerts)
     assert (existing.status, existing.open_alert_count) == ("resolved", 0)
     assert kinds(inc) == ["resolved"]
-    assert inc.outbox[0].payload["previous"] == status
+    assert inc.outbox[0].payload["previous"]["status"] == status
 
 
 @pytest.mark.parametrize("status", ["closed", "merged"])

@@ -24,7 +24,7 @@ from conftest import Harness
 from test_escalation_engine import setup
 from test_incidents_api import act, alert, am, detail, incidents
 from vigil.notify.models import Delivery
-from vigil.worker.notifier import finish, prepare, run_once, self_alerts
+from vigil.worker.notifier import finish, prepare, run_once
 from vigil.worker.tick import tick
 
 
@@ -113,7 +113,7 @@ def test_a_page_reaches_the_inbox_once_and_its_link_acknowledges(
     email_channel(vigil, port)
     iid = setup(vigil)
     tick(vigil.ctx)
-    done = run_once(vigil.ctx)
+    done = run_once(vigil.ctx).counts
     assert done["sent"] == 1
     (mail,) = sink.messages
     assert mail["Subject"].startswith("[TRIGGERED] INC-1 ")
@@ -129,7 +129,7 @@ def test_a_page_reaches_the_inbox_once_and_its_link_acknowledges(
     kinds = [t["kind"] for t in detail(vigil, iid)["timeline"]]
     assert "notified" in kinds and "notify_failed" in kinds
     # Nothing twice: another pass sends nothing.
-    assert run_once(vigil.ctx)["sent"] == 0 and len(sink.messages) == 1
+    assert run_once(vigil.ctx).counts["sent"] == 0 and len(sink.messages) == 1
     # The signed link works without an API key: a GET shows a page, the POST acts.
     token = body.split("Acknowledge: http://127.0.0.1:8080/a/")[1].split()[0]
     page = vigil.client.get(f"/a/{token}")
@@ -164,16 +164,16 @@ def test_routing_rules_retry_with_backoff_then_dead_letter(vigil: Harness,
     assert made.status_code == 201, made.text
     receiver.statuses = [503, 200]
     vigil.post_alertmanager(am(alert("Down", severity="critical"), alert("Meh", service="x")))
-    first = run_once(vigil.ctx)
+    first = run_once(vigil.ctx).counts
     assert (first["planned"], first["sent"], first["failed"]) == (1, 0, 1)
     (d,) = deliveries(vigil)
     assert d.status == "retrying" and d.attempts == 1
     assert d.next_attempt_at is not None
     wait = (d.next_attempt_at - vigil.clock.now()).total_seconds()
     assert 8 <= wait <= 12  # 10 s +- 20% jitter
-    assert run_once(vigil.ctx)["sent"] == 0  # not due yet
+    assert run_once(vigil.ctx).counts["sent"] == 0  # not due yet
     vigil.clock.advance(seconds=13)
-    assert run_once(vigil.ctx)["sent"] == 1
+    assert run_once(vigil.ctx).counts["sent"] == 1
     assert len(receiver.bodies) == 2
     assert receiver.headers[1]["X-Vigil-Key"] == receiver.headers[0]["X-Vigil-Key"]
     # A permanent failure dies at once, lands on the timeline and raises a self-alert.
@@ -183,9 +183,9 @@ def test_routing_rules_retry_with_backoff_then_dead_letter(vigil: Harness,
     vigil.client.post("/api/v1/routing-rules", headers=vigil.auth, json={
         "name": "resolved too", "events": ["resolved"], "channels": ["ops-hook"]})
     vigil.post_alertmanager(am(alert("Again", severity="critical")))
-    done = run_once(vigil.ctx)
-    assert done["dead"] == 1
-    subs = self_alerts(vigil.ctx)
+    report = run_once(vigil.ctx)
+    assert report.counts["dead"] == 1
+    subs = report.alerts
     assert [s.event.name for s in subs] == ["NotificationFailed"]
     assert subs[0].event.labels["channel"] == "webhook"
 
@@ -201,13 +201,13 @@ def test_rate_limit_queues_and_a_burst_is_coalesced(vigil: Harness,
     act(vigil, a["id"], "acknowledge")
     act(vigil, a["id"], "resolve")
     vigil.post_alertmanager(am(alert("B", service="other")))
-    done = run_once(vigil.ctx)
+    done = run_once(vigil.ctx).counts
     # Incident A's created, acknowledged, resolved go out as one message; B waits its turn.
     assert done["sent"] == 1 and len(receiver.bodies) == 1
     statuses = sorted(d.status for d in deliveries(vigil))
     assert statuses == ["coalesced", "coalesced", "pending", "sent"]
     vigil.clock.advance(seconds=61)
-    assert run_once(vigil.ctx)["sent"] == 1
+    assert run_once(vigil.ctx).counts["sent"] == 1
     assert len(receiver.bodies) == 2
 
 
@@ -235,7 +235,7 @@ def test_overlapping_passes_keep_order_per_target_and_count_sends_under_way(
     finish(vigil.ctx, second)
     assert [b["event"] for b in receiver.bodies] == ["triggered", "triggered"]
     vigil.clock.advance(seconds=61)
-    third = run_once(vigil.ctx)
+    third = run_once(vigil.ctx).counts
     assert third["sent"] == 2
     events = [(b["incident"]["number"], b["event"]) for b in receiver.bodies]
     assert sorted(events[2:]) == [(1, "acknowledged"), (3, "triggered")]
@@ -290,12 +290,12 @@ def test_handoff_notices_reach_both_people_once(vigil: Harness,
             s.add(NotificationRule(tenant_id=1, user_id=cm.user_id, contact_method_id=cm.id,
                                    urgency="low", delay_minutes=0,
                                    created_at=vigil.clock.now()))
-    assert tick(vigil.ctx)["handoff_notices"] == 0  # starts watching now
+    assert tick(vigil.ctx).counts["handoff_notices"] == 0  # starts watching now
     vigil.clock.set(datetime(2026, 3, 2, 8, 30, tzinfo=UTC))
-    assert tick(vigil.ctx)["handoff_notices"] == 0
+    assert tick(vigil.ctx).counts["handoff_notices"] == 0
     vigil.clock.set(datetime(2026, 3, 2, 9, 5, tzinfo=UTC))  # weekly handoff alice -> bob
-    assert tick(vigil.ctx)["handoff_notices"] == 2
-    assert tick(vigil.ctx)["handoff_notices"] == 0
+    assert tick(vigil.ctx).counts["handoff_notices"] == 2
+    assert tick(vigil.ctx).counts["handoff_notices"] == 0
     run_once(vigil.ctx)
     got = sorted((m["To"], m["Subject"]) for m in sink.messages)
     assert got == [("alice@ex.com", "On call: primary ends"),
@@ -378,10 +378,10 @@ def test_slack_news_about_an_incident_goes_in_its_first_messages_thread(
         vigil.client.post("/api/v1/routing-rules", headers=vigil.auth,
                           json={"name": "all to slack", "channels": ["ops-slack"]})
         vigil.post_alertmanager(am(alert("Down", severity="critical")))
-        assert run_once(vigil.ctx)["sent"] == 1
+        assert run_once(vigil.ctx).counts["sent"] == 1
         (inc,) = incidents(vigil)
         act(vigil, inc["id"], "acknowledge")
-        assert run_once(vigil.ctx)["sent"] == 1
+        assert run_once(vigil.ctx).counts["sent"] == 1
         first, reply, *_ = srv.wait(2)
         assert first.path == "/api/chat.postMessage" and "thread_ts" not in first.json
         assert reply.path == "/api/chat.postMessage" and reply.json["thread_ts"] == ts
@@ -395,7 +395,7 @@ def test_smtp_down_then_back_delivers_once_and_metrics_count_attempts(vigil: Har
     email_channel(vigil, port)  # nothing listens there yet
     setup(vigil)
     tick(vigil.ctx)
-    first = run_once(vigil.ctx)
+    first = run_once(vigil.ctx).counts
     assert first["sent"] == 0 and first["failed"] == 1  # connection refused: retry later
     (d,) = [x for x in deliveries(vigil) if x.channel_kind == "email"]
     assert d.status == "retrying" and "refused" in (d.last_error or "").lower()
@@ -404,9 +404,9 @@ def test_smtp_down_then_back_delivers_once_and_metrics_count_attempts(vigil: Har
     controller.start()
     try:
         vigil.clock.advance(seconds=13)
-        assert run_once(vigil.ctx)["sent"] == 1
+        assert run_once(vigil.ctx).counts["sent"] == 1
         vigil.clock.advance(minutes=3)  # past every backoff, before the policy's 2nd step
-        assert run_once(vigil.ctx)["sent"] == 0
+        assert run_once(vigil.ctx).counts["sent"] == 0
         assert len(sink.messages) == 1
     finally:
         controller.stop()
@@ -438,7 +438,7 @@ def test_a_receiver_slower_than_the_timeout_is_retried(vigil: Harness) -> None:
         vigil.client.post("/api/v1/routing-rules", headers=vigil.auth,
                           json={"name": "all", "channels": ["slow"]})
         vigil.post_alertmanager(am(alert("A")))
-        done = run_once(vigil.ctx)
+        done = run_once(vigil.ctx).counts
         assert done["failed"] == 1
         (d,) = deliveries(vigil)
         assert d.status == "retrying"
@@ -467,7 +467,7 @@ def test_an_acknowledgement_that_times_out_pages_again(vigil: Harness,
     act(vigil, inc["id"], "acknowledge")
     tick(vigil.ctx)
     vigil.clock.advance(minutes=11)  # still acknowledged, not resolved: page again
-    assert tick(vigil.ctx)["steps_fired"] == 1
+    assert tick(vigil.ctx).counts["steps_fired"] == 1
     run_once(vigil.ctx)
     assert [m["To"] for m in sink.messages] == ["alice@ex.com", "alice@ex.com"]
 
@@ -482,7 +482,7 @@ def test_routed_email_goes_to_the_rules_address(vigil: Harness,
         "name": "critical mail", "severities": ["critical"], "channels": ["ops-mail"],
         "address": "ops@example.com"}).status_code == 201
     vigil.post_alertmanager(am(alert("Down", severity="critical")))
-    assert run_once(vigil.ctx)["sent"] == 1
+    assert run_once(vigil.ctx).counts["sent"] == 1
     (mail,) = sink.messages
     assert mail["To"] == "ops@example.com"
     assert "/ui/incidents/" in mail.get_payload()[0].get_payload(decode=True).decode()
@@ -506,9 +506,9 @@ def test_a_weekly_summary_of_shifts_goes_out_on_monday(vigil: Harness,
     vigil.clock.set(datetime(2026, 3, 1, 23, 50, tzinfo=UTC))  # Sunday night
     tick(vigil.ctx)
     vigil.clock.set(datetime(2026, 3, 2, 0, 10, tzinfo=UTC))  # Monday
-    assert tick(vigil.ctx)["handoff_notices"] == 2  # alice and bob have shifts this week
+    assert tick(vigil.ctx).counts["handoff_notices"] == 2  # alice and bob have shifts this week
     vigil.clock.set(datetime(2026, 3, 2, 0, 20, tzinfo=UTC))
-    assert tick(vigil.ctx)["handoff_notices"] == 0
+    assert tick(vigil.ctx).counts["handoff_notices"] == 0
     run_once(vigil.ctx)
     by_to = {m["To"]: m for m in sink.messages}
     assert set(by_to) == {"alice@ex.com", "bob@ex.com"}

@@ -144,7 +144,7 @@ def test_killed_mid_delivery_every_page_arrives_once_per_key(
     # Killed before recording: nothing it sent is marked sent.
     assert statuses(vigil)[("webhook", "sent")] == 0
     # While the dead pass's lease holds, nobody sends those rows again...
-    done = run_once(vigil.ctx)
+    done = run_once(vigil.ctx).counts
     assert (done["sent"], done["failed"]) == (0, 0)
     # ...and once it ends, every one goes out, with the key it had before.
     vigil.clock.advance(seconds=LEASE.total_seconds() + 1)

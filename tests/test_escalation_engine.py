@@ -97,7 +97,7 @@ def setup(h: Harness) -> int:
 
 def test_incident_escalates_on_time_and_stops_when_acknowledged(vigil: Harness) -> None:
     iid = setup(vigil)
-    first = tick(vigil.ctx)
+    first = tick(vigil.ctx).counts
     assert (first["escalations_started"], first["steps_fired"]) == (1, 1)
     got = intents(vigil)
     assert [(i["user"], i["channel"], i["due_at"]) for i in got] == [
@@ -107,9 +107,9 @@ def test_incident_escalates_on_time_and_stops_when_acknowledged(vigil: Harness) 
     assert len({i["key"] for i in got}) == 2
     kinds = [(t["kind"], t["message"]) for t in detail(vigil, iid)["timeline"]]
     assert ("notify", "Would notify alice via email now (high urgency)") in kinds
-    assert tick(vigil.ctx)["steps_fired"] == 0  # nothing new is due: nothing twice
+    assert tick(vigil.ctx).counts["steps_fired"] == 0  # nothing new is due: nothing twice
     vigil.clock.advance(minutes=5)
-    assert tick(vigil.ctx)["steps_fired"] == 1
+    assert tick(vigil.ctx).counts["steps_fired"] == 1
     step2 = [(i["user"], i["target"], i["channel"]) for i in intents(vigil)[2:]]
     assert step2 == [("bob", "senior-engineers", "email"), ("bob", "senior-engineers", "sms"),
                      ("carol", "senior-engineers", "email"),
@@ -117,7 +117,7 @@ def test_incident_escalates_on_time_and_stops_when_acknowledged(vigil: Harness) 
     view = vigil.client.get(f"/api/v1/incidents/{iid}/escalation", headers=vigil.auth).json()
     assert view["status"] == "exhausted" and view["next_at"] is None
     act(vigil, iid, "acknowledge")
-    assert tick(vigil.ctx)["escalations_stopped"] == 1
+    assert tick(vigil.ctx).counts["escalations_stopped"] == 1
     view = vigil.client.get(f"/api/v1/incidents/{iid}/escalation", headers=vigil.auth).json()
     assert view["status"] == "acknowledged"
 
@@ -127,7 +127,7 @@ def test_acknowledged_before_the_second_step_pages_nobody_else(vigil: Harness) -
     tick(vigil.ctx)
     act(vigil, iid, "acknowledge")
     vigil.clock.advance(minutes=10)
-    done = tick(vigil.ctx)
+    done = tick(vigil.ctx).counts
     assert done["escalations_stopped"] == 1 and done["steps_fired"] == 0
     assert [i["user"] for i in intents(vigil)] == ["alice", "alice"]
     act(vigil, iid, "resolve")
@@ -135,7 +135,7 @@ def test_acknowledged_before_the_second_step_pages_nobody_else(vigil: Harness) -
     tick(vigil.ctx)
     # Reopened: escalation starts over.
     assert act(vigil, iid, "reopen").status_code == 200
-    again = tick(vigil.ctx)
+    again = tick(vigil.ctx).counts
     assert again["escalations_started"] == 1 and again["steps_fired"] == 1
 
 
@@ -207,8 +207,7 @@ def test_a_crash_between_deciding_and_committing_never_fires_a_step_twice(
         "from vigil.db import Database\n"
         "from vigil.oncall.engine import run_pass\n"
         "db = Database(sys.argv[1])\n"
-        "with db.write() as s:\n"
-        "    run_pass(s, datetime.fromisoformat(sys.argv[2]))\n"
+        "run_pass(db, datetime.fromisoformat(sys.argv[2]))\n"
     )
     now = vigil.clock.now().isoformat()
     env = dict(os.environ, **{CRASH_ENV: "1"})
@@ -216,10 +215,11 @@ def test_a_crash_between_deciding_and_committing_never_fires_a_step_twice(
                              timeout=120)
     assert crashed.returncode == -9  # killed after deciding, before the commit
     assert intents(vigil) == []
-    with vigil.ctx.db.read() as s:
-        assert s.scalars(select(Escalation)).all() == []
-    assert tick(vigil.ctx)["notification_intents"] == 2
-    assert tick(vigil.ctx)["notification_intents"] == 0
+    with vigil.ctx.db.read() as s:  # started (its own commit), its first step not fired
+        (row,) = s.scalars(select(Escalation)).all()
+        assert row.next_at is not None and row.next_at <= vigil.clock.now()
+    assert tick(vigil.ctx).counts["notification_intents"] == 2
+    assert tick(vigil.ctx).counts["notification_intents"] == 0
     assert len(intents(vigil)) == 2 and detail(vigil, iid)["status"] == "firing"
 
 
@@ -232,7 +232,7 @@ def test_concurrent_ticks_fire_each_step_once(vigil: Harness) -> None:
 
     def run() -> None:
         try:
-            results.append(tick(vigil.ctx))
+            results.append(tick(vigil.ctx).counts)
         except BaseException as exc:  # surfaced below: a node must never fail here
             errors.append(exc)
 

@@ -62,16 +62,16 @@ def test_severity_rises_after_firing_long_enough_or_recurring_often(vigil: Harne
     slow, = (i for i in incidents(vigil) if i["title"].startswith("Slow"))
     busy, = (i for i in incidents(vigil) if i["title"].startswith("Busy"))
     vigil.clock.advance(minutes=10)
-    assert tick(vigil.ctx)["severity_escalations"] == 0
+    assert tick(vigil.ctx).counts["severity_escalations"] == 0
     # Busy recurs: occurrences reach 4 before 15 minutes.
     for minute in range(3):
         repeat = alert("Busy", service="db")
         repeat["startsAt"] = f"2026-03-01T12:1{minute}:00Z"
         vigil.post_alertmanager(am(repeat))
-    assert tick(vigil.ctx)["severity_escalations"] == 1
+    assert tick(vigil.ctx).counts["severity_escalations"] == 1
     assert detail(vigil, busy["id"])["severity"] == "high"
     vigil.clock.advance(minutes=6)  # Slow has fired for 16 minutes
-    assert tick(vigil.ctx)["severity_escalations"] == 1
+    assert tick(vigil.ctx).counts["severity_escalations"] == 1
     got = detail(vigil, slow["id"])
     assert got["severity"] == "high"
     last = got["timeline"][-1]
@@ -81,10 +81,10 @@ def test_severity_rises_after_firing_long_enough_or_recurring_often(vigil: Harne
     # An acknowledged incident is not "firing": the next rule leaves it alone.
     act(vigil, slow["id"], "acknowledge")
     vigil.clock.advance(minutes=60)
-    assert tick(vigil.ctx)["severity_escalations"] == 1  # Busy only
+    assert tick(vigil.ctx).counts["severity_escalations"] == 1  # Busy only
     assert detail(vigil, slow["id"])["severity"] == "high"
     assert detail(vigil, busy["id"])["severity"] == "critical"
-    assert tick(vigil.ctx)["severity_escalations"] == 0
+    assert tick(vigil.ctx).counts["severity_escalations"] == 0
 
 
 @pytest.mark.parametrize(("body", "field"), [

@@ -43,11 +43,13 @@ from vigil.oncall.schedules_api import router as schedules_router
 from vigil.pipeline.runner import PipelineRunner
 from vigil.rules.api import router as silences_router
 from vigil.rules.quiet_api import router as quiet_router
+from vigil.outbox.api import router as outbox_router
 from vigil.system.api import router as system_router
 from vigil.web.auth_pages import router as web_auth_router
 from vigil.web.events import router as web_events_router
 from vigil.web.pages import router as web_pages_router
 from vigil.web.render import SignIn
+from vigil.system.health import monitor_loop
 from vigil.worker.notifier import notifier_loop
 from vigil.worker.retention import purge_events
 from vigil.worker.tick import tick_loop
@@ -119,6 +121,8 @@ class VigilApp(FastAPI):
         if scope["type"] == "http" and scope["method"] == "POST" and \
                 scope["path"].startswith(_INGEST):
             parts = scope["path"][len(_INGEST):].split("/")
+            while len(parts) > 1 and not parts[-1]:  # ".../alertmanager/": no key, not a 307
+                parts.pop()
             if parts[0] in BODY_PARSERS and len(parts) <= 2 and all(parts):
                 await self._ingest(scope, receive, send, parts[0],
                                    parts[1] if len(parts) == 2 else None)
@@ -185,7 +189,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         await runner.start()
         jobs = [asyncio.create_task(_retention_loop(ctx)),
                 asyncio.create_task(tick_loop(ctx)),
-                asyncio.create_task(notifier_loop(ctx))] if run_background_jobs else []
+                asyncio.create_task(notifier_loop(ctx)),
+                asyncio.create_task(monitor_loop(ctx))] if run_background_jobs else []
         try:
             yield
         finally:
@@ -225,7 +230,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                    silences_router, quiet_router, correlation_router, policy_router,
                    people_router, schedules_router, escalation_router, notify_router,
                    replies_router, web_auth_router, web_events_router, web_pages_router,
-                   api_keys_router, system_router):
+                   api_keys_router, outbox_router, system_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"),
               name="static")

@@ -18,6 +18,9 @@ from vigil.errors import VigilError
 app = typer.Typer(help="Vigil: incident management, on-call and alerting.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys and integration keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+outbox_app = typer.Typer(help="Outbox events a consumer failed on: list and replay.",
+                         no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 
 
 def _db(settings: Settings) -> Database:
@@ -246,3 +249,41 @@ def oncall_now(at: Annotated[str | None, typer.Option(help="an ISO instant (defa
 
 if __name__ == "__main__":
     app()
+
+
+@outbox_app.command("list")
+def outbox_list(
+    state: Annotated[str | None, typer.Option(help="parked or retrying (default: both)")]
+    = None,
+) -> None:
+    """Outbox events a consumer failed on (all tenants)."""
+    from vigil.outbox.consumer import failures
+
+    if state not in (None, "parked", "retrying"):
+        typer.echo("error: --state is parked or retrying", err=True)
+        raise typer.Exit(2)
+    db = _db(Settings())
+    with db.read() as s:
+        rows = failures(s, parked=None if state is None else state == "parked", limit=1000)
+        if not rows:
+            typer.echo("No failed outbox events.")
+        for f in rows:
+            what = "parked" if f.parked_at else f"retry at {f.next_attempt_at:%Y-%m-%d %H:%M:%S}"
+            typer.echo(f"{f.id:>6}  {f.consumer:<12} event {f.event_id:<8} {f.topic:<24} "
+                       f"{f.attempts} attempts, {what}: {f.error.splitlines()[-1][:120]}")
+    db.dispose()
+
+
+@outbox_app.command("replay")
+def outbox_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="failure ids (default: every "
+                                                        "parked event)")] = None,
+) -> None:
+    """Put parked events back in line: a running Vigil retries them at once."""
+    from vigil.outbox.consumer import replay
+
+    db = _db(Settings())
+    with db.write() as s:
+        done = replay(s, ids=ids or None, now=SystemClock().now())
+    db.dispose()
+    typer.echo(f"Replayed {done} parked event(s).")

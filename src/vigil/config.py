@@ -50,6 +50,19 @@ class Settings(BaseSettings):
     event_retention_days: int = Field(default=30, ge=1)
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
     log_level: str = "info"
+    #: Paging counts as degraded (``/health`` 503) while a consumer is this far behind.
+    health_lag_seconds: float = Field(default=60.0, gt=0)
+    #: ... or while the tick or the notifier failed this many passes in a row.
+    health_max_failures: int = Field(default=3, ge=1)
+    #: Failed outbox events are retried this often (backoff doubling from the base)
+    #: before they are parked and a VigilConsumerFailed self-alert is raised.
+    consumer_max_attempts: int = Field(default=5, ge=1, le=50)
+    consumer_backoff_seconds: float = Field(default=5.0, gt=0)
+    #: A dead man's switch Vigil pings while healthy (empty: none).
+    heartbeat_url: str = ""
+    heartbeat_interval_seconds: float = Field(default=60.0, gt=0)
+    heartbeat_method: str = Field(default="POST", pattern="^(?i)(GET|POST)$")
+    heartbeat_authorization: str = ""
     #: Tests only: a file holding seconds by which this node's clock runs ahead.
     test_clock_file: str = ""
 

@@ -14,6 +14,7 @@ from vigil.db import Database
 from vigil.integrations.service import IntegrationDirectory
 from vigil.metrics import Metrics
 from vigil.pipeline.runner import PipelineRunner
+from vigil.worker.liveness import Liveness
 
 
 @dataclass
@@ -26,8 +27,8 @@ class Context:
     integrations: IntegrationDirectory
     started: float = field(default_factory=time.monotonic)
     started_at: datetime | None = None
-    #: Deliveries that died since the notifier last raised self-alerts: (tenant, kind, why).
-    state_dead: list[tuple[int, str, str]] = field(default_factory=list)
+    #: This node's background loops and its latest health report.
+    liveness: Liveness = field(default_factory=Liveness)
 
     def __post_init__(self) -> None:
         if self.started_at is None:

@@ -56,3 +56,44 @@ class Metrics:
             "Alert events waiting for a commit",
             registry=self.registry,
         )
+        self.consumer_lag = Gauge(
+            "vigil_outbox_consumer_lag_seconds",
+            "Age of the oldest outbox event a consumer has not handled yet",
+            ["consumer"],
+            registry=self.registry,
+        )
+        self.consumer_last_success = Gauge(
+            "vigil_outbox_consumer_last_success_timestamp_seconds",
+            "When this node's consumer last completed a pass (Unix time)",
+            ["consumer"],
+            registry=self.registry,
+        )
+        self.consumer_parked = Gauge(
+            "vigil_outbox_consumer_parked_events",
+            "Outbox events a consumer set aside after failing on them (replay them)",
+            ["consumer"],
+            registry=self.registry,
+        )
+        self.consumer_retrying = Gauge(
+            "vigil_outbox_consumer_retrying_events",
+            "Outbox events a consumer failed on and will try again",
+            ["consumer"],
+            registry=self.registry,
+        )
+        self.consumer_failures = Counter(
+            "vigil_outbox_consumer_failures_total",
+            "Failed attempts to handle an outbox event, by consumer",
+            ["consumer"],
+            registry=self.registry,
+        )
+        self.loop_failures = Gauge(
+            "vigil_background_consecutive_failures",
+            "Passes of a background loop (tick, notifier) that failed in a row",
+            ["loop"],
+            registry=self.registry,
+        )
+        self.healthy = Gauge(
+            "vigil_healthy",
+            "1 while /health answers ok, 0 while paging is degraded",
+            registry=self.registry,
+        )

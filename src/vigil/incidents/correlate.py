@@ -21,6 +21,7 @@ from typing import Any
 from vigil.correlation.engine import DEFAULT_RULE, CompiledRule, Route, default_key
 from vigil.incidents.models import OPEN_STATUSES
 from vigil.incidents.policies import AssignmentRule, assign
+from vigil.outbox.contracts import IncidentBefore, IncidentFacts
 from vigil.pipeline.dedup import AlertState, Outcome
 from vigil.pipeline.event import SEVERITY_LABELS
 
@@ -29,6 +30,10 @@ REOPEN_WINDOW = timedelta(minutes=30)
 RESOLVE_ON = ("all", "first", "last", "never")
 #: Alert outcomes that put an alert into an incident.
 _OPENS = frozenset({Outcome.CREATED, Outcome.UNSUPPRESSED})
+#: Alert outcomes of an alert already open (and so, usually, in an incident).
+_REPEATS = frozenset({Outcome.DEDUPLICATED, Outcome.REDELIVERED})
+#: Incident statuses of one done with, which keeps no firing alert (see ``refires``).
+_DONE_WITH = frozenset({"resolved", "closed"})
 
 
 @dataclass(slots=True, eq=False)
@@ -90,15 +95,15 @@ class TimelineEntry:
     actor: str
     kind: str
     message: str
-    before: dict[str, Any] = field(default_factory=dict)
-    after: dict[str, Any] = field(default_factory=dict)
+    before: IncidentBefore = field(default_factory=lambda: IncidentBefore())
+    after: IncidentBefore = field(default_factory=lambda: IncidentBefore())
 
 
 @dataclass(slots=True)
 class IncidentOutbox:
     topic: str
     incident: IncidentState
-    payload: dict[str, Any]
+    payload: IncidentFacts
 
 
 @dataclass(slots=True)
@@ -106,6 +111,8 @@ class IncidentDecision:
     new: list[IncidentState] = field(default_factory=list)
     changed: dict[int, IncidentState] = field(default_factory=dict)
     links: list[tuple[AlertState, IncidentState]] = field(default_factory=list)
+    #: Existing alerts that moved to another incident (in ``links`` too; ``refires``).
+    moved: list[AlertState] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
     outbox: list[IncidentOutbox] = field(default_factory=list)
 
@@ -115,16 +122,19 @@ def group_key(alert: AlertState) -> str:
     return default_key(alert.integration_id, alert.service, alert.name)
 
 
-def snapshot(inc: IncidentState) -> dict[str, Any]:
-    return {"status": inc.status, "severity": SEVERITY_LABELS[inc.severity],
+def snapshot(inc: IncidentState) -> IncidentBefore:
+    return {"status": inc.status, "severity": SEVERITY_LABELS[inc.severity],  # type: ignore[typeddict-item]
             "alert_count": inc.alert_count, "open_alert_count": inc.open_alert_count}
 
 
-def _payload(inc: IncidentState, **extra: Any) -> dict[str, Any]:
-    return {"status": inc.status, "severity": SEVERITY_LABELS[inc.severity], "title": inc.title,
-            "services": inc.services, "alert_count": inc.alert_count, "team": inc.team,
-            "assignee": inc.assignee, "escalation_policy": inc.escalation_policy,
-            "category": inc.category, **extra}
+def _payload(inc: IncidentState, kind: str, previous: IncidentBefore) -> IncidentFacts:
+    """The ``incident.*`` outbox payload (``outbox.contracts.IncidentChange`` once the
+    writer adds the incident's id and number)."""
+    return {"status": inc.status, "severity": SEVERITY_LABELS[inc.severity],  # type: ignore[typeddict-item]
+            "title": inc.title, "services": inc.services, "alert_count": inc.alert_count,
+            "team": inc.team, "assignee": inc.assignee,
+            "escalation_policy": inc.escalation_policy, "category": inc.category,
+            "previous": previous, "actor": "system", "kind": kind}
 
 
 def _who(inc: IncidentState) -> str:
@@ -151,6 +161,24 @@ def _new_incident(alert: AlertState, rt: Route, now: datetime) -> IncidentState:
         rule_id=rule.id or None, pending=rule.gated, candidate=rule.require_approval,
         first_fingerprint=alert.fingerprint,
     )
+
+
+def reopens(inc: IncidentState, now: datetime, reopen_window: timedelta = REOPEN_WINDOW,
+            ) -> bool:
+    """Whether an alert firing now reopens ``inc``: resolved within the reopen window."""
+    return inc.status == "resolved" and inc.resolved_at is not None \
+        and inc.resolved_at >= now - reopen_window
+
+
+def refires(alert: AlertState, inc: IncidentState) -> bool:
+    """Whether a repeat of ``alert`` (a trigger for it while it is open) takes it out of
+    its incident ``inc``: an incident that is resolved (a person resolved it and left its
+    alerts open) or closed keeps no firing alert, which reopens it (``reopens``) or goes
+    to its group's open incident or a new one, as a new alert would. Not under
+    ``resolve_on`` first or last, whose incidents resolve with other alerts still firing
+    on purpose (and would otherwise reopen at the next re-send of those)."""
+    return alert.status in ("firing", "acknowledged") and inc.status in _DONE_WITH \
+        and inc.resolve_on in ("all", "never")
 
 
 def _met(inc: IncidentState, rule: CompiledRule) -> bool:
@@ -196,7 +224,7 @@ def correlate(
             d.changed[inc.id] = inc
 
     # Alerts joining an incident in one batch make one timeline entry, not one each.
-    joins: dict[int, tuple[IncidentState, dict[str, Any], list[str]]] = {}
+    joins: dict[int, tuple[IncidentState, IncidentBefore, list[str]]] = {}
 
     def flush(inc: IncidentState) -> None:
         pending = joins.pop(id(inc), None)
@@ -212,20 +240,20 @@ def correlate(
         d.timeline.append(TimelineEntry(inc, now, "system", "alert_added", message, before,
                                         snapshot(inc)))
 
-    def note(inc: IncidentState, kind: str, message: str, before: dict[str, Any],
+    def note(inc: IncidentState, kind: str, message: str, before: IncidentBefore,
              actor: str = "system") -> None:
         flush(inc)
         d.timeline.append(TimelineEntry(inc, now, actor, kind, message, before, snapshot(inc)))
 
-    def emit(topic: str, inc: IncidentState, **extra: Any) -> None:
+    def emit(topic: str, inc: IncidentState, kind: str, previous: IncidentBefore) -> None:
         if not inc.pending:  # a pending incident is nobody's business yet
-            d.outbox.append(IncidentOutbox(topic, inc, _payload(inc, **extra)))
+            d.outbox.append(IncidentOutbox(topic, inc, _payload(inc, kind, previous)))
 
     def announce(inc: IncidentState) -> None:
         """An incident becoming visible: created, or a candidate awaiting confirmation."""
         d.outbox.append(IncidentOutbox(
             "incident.candidate" if inc.candidate else "incident.created", inc,
-            _payload(inc)))
+            _payload(inc, "created", {})))
 
     def activate(inc: IncidentState, rule: CompiledRule) -> None:
         if inc.pending and inc.status in OPEN_STATUSES and _met(inc, rule):
@@ -241,12 +269,21 @@ def correlate(
             continue
         rt = routes[n] if routes is not None else None
         assigned: AssignmentRule | None = None
-        if outcome in _OPENS:
+        # The incident a repeat of an open alert leaves, done with (``refires``).
+        left: IncidentState | None = None
+        if outcome in _REPEATS:
+            own = of_alert.get(id(alert)) or (
+                by_id.get(alert.incident_id) if alert.incident_id is not None else None)
+            if own is not None and refires(alert, own):
+                left = own
+        if outcome in _OPENS or left is not None:
             if rt is None:
                 rt = default_route(alert)
             rule = rt.rule
             key = rt.key
             candidate = by_key.get((alert.tenant_id, key))
+            if left is not None and reopens(left, now, reopen_window):
+                candidate = left  # its own incident, resolved lately: reopened below
             if candidate is not None and candidate.status in OPEN_STATUSES and \
                     candidate.last_seen_at >= now - (window or rule.window):
                 inc = candidate
@@ -262,7 +299,7 @@ def correlate(
                 inc.status = "firing"
                 inc.resolved_at = None
                 note(inc, "reopened", f"Reopened: {alert.name} fired again", before)
-                emit("incident.status_changed", inc, previous="resolved")
+                emit("incident.status_changed", inc, "reopened", before)
                 before = snapshot(inc) if id(inc) not in joins else None
                 topic = "incident.updated"
             else:
@@ -287,9 +324,20 @@ def correlate(
                 d.new.append(inc)
                 before = {}
                 topic = "incident.created"
-            inc.alert_count += 1
-            inc.open_alert_count += 1
-            inc.occurrences += 1
+            if inc is not left:
+                inc.alert_count += 1
+                inc.open_alert_count += 1
+                if left is not None:  # it moves out of the incident it was in
+                    left_before = snapshot(left)
+                    left.alert_count = max(0, left.alert_count - 1)
+                    left.open_alert_count = max(0, left.open_alert_count - 1)
+                    touch(left)
+                    note(left, "alert_moved", f"Alert {alert.name} fired again after this "
+                         f"incident was {left.status}: it moved to another incident",
+                         left_before)
+                    d.moved.append(alert)
+            if outcome is not Outcome.REDELIVERED:
+                inc.occurrences += 1
             grew = False  # whether subscribers see a difference (not just one more alert)
             if rule.severity is None and alert.severity > inc.severity:
                 inc.severity = alert.severity
@@ -307,7 +355,8 @@ def correlate(
                 grew = inc.wide_change = True
             touch(inc)
             of_alert[id(alert)] = inc
-            d.links.append((alert, inc))
+            if inc is not left:
+                d.links.append((alert, inc))
             if topic == "incident.created":
                 if inc.pending:
                     note(inc, "created", f"Opened by alert {alert.name}, pending until rule "
@@ -324,7 +373,7 @@ def correlate(
                     activate(inc, rule)
                 else:
                     announce(inc)
-            else:
+            elif inc is not left:  # (an alert reopening its own incident did not join it)
                 pending = joins.get(id(inc))
                 if pending is None:
                     pending = joins[id(inc)] = (inc, before or {}, [])
@@ -334,7 +383,7 @@ def correlate(
                 # notifying about each one would be noise.
                 if grew and id(inc) not in updated:
                     updated.add(id(inc))
-                    emit(topic, inc)
+                    emit(topic, inc, "updated", pending[1])
                 if inc.pending:
                     activate(inc, rule)
             continue
@@ -360,12 +409,11 @@ def correlate(
                 inc.resolve_on == "first" and alert.fingerprint == inc.first_fingerprint) or (
                 inc.resolve_on == "last" and alert.fingerprint == inc.last_fingerprint)
             if inc.status in OPEN_STATUSES and done:
-                previous = inc.status
                 inc.status = "resolved"
                 inc.resolved_at = now
                 note(inc, "resolved", f"Resolved: alert {alert.name} resolved "
                      f"(resolve on {inc.resolve_on})", before)
-                emit("incident.status_changed", inc, previous=previous)
+                emit("incident.status_changed", inc, "resolved", before)
     for inc, _, _ in list(joins.values()):
         flush(inc)
     return d

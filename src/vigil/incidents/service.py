@@ -15,6 +15,7 @@ from vigil.alerts.models import Alert
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.incidents.lifecycle import next_status
 from vigil.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
+from vigil.outbox.contracts import IncidentBefore, IncidentChange
 from vigil.outbox.models import OutboxEvent
 from vigil.pagination import keyset_page
 from vigil.pipeline.event import SEVERITY_LABELS, Severity
@@ -148,21 +149,26 @@ def recent_timeline(session: Session, *, incident_id: int, limit: int,
     return rows[:limit][::-1], len(rows) > limit
 
 
-def snapshot(inc: Incident) -> dict[str, Any]:
-    return {"status": inc.status, "severity": SEVERITY_LABELS[inc.severity],
+def snapshot(inc: Incident) -> IncidentBefore:
+    return {"status": inc.status, "severity": SEVERITY_LABELS[inc.severity],  # type: ignore[typeddict-item]
             "priority": inc.priority, "assignee": inc.assignee, "team": inc.team,
             "title": inc.title, "category": inc.category, "noise": inc.noise}
 
 
 def record(session: Session, inc: Incident, *, now: datetime, actor: str, kind: str,
-            message: str, before: dict[str, Any], topic: str) -> None:
+            message: str, before: IncidentBefore, topic: str) -> None:
     after = snapshot(inc)
     session.add(IncidentEvent(tenant_id=inc.tenant_id, incident_id=inc.id, at=now, actor=actor,
                               kind=kind, message=message, before=before, after=after))
+    payload: IncidentChange = {
+        "incident_id": inc.id, "number": inc.number, "status": after["status"],
+        "severity": after["severity"], "title": inc.title, "priority": inc.priority,
+        "assignee": inc.assignee, "team": inc.team, "category": inc.category,
+        "noise": inc.noise, "services": list(inc.services or []),
+        "escalation_policy": inc.escalation_policy, "alert_count": inc.alert_count,
+        "previous": before, "actor": actor, "kind": kind}
     session.add(OutboxEvent(tenant_id=inc.tenant_id, topic=topic, aggregate=f"incident:{inc.id}",
-                            payload={"incident_id": inc.id, "number": inc.number, **after,
-                                     "previous": before, "actor": actor, "kind": kind},
-                            created_at=now, available_at=now, attempts=0))
+                            payload=payload, created_at=now, available_at=now, attempts=0))
 
 
 def act(session: Session, *, tenant_id: int, incident_id: int, action: str, actor: str,

@@ -2,10 +2,9 @@
 
 Three steps, run by the notifier thread (``worker/notifier.py``):
 
-1. ``plan`` (one transaction) reads the outbox from its cursor and writes one ``deliveries``
-   row per notification: escalation intents (a person's contact method, through the
-   tenant's *personal* channel of that kind) and routing-rule matches for incident events.
-   The row's ``key`` is unique, so planning twice plans nothing new.
+1. ``notify.planning`` (the notifier's outbox consumer) writes one ``deliveries`` row per
+   notification: escalation intents and routing-rule matches for incident events. The
+   row's ``key`` is unique, so planning twice plans nothing new.
 2. ``claim`` (one transaction) takes the due rows (``FOR UPDATE SKIP LOCKED`` on
    PostgreSQL), drops those an acknowledgement or resolution made moot, holds back those
    over their channel's rate limit, folds a burst about one incident to one address into
@@ -29,22 +28,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from vigil.alerts.models import Alert
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.notify import links, templates
 from vigil.notify.base import Message, Result
-from vigil.notify.models import Delivery, NotificationChannel, RoutingRule, TemplateOverride
-from vigil.oncall.engine import INTENT
-from vigil.outbox.models import OutboxCursor, OutboxEvent
+from vigil.notify.models import Delivery, NotificationChannel, TemplateOverride
 from vigil.pipeline.event import SEVERITY_LABELS
 
-CURSOR = "delivery"
-_TOPICS = (INTENT, "incident.created", "incident.status_changed")
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = 10.0  # seconds: 10, 20, 40, 80, ... with +-20% jitter, capped at an hour
@@ -64,126 +57,7 @@ class Claim:
     seconds: float = 0.0
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert the rows whose key is new; how many that was."""
-    if not rows:
-        return 0
-    known = set(session.scalars(select(Delivery.key).where(
-        Delivery.key.in_([r["key"] for r in rows]))))
-    new = [r for r in rows if r["key"] not in known]
-    if new:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(Delivery).on_conflict_do_nothing(), new)  # another node's race
-    return len(new)
-
-
-def _event_of(ev: OutboxEvent) -> str | None:
-    if ev.topic == "incident.created":
-        return "triggered"
-    status = ev.payload.get("status")
-    previous = (ev.payload.get("previous") or {}).get("status")
-    if status == "acknowledged":
-        return "acknowledged"
-    if status == "resolved":
-        return "resolved"
-    if status == "firing" and previous in ("resolved", "closed"):
-        return "triggered"
-    return None
-
-
-def _matches(spec: dict[str, Any], inc: Incident, event: str) -> bool:
-    def holds(name: str, value: Any) -> bool:
-        wanted = spec.get(name) or []
-        if not wanted:
-            return True
-        if isinstance(value, list):
-            return any(v in wanted for v in value)
-        return value in wanted
-    return (holds("events", event) and holds("severities", SEVERITY_LABELS[inc.severity])
-            and holds("services", inc.services) and holds("teams", inc.team)
-            and holds("categories", inc.category))
-
-
-def plan(session: Session, now: datetime, limit: int = 2000) -> int:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(OutboxCursor).values(name=CURSOR, last_id=0).on_conflict_do_nothing())
-    cursor = session.get(OutboxCursor, CURSOR, with_for_update=True)
-    assert cursor is not None
-    events = list(session.scalars(select(OutboxEvent).where(
-        OutboxEvent.id > cursor.last_id, OutboxEvent.topic.in_(_TOPICS))
-        .order_by(OutboxEvent.id).limit(limit)))
-    if not events:
-        return 0
-    cursor.last_id = events[-1].id
-    channels = {(c.tenant_id, c.name): c for c in session.scalars(
-        select(NotificationChannel).where(NotificationChannel.enabled.is_(True)))}
-    personal = {(c.tenant_id, c.kind): c for c in channels.values() if c.personal}
-    rules = list(session.scalars(select(RoutingRule).order_by(RoutingRule.id)))
-    wanted = {ev.payload.get("incident_id") for ev in events if ev.topic != INTENT}
-    incidents = {i.id: i for i in session.scalars(select(Incident).where(
-        Incident.id.in_(sorted(i for i in wanted if isinstance(i, int)))))} if rules else {}
-    rows: list[dict[str, Any]] = []
-    for ev in events:
-        p = ev.payload
-        base = {"tenant_id": ev.tenant_id, "incident_id": p.get("incident_id"), "attempts": 0,
-                "created_at": now, "updated_at": now}
-        if ev.topic == INTENT:
-            kind = "sms" if p["channel"] == "sms" else p["channel"]
-            chan = personal.get((ev.tenant_id, kind))
-            row = {**base, "key": p["key"], "channel_kind": kind, "address": p["address"],
-                   "event": p.get("event") or ("escalated" if p.get("step", 0) or
-                                               p.get("repeat", 0) else "triggered"),
-                   "recipient": p.get("user"), "payload": p,
-                   "channel_id": chan.id if chan else None,
-                   "status": "pending" if chan else "dead",
-                   "next_attempt_at": ev.available_at if chan else None,
-                   "last_error": None if chan else f"no personal {kind} channel is configured"}
-            if chan is None and p.get("channel") in ("slack", "webhook") and not p.get("user"):
-                named = channels.get((ev.tenant_id, p["address"]))  # a policy's own channel
-                if named is not None:
-                    row.update(channel_id=named.id, channel_kind=named.kind, status="pending",
-                               next_attempt_at=ev.available_at, last_error=None)
-            rows.append(row)
-            continue
-        event = _event_of(ev)
-        inc = incidents.get(p.get("incident_id")) if event else None  # type: ignore[arg-type]
-        if event is None or inc is None or inc.candidate or inc.pending:
-            continue
-        for rule in rules:
-            if rule.tenant_id != ev.tenant_id or not _matches(rule.spec, inc, event):
-                continue
-            for name in rule.spec.get("channels", []):
-                chan = channels.get((ev.tenant_id, name))
-                if chan is None:
-                    continue
-                rows.append({**base, "key": f"route:{rule.id}:{chan.id}:{ev.id}",
-                             "channel_id": chan.id, "channel_kind": chan.kind,
-                             "address": rule.spec.get("address") or "", "event": event,
-                             "recipient": None,
-                             "payload": {"rule": rule.name}, "status": "pending",
-                             "next_attempt_at": now, "last_error": None})
-    made = _insert(session, rows)
-    for row in rows:
-        if row["status"] == "dead" and row["incident_id"]:
-            session.add(IncidentEvent(
-                tenant_id=row["tenant_id"], incident_id=row["incident_id"], at=now,
-                actor="notifier", kind="notify_failed", before={}, after={},
-                message=f"Could not notify {row['recipient'] or row['address']}: "
-                        f"{row['last_error']}"))
-    return made
-
-
-def work_due(now: datetime) -> ColumnElement[bool]:
-    """True when ``plan`` or ``claim`` would find anything: outbox events past the cursor,
-    or due deliveries (a read, so an idle notifier takes no write lock)."""
-    last = select(OutboxCursor.last_id).where(OutboxCursor.name == CURSOR).scalar_subquery()
-    return or_(
-        exists().where(OutboxEvent.id > func.coalesce(last, 0),
-                       OutboxEvent.topic.in_(_TOPICS)),
-        exists().where(_due(now)))
-
-
-def _due(now: datetime) -> ColumnElement[bool]:
+def is_due(now: datetime) -> ColumnElement[bool]:
     """Deliveries to (re)try now: pending or retrying and due, or leased by a pass whose
     lease ran out."""
     return (((Delivery.status.in_(("pending", "retrying"))) & (Delivery.next_attempt_at <= now))
@@ -213,34 +87,46 @@ class PassCache:
 
 
 def _context(session: Session, inc: Incident | None, base_url: str, key: bytes,
-             now: datetime, cache: PassCache | None = None) -> dict[str, Any]:
+             now: datetime, cache: PassCache | None = None, *, event: str | None = None,
+             recipient: str | None = None) -> dict[str, Any]:
+    """The template context of a notification about ``inc`` (None: a test message).
+    ``recipient`` (a username) is signed into the action links, so what they do is
+    recorded as by that person. Once the incident is over (or the notice is that it was
+    resolved) there are no action links, and its resolution note is shown."""
     if inc is None:
         return {"incident": {"title": "Test notification from Vigil", "status": "test",
-                             "severity": "info", "services": [], "number": None},
+                             "severity": "info", "services": [], "number": None,
+                             "resolution": None},
                 "labels": {}, "links": [], "url": base_url, "ack_url": "",
-                "resolve_url": ""}
+                "resolve_url": "", "recipient": recipient}
     if cache is not None and inc.id in cache.first_alert:
         alert = cache.first_alert[inc.id]
     else:
         alert = session.scalars(select(Alert).where(Alert.incident_id == inc.id)
                                 .order_by(Alert.id).limit(1)).first()
     url = f"{base_url}/ui/incidents/{inc.id}"
+    over = event == "resolved" or inc.status not in ("firing", "acknowledged", "investigating")
     return {
         "incident": {"id": inc.id, "number": inc.number, "title": inc.title,
                      "summary": inc.summary, "status": inc.status,
                      "severity": SEVERITY_LABELS[inc.severity], "priority": inc.priority,
-                     "services": inc.services, "team": inc.team, "assignee": inc.assignee},
+                     "services": inc.services, "team": inc.team, "assignee": inc.assignee,
+                     "resolution": inc.resolution if over else None},
         "labels": templates.key_labels(alert.labels if alert else {}),
-        "links": alert.links if alert else [], "url": url,
-        "ack_url": f"{base_url}/a/{links.sign(key, inc.id, 'acknowledge', now)}",
-        "resolve_url": f"{base_url}/a/{links.sign(key, inc.id, 'resolve', now)}",
+        "links": templates.alert_links(alert.links if alert else []), "url": url,
+        "ack_url": "" if over else
+        f"{base_url}/a/{links.sign(key, inc.id, 'acknowledge', now, recipient=recipient)}",
+        "resolve_url": "" if over else
+        f"{base_url}/a/{links.sign(key, inc.id, 'resolve', now, recipient=recipient)}",
+        "recipient": recipient,
     }
 
 
 def message_for(session: Session, d: Delivery, kind: str, base_url: str, key: bytes,
                 now: datetime, cache: PassCache | None = None) -> Message:
     inc = _incident(session, d.incident_id, cache)
-    ctx = _context(session, inc, base_url, key, now, cache)
+    ctx = _context(session, inc, base_url, key, now, cache, event=d.event,
+                   recipient=d.recipient)
     which = (d.tenant_id, kind, d.event)
     if cache is not None and which in cache.overrides:
         override = cache.overrides[which]
@@ -256,13 +142,15 @@ def message_for(session: Session, d: Delivery, kind: str, base_url: str, key: by
         title, text, html = templates.render(kind, d.event, ctx, (override.title,
                                                                   override.body)
                                              if override else None)
+    # The structured event (webhook bodies): the incident, and who is paged (a username;
+    # None for routed messages).
+    payload = {"incident": ctx["incident"], "event": d.event, "recipient": d.recipient}
     return Message(key=d.key, event=d.event, title=title, text=text, html=html,
                    severity=ctx["incident"]["severity"], urgency=d.payload.get("urgency", "high"),
                    incident_id=inc.id if inc else None,
                    incident_number=inc.number if inc else None, url=ctx["url"],
                    ack_url=ctx["ack_url"], resolve_url=ctx["resolve_url"], address=d.address,
-                   fields=ctx["labels"], payload={"incident": ctx["incident"],
-                                                  "event": d.event})
+                   fields=ctx["labels"], payload=payload)
 
 
 def _incident(session: Session, incident_id: int | None,
@@ -275,7 +163,7 @@ def _incident(session: Session, incident_id: int | None,
 
 
 def claim(session: Session, now: datetime, base_url: str, limit: int = 500) -> list[Claim]:
-    stmt = (select(Delivery).where(_due(now))
+    stmt = (select(Delivery).where(is_due(now))
             .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
@@ -359,7 +247,12 @@ def _claim_rows(session: Session, due: list[Delivery], now: datetime, base_url: 
                 Delivery.provider_id.is_not(None)).order_by(Delivery.id).limit(1)).first()
             if first:
                 msg = replace(msg, thread=first)
-        c = Claim(d.id, d.key, chan.kind, dict(chan.config), chan.name, d.address, d.event, msg)
+        config = dict(chan.config)
+        if chan.kind == "webhook" and chan.personal and d.recipient and d.address:
+            # A person's own webhook contact method: post to its URL, not the personal
+            # channel's (which still gives the secret, headers and timeout).
+            config["url"] = d.address
+        c = Claim(d.id, d.key, chan.kind, config, chan.name, d.address, d.event, msg)
         claims.append(c)
         by_target[target] = c
     return claims

@@ -17,17 +17,18 @@ On PostgreSQL the cursor row is locked while read and due escalations are claime
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, insert, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, exists, insert, or_, select
 from sqlalchemy.orm import Session, load_only
 
+from vigil.db import Database
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.oncall import escalation as esc
 from vigil.oncall import people_service
@@ -42,13 +43,21 @@ from vigil.oncall.models import (
 )
 from vigil.oncall.shifts import on_call_at
 from vigil.oncall.validation import parse_schedule
-from vigil.outbox.models import OutboxCursor, OutboxEvent
+from vigil.outbox import consumer as outbox_consumer
+from vigil.outbox.consumer import Consumer, Parked, Retry
+from vigil.outbox.contracts import INTENT, IncidentChange, NotificationIntent
+from vigil.outbox.models import OutboxEvent
+
+log = logging.getLogger(__name__)
 
 CURSOR = "escalation"
-INTENT = "notification.intent"
 _WATCHED = ("incident.created", "incident.status_changed")
 #: Fault injection for the crash test: kill this process after deciding, before commit.
 CRASH_ENV = "VIGIL_TEST_CRASH_BEFORE_ESCALATION_COMMIT"
+
+
+#: When a due step could not be fired, how soon it is tried again.
+FIRE_RETRY = timedelta(minutes=1)
 
 
 @dataclass
@@ -57,6 +66,10 @@ class PassResult:
     stopped: int = 0
     fired: int = 0
     intents: int = 0
+    #: Outbox events the engine gave up on (for a self-alert).
+    parked: list[Parked] = field(default_factory=list)
+    #: Escalations whose due step failed: (tenant, incident, error).
+    failed: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 class Lookups:
@@ -211,17 +224,16 @@ def start(session: Session, inc: Incident, now: datetime, *, policy_name: str | 
     return row
 
 
-def _on_event(session: Session, ev: OutboxEvent, now: datetime, result: PassResult,
-              pre: Preloaded, lookups: dict[int, Lookups]) -> None:
-    payload = ev.payload
-    inc = pre.incidents.get(payload.get("incident_id"))  # type: ignore[arg-type]
+def _on_event(session: Session, topic: str, payload: IncidentChange, now: datetime,
+              result: PassResult, pre: Preloaded, lookups: dict[int, Lookups]) -> None:
+    inc = pre.incidents.get(payload["incident_id"])
     if inc is None:
         return
     look = lookups.get(inc.tenant_id)
     if look is None:
         look = lookups[inc.tenant_id] = Lookups(session, inc.tenant_id)
     row = pre.escalations.get(inc.id)
-    if ev.topic == "incident.created":
+    if topic == "incident.created":
         # (a direct page starts its own escalation, so one may exist already)
         if row is None and not inc.candidate and not inc.pending and \
                 inc.status == "firing":
@@ -230,8 +242,8 @@ def _on_event(session: Session, ev: OutboxEvent, now: datetime, result: PassResu
                 pre.escalations[inc.id] = row
                 result.started += 1
         return
-    status = payload.get("status")
-    previous = (payload.get("previous") or {}).get("status")
+    status = payload["status"]
+    previous = payload["previous"].get("status")
     if status == "firing" and previous in ("resolved", "closed"):
         row = start(session, inc, now, pre=pre, lookups=look)
         if row is not None:
@@ -244,7 +256,7 @@ def _on_event(session: Session, ev: OutboxEvent, now: datetime, result: PassResu
     state = esc.EscalationState.from_dict(row.state)
     if policy is None or state.status in (esc.Status.RESOLVED,):
         return
-    actor = str(payload.get("actor") or "someone")
+    actor = payload["actor"] or "someone"
     if status == "acknowledged" and state.status in (esc.Status.ACTIVE, esc.Status.EXHAUSTED):
         state = esc.acknowledge(policy, state, actor.removeprefix("user:"), now)
     elif status in ("resolved", "closed", "merged", "deleted"):
@@ -256,24 +268,42 @@ def _on_event(session: Session, ev: OutboxEvent, now: datetime, result: PassResu
     result.stopped += 1
 
 
-def consume(session: Session, now: datetime, result: PassResult, limit: int = 5000) -> None:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(OutboxCursor).values(name=CURSOR, last_id=0)
-                    .on_conflict_do_nothing())  # nodes racing to make it: one wins
-    cursor = session.get(OutboxCursor, CURSOR, with_for_update=True)
-    assert cursor is not None
-    events = list(session.scalars(select(OutboxEvent).where(
-        OutboxEvent.id > cursor.last_id, OutboxEvent.topic.in_(_WATCHED))
-        .order_by(OutboxEvent.id).limit(limit)))
-    if not events:
-        return
-    ids = {i for i in (ev.payload.get("incident_id") for ev in events) if isinstance(i, int)}
-    pre = Preloaded.load(session, ids)
-    lookups: dict[int, Lookups] = {}
-    with session.no_autoflush:
-        for ev in events:
-            _on_event(session, ev, now, result, pre, lookups)
-    cursor.last_id = events[-1].id
+@dataclass
+class _Batch:
+    pre: Preloaded
+    lookups: dict[int, Lookups]
+    result: PassResult
+
+
+class _Starter:
+    """The engine's outbox consumer: incidents announced start escalating; acknowledged,
+    resolved or reopened ones move their escalation on."""
+
+    def __init__(self, result: PassResult) -> None:
+        self.result = result
+
+    def begin(self, session: Session, events: Sequence[OutboxEvent], now: datetime) -> _Batch:
+        ids = {i for i in (ev.payload.get("incident_id") for ev in events
+                           if isinstance(ev.payload, dict)) if isinstance(i, int)}
+        session.info[_NOTES] = []
+        return _Batch(Preloaded.load(session, ids), {}, PassResult())
+
+    def handle(self, session: Session, batch: _Batch, event: OutboxEvent,
+               payload: IncidentChange, now: datetime) -> None:
+        with session.no_autoflush:
+            _on_event(session, event.topic, payload, now, batch.result, batch.pre,
+                      batch.lookups)
+
+    def end(self, session: Session, batch: _Batch, now: datetime) -> None:
+        notes = session.info.pop(_NOTES, [])
+        if notes:
+            session.execute(insert(IncidentEvent), notes)
+        self.result.started += batch.result.started
+        self.result.stopped += batch.result.stopped
+
+
+def consumer(result: PassResult) -> Consumer[_Batch]:
+    return Consumer(CURSOR, _WATCHED, _Starter(result), limit=5000)
 
 
 def fire(session: Session, now: datetime, result: PassResult, limit: int = 200) -> None:
@@ -286,21 +316,40 @@ def fire(session: Session, now: datetime, result: PassResult, limit: int = 200) 
         if inc is None:
             row.next_at = None
             continue
-        lookups = Lookups(session, row.tenant_id)
-        policy = _policy_of(lookups, row)
-        if policy is None:
-            row.next_at = None
-            _note(session, inc, now, "system", "escalation",
-                  f"Escalation policy {row.policy!r} is gone: escalation stopped")
-            continue
-        state = esc.EscalationState.from_dict(row.state)
-        state, intents = esc.due(policy, state, now, lookups.resolver())
-        _record(session, inc, row, policy, intents, lookups, now, result)
-        row.state, row.status = state.to_dict(), state.status.value
-        row.next_at, row.updated_at = esc.next_due(state), now
-        if state.status is esc.Status.EXHAUSTED:
-            _note(session, inc, now, f"escalation:{row.policy}", "escalation",
-                  "Every step has fired and nobody acknowledged")
+        notes = session.info.get(_NOTES)
+        mark = len(notes) if notes is not None else 0
+        try:
+            with session.begin_nested():  # one broken escalation must not stop the others
+                _fire_one(session, inc, row, now, result)
+        except Exception as exc:
+            if notes is not None:
+                del notes[mark:]
+            row.next_at = now + FIRE_RETRY
+            text = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("escalation of incident %d failed", inc.id)
+            _note(session, inc, now, "vigil", "consumer_failed",
+                  f"Vigil could not fire this incident's escalation step ({text}); "
+                  f"trying again at {row.next_at.isoformat()}")
+            result.failed.append((inc.tenant_id, inc.id, text))
+
+
+def _fire_one(session: Session, inc: Incident, row: Escalation, now: datetime,
+              result: PassResult) -> None:
+    lookups = Lookups(session, row.tenant_id)
+    policy = _policy_of(lookups, row)
+    if policy is None:
+        row.next_at = None
+        _note(session, inc, now, "system", "escalation",
+              f"Escalation policy {row.policy!r} is gone: escalation stopped")
+        return
+    state = esc.EscalationState.from_dict(row.state)
+    state, intents = esc.due(policy, state, now, lookups.resolver())
+    _record(session, inc, row, policy, intents, lookups, now, result)
+    row.state, row.status = state.to_dict(), state.status.value
+    row.next_at, row.updated_at = esc.next_due(state), now
+    if state.status is esc.Status.EXHAUSTED:
+        _note(session, inc, now, f"escalation:{row.policy}", "escalation",
+              "Every step has fired and nobody acknowledged")
 
 
 def _record(session: Session, inc: Incident, row: Escalation, policy: esc.Policy,
@@ -334,40 +383,41 @@ def _record(session: Session, inc: Incident, row: Escalation, policy: esc.Policy
             _note(session, inc, now, actor, "notify",
                   f"Would notify {n.user_id or n.target_id} via {channel} {when} "
                   f"({n.urgency} urgency)")
+            payload: NotificationIntent = {
+                "key": key, "incident_id": inc.id, "number": inc.number, "user": n.user_id,
+                "target_kind": n.target_kind, "target": n.target_id, "channel": channel,
+                "address": address, "urgency": n.urgency, "step": n.step_index,
+                "repeat": n.repeat, "epoch": n.epoch, "due_at": at.isoformat()}
             session.add(OutboxEvent(
                 tenant_id=inc.tenant_id, topic=INTENT, aggregate=f"incident:{inc.id}",
-                payload={"key": key, "incident_id": inc.id, "number": inc.number,
-                         "user": n.user_id, "target_kind": n.target_kind,
-                         "target": n.target_id, "channel": channel, "address": address,
-                         "urgency": n.urgency, "step": n.step_index, "repeat": n.repeat,
-                         "epoch": n.epoch, "due_at": at.isoformat()},
-                created_at=now, available_at=max(at, now), attempts=0))
+                payload=payload, created_at=now, available_at=max(at, now), attempts=0))
             result.intents += 1
 
 
 def work_due(now: datetime) -> ColumnElement[bool]:
-    """True when ``run_pass`` would find anything: watched outbox events past the cursor,
-    or escalation steps due (a read, so an idle pass takes no write lock)."""
-    last = select(OutboxCursor.last_id).where(OutboxCursor.name == CURSOR).scalar_subquery()
-    return or_(
-        exists().where(OutboxEvent.id > func.coalesce(last, 0),
-                       OutboxEvent.topic.in_(_WATCHED)),
-        exists().where(Escalation.next_at.is_not(None), Escalation.next_at <= now))
+    """True when ``run_pass`` would find anything: watched outbox events past the cursor
+    or due for a retry, or escalation steps due (a read, so an idle pass takes no write
+    lock)."""
+    return or_(outbox_consumer.pending(consumer(PassResult()), now),
+               exists().where(Escalation.next_at.is_not(None), Escalation.next_at <= now))
 
 
-def run_pass(session: Session, now: datetime) -> PassResult:
-    """One pass of the engine (the caller commits)."""
+def run_pass(db: Database, now: datetime, retry: Retry | None = None) -> PassResult:
+    """One pass of the engine: consume the outbox (its own transactions), then fire the
+    due steps (one transaction)."""
     result = PassResult()
-    notes: list[dict[str, Any]] = []
-    session.info[_NOTES] = notes
-    try:
-        consume(session, now, result)
-        fire(session, now, result)
-    finally:
-        session.info.pop(_NOTES, None)
-    if notes:
-        session.execute(insert(IncidentEvent), notes)
-    if os.environ.get(CRASH_ENV) and (result.fired or result.started):
-        session.flush()
-        os.kill(os.getpid(), signal.SIGKILL)  # the decision is made, the commit is not
+    out = outbox_consumer.run(db, consumer(result), now, retry)
+    result.parked = out.parked
+    with db.write() as session:
+        notes: list[dict[str, Any]] = []
+        session.info[_NOTES] = notes
+        try:
+            fire(session, now, result)
+        finally:
+            session.info.pop(_NOTES, None)
+        if notes:
+            session.execute(insert(IncidentEvent), notes)
+        if os.environ.get(CRASH_ENV) and result.fired:
+            session.flush()
+            os.kill(os.getpid(), signal.SIGKILL)  # the decision is made, the commit is not
     return result

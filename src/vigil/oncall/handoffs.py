@@ -11,10 +11,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from vigil.oncall.engine import INTENT
 from vigil.oncall.people_service import reachable
 from vigil.oncall.schedules_service import handoffs_between, list_schedules, load
 from vigil.oncall.shifts import final_shifts
+from vigil.outbox.contracts import INTENT, NotificationIntent
 from vigil.outbox.models import OutboxCursor, OutboxEvent
 from vigil.tenants.models import Tenant
 
@@ -45,15 +45,16 @@ def notify_handoffs(session: Session, now: datetime) -> int:
             for user, what in changes:
                 for cm, _ in reachable(session, tenant_id, user, "low"):
                     text = f"Your on-call shift on {schedule} {what} now ({at.isoformat()})."
+                    notice: NotificationIntent = {
+                        "key": f"handoff:{schedule}:{int(at.timestamp())}:{user}:{what}:"
+                               f"{cm.id}",
+                        "incident_id": None, "user": user, "channel": cm.type,
+                        "address": cm.address, "urgency": "low", "event": "reminder",
+                        "title": f"On call: {schedule} {what}", "text": text,
+                        "target_kind": "schedule", "target": schedule}
                     session.add(OutboxEvent(
                         tenant_id=tenant_id, topic=INTENT, aggregate=f"schedule:{schedule}",
-                        payload={"key": f"handoff:{schedule}:{int(at.timestamp())}:{user}:"
-                                        f"{what}:{cm.id}",
-                                 "incident_id": None, "user": user, "channel": cm.type,
-                                 "address": cm.address, "urgency": "low", "event": "reminder",
-                                 "title": f"On call: {schedule} {what}", "text": text,
-                                 "target_kind": "schedule", "target": schedule},
-                        created_at=now, available_at=now, attempts=0))
+                        payload=notice, created_at=now, available_at=now, attempts=0))
                     made += 1
     return made
 
@@ -71,13 +72,14 @@ def _weekly(session: Session, monday: datetime, now: datetime) -> int:
         for user, lines in mine.items():
             text = "Your on-call shifts this week:\n" + "\n".join(lines)
             for cm, _ in reachable(session, tenant_id, user, "low"):
+                weekly: NotificationIntent = {
+                    "key": f"weekly:{int(monday.timestamp())}:{user}:{cm.id}",
+                    "incident_id": None, "user": user, "channel": cm.type,
+                    "address": cm.address, "urgency": "low", "event": "reminder",
+                    "title": "Your on-call week", "text": text,
+                    "target_kind": "user", "target": user}
                 session.add(OutboxEvent(
                     tenant_id=tenant_id, topic=INTENT, aggregate=f"user:{user}",
-                    payload={"key": f"weekly:{int(monday.timestamp())}:{user}:{cm.id}",
-                             "incident_id": None, "user": user, "channel": cm.type,
-                             "address": cm.address, "urgency": "low", "event": "reminder",
-                             "title": "Your on-call week", "text": text,
-                             "target_kind": "user", "target": user},
-                    created_at=now, available_at=now, attempts=0))
+                    payload=weekly, created_at=now, available_at=now, attempts=0))
                 made += 1
     return made

@@ -6,29 +6,25 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from vigil import __version__
 from vigil.context import Context, get_context
+from vigil.system.health import check
 
 router = APIRouter(tags=["system"])
 
 
-def _db_ok(ctx: Context) -> bool:
-    try:
-        with ctx.db.read() as s:
-            s.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
-
-
 @router.get("/health")
 async def health(ctx: Context = Depends(get_context)) -> JSONResponse:
-    ok = await run_in_threadpool(_db_ok, ctx)
-    body = {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable"}
-    return JSONResponse(body, status_code=200 if ok else 503)
+    """200 while Vigil can page; 503 with the reasons while it cannot (the database does
+    not answer, a consumer of the outbox is behind, a background loop keeps failing)."""
+    report = await run_in_threadpool(check, ctx)
+    body: dict[str, Any] = {
+        "status": "ok" if report.ok else "degraded",
+        "database": "unreachable" if any("database" in r for r in report.reasons) else "ok",
+        "reasons": list(report.reasons), "consumers": list(report.consumers)}
+    return JSONResponse(body, status_code=200 if report.ok else 503)
 
 
 @router.get("/system/info")

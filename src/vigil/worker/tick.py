@@ -1,13 +1,14 @@
-"""The scheduler's tick: time-driven work that no alert triggers: severity escalation, and
-the escalation engine (incidents starting and stopping escalation from the outbox; due
-steps firing into notification intents). Runs on the pipeline's writer
+"""The scheduler's tick: time-driven work that no alert triggers: severity escalation, the
+escalation engine (incidents starting and stopping escalation from the outbox; due steps
+firing into notification intents) and handoff notices. Runs on the pipeline's writer
 thread, so it never races a batch on the same node; PostgreSQL row locks cover other
-nodes."""
+nodes. Its failures count towards ``/health``."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
@@ -15,11 +16,19 @@ from vigil.context import Context
 from vigil.incidents.policy_service import escalate_severities
 from vigil.oncall import engine
 from vigil.oncall.handoffs import notify_handoffs
+from vigil.pipeline.dedup import Submission
+from vigil.worker.notifier import escalation_alerts, raise_alerts, retry_policy
 
 log = logging.getLogger(__name__)
 
 
-def tick(ctx: Context) -> dict[str, int]:
+@dataclass
+class TickResult:
+    counts: dict[str, int]
+    alerts: list[Submission] = field(default_factory=list)
+
+
+def tick(ctx: Context) -> TickResult:
     now = ctx.clock.now()
     with ctx.db.write() as session:
         _, severity_rules = ctx.runner.policies.rules(session.connection())
@@ -29,21 +38,24 @@ def tick(ctx: Context) -> dict[str, int]:
         due = bool(session.scalar(select(engine.work_due(now))))
     done = engine.PassResult()
     if due:
-        with ctx.db.write() as session:
-            done = engine.run_pass(session, now)
+        done = engine.run_pass(ctx.db, now, retry_policy(ctx))
     with ctx.db.write() as session:
         handoffs = notify_handoffs(session, now)
-    return {"severity_escalations": raised, "escalations_started": done.started,
-            "escalations_stopped": done.stopped, "steps_fired": done.fired,
-            "notification_intents": done.intents, "handoff_notices": handoffs}
+    return TickResult({"severity_escalations": raised, "escalations_started": done.started,
+                       "escalations_stopped": done.stopped, "steps_fired": done.fired,
+                       "notification_intents": done.intents, "handoff_notices": handoffs},
+                      escalation_alerts(done))
 
 
 async def tick_loop(ctx: Context) -> None:
     while True:
         try:
             done = await ctx.runner.run_exclusive(lambda: tick(ctx))
-            if any(done.values()):
-                log.info("tick: %s", done)
-        except Exception:
+            ctx.liveness.succeeded("tick")
+            if any(done.counts.values()):
+                log.info("tick: %s", done.counts)
+            await raise_alerts(ctx, done.alerts)
+        except Exception as exc:
+            ctx.liveness.failed("tick", exc)
             log.exception("tick failed")
         await asyncio.sleep(ctx.settings.tick_seconds)

@@ -1,0 +1,255 @@
+"""The outbox's consumers never stall: every topic keeps its contract, an event a consumer
+cannot handle is retried, parked with a timeline note and a VigilConsumerFailed self-alert,
+and everything behind it still flows; /health says so while it happens; parked events are
+listed and replayed. On both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from conftest import Harness
+from test_escalation_engine import intents, people, setup
+from test_incidents_api import act, alert, am, detail, incidents
+from vigil.incidents.models import IncidentEvent
+from vigil.outbox.contracts import CONTRACTS, ContractError, validate
+from vigil.outbox.models import OutboxCursor, OutboxEvent, OutboxFailure
+from vigil.worker.notifier import run_once
+from vigil.worker.tick import tick
+
+
+def outbox(h: Harness) -> list[OutboxEvent]:
+    with h.ctx.db.read() as s:
+        rows = list(s.scalars(select(OutboxEvent).order_by(OutboxEvent.id)))
+        s.expunge_all()
+        return rows
+
+
+def failures(h: Harness) -> list[OutboxFailure]:
+    with h.ctx.db.read() as s:
+        rows = list(s.scalars(select(OutboxFailure).order_by(OutboxFailure.id)))
+        s.expunge_all()
+        return rows
+
+
+def resolved(name: str, **labels: str) -> dict[str, Any]:
+    a = alert(name, **labels)
+    a["status"] = "resolved"
+    a["endsAt"] = "2026-03-01T12:00:30Z"
+    return a
+
+
+def test_an_incident_that_resolved_by_itself_does_not_stop_later_pages(
+        vigil: Harness) -> None:
+    """The bug that stopped every page: correlation wrote ``previous`` as a string, the
+    engine and the planner read a dict, and both failed on that event forever."""
+    iid = setup(vigil)
+    tick(vigil.ctx)
+    assert len(intents(vigil)) == 2
+    vigil.post_alertmanager(am(resolved("Down", severity="critical")))
+    assert detail(vigil, iid)["status"] == "resolved"
+    tick(vigil.ctx)
+    run_once(vigil.ctx)
+    vigil.post_alertmanager(am(alert("DiskFull", severity="critical", service="db")))
+    assert tick(vigil.ctx).counts["escalations_started"] == 1
+    assert len(intents(vigil)) == 4  # the new incident pages
+    # ... and the first reopens within the window and pages again, too.
+    vigil.clock.advance(minutes=2)
+    vigil.post_alertmanager(am(alert("Down", severity="critical")))
+    assert detail(vigil, iid)["status"] == "firing"
+    assert tick(vigil.ctx).counts["escalations_started"] == 1
+    assert len(intents(vigil)) == 6
+    assert failures(vigil) == []
+    with vigil.ctx.db.read() as s:
+        cursors = {c.name: c.last_id for c in s.scalars(select(OutboxCursor))}
+    assert cursors["escalation"] == max(e.id for e in outbox(vigil)
+                                        if e.topic.startswith("incident."))
+
+
+def test_every_producer_keeps_its_topics_contract(db_url: str, clock: Any) -> None:
+    """Drive every producer of the outbox (ingest, correlation rules with candidates and
+    thresholds, people's actions, the engine's pages, handoffs, alert events) and check
+    every event against its topic's contract."""
+    from conftest import make_harness
+
+    gen = make_harness(db_url, clock, outbox_alert_events=True)
+    h = next(gen)
+    try:
+        iid = setup(h)
+        tick(h.ctx)
+        run_once(h.ctx)
+        auth = h.auth
+        assert h.client.post("/api/v1/correlation-rules", headers=auth, json={
+            "name": "needs approval", "condition": 'service == "auth"',
+            "require_approval": True}).status_code == 201
+        h.post_alertmanager(am(alert("Login", service="auth", severity="high")))
+        candidate = max(i["id"] for i in incidents(h))
+        h.client.post(f"/api/v1/incidents/{candidate}/confirm", headers=auth)
+        h.post_alertmanager(am(alert("Down", severity="critical", instance="b")))
+        h.post_alertmanager(am(alert("Down", severity="critical", service="web2")))
+        act(h, iid, "acknowledge")
+        h.client.patch(f"/api/v1/incidents/{iid}", headers=auth, json={"priority": "P1"})
+        h.client.post(f"/api/v1/incidents/{iid}/assign", headers=auth,
+                      json={"assignee": "alice"})
+        made = h.client.post("/api/v1/incidents", headers=auth, json={
+            "title": "Declared by hand", "severity": "high"})
+        assert made.status_code == 201, made.text
+        h.client.post(f"/api/v1/incidents/{made.json()['id']}/merge", headers=auth,
+                      json={"into": iid})
+        act(h, iid, "resolve")
+        act(h, iid, "reopen")
+        h.post_alertmanager(am(resolved("Login", service="auth", severity="high")))
+        h.post_alertmanager(am(alert("Flaky", severity="warning")))
+        h.post_alertmanager(am(alert("Flaky", severity="warning")))
+        h.clock.advance(minutes=40)
+        tick(h.ctx)
+        run_once(h.ctx)
+        seen: set[str] = set()
+        for ev in outbox(h):
+            validate(ev.topic, ev.payload)  # raises ContractError naming what is wrong
+            seen.add(ev.topic)
+        wanted = {"incident.created", "incident.candidate", "incident.updated",
+                  "incident.status_changed", "incident.assigned", "incident.merged",
+                  "notification.intent", "alert.created", "alert.repeated", "alert.resolved"}
+        assert wanted <= seen, wanted - seen
+        assert seen <= set(CONTRACTS)
+    finally:
+        gen.close()
+
+
+def test_a_broken_payload_is_refused_by_its_contract() -> None:
+    good = {"incident_id": 1, "number": 1, "status": "resolved", "severity": "high",
+            "title": "x", "previous": {"status": "firing"}, "actor": "system",
+            "kind": "resolved"}
+    assert validate("incident.status_changed", good)["previous"] == {"status": "firing"}
+    for broken in ({**good, "previous": "firing"}, {**good, "status": "gone"},
+                   {**good, "surprise": 1}, {k: v for k, v in good.items() if k != "title"}):
+        with pytest.raises(ContractError, match="incident.status_changed"):
+            validate("incident.status_changed", broken)
+    with pytest.raises(ContractError, match="no contract"):
+        validate("incident.exploded", good)
+
+
+def poison(h: Harness, iid: int, **payload: Any) -> int:
+    """An event of the old, broken shape, as the bug wrote them."""
+    now = h.clock.now()
+    body = {"incident_id": iid, "number": 1, "status": "resolved", "severity": "critical",
+            "title": "Down", "previous": "firing", "actor": "system", "kind": "resolved",
+            **payload}
+    with h.ctx.db.write() as s:
+        ev = OutboxEvent(tenant_id=1, topic="incident.status_changed",
+                         aggregate=f"incident:{iid}", payload=body, created_at=now,
+                         available_at=now, attempts=0)
+        s.add(ev)
+        s.flush()
+        return ev.id
+
+
+def test_an_event_a_consumer_cannot_handle_is_retried_parked_and_replayed(
+        vigil: Harness) -> None:
+    iid = setup(vigil)
+    bad = poison(vigil, iid)
+    # Everything behind it still flows: a new incident starts escalating and pages.
+    vigil.post_alertmanager(am(alert("DiskFull", severity="critical", service="db")))
+    done = tick(vigil.ctx)
+    assert done.counts["escalations_started"] == 2 and done.alerts == []
+    assert len(intents(vigil)) == 4
+    report = run_once(vigil.ctx)
+    assert report.counts["planned"] >= 4
+    state = {(f.consumer, f.event_id): f for f in failures(vigil)}
+    assert set(state) == {("escalation", bad), ("delivery", bad)}
+    assert all(f.attempts == 1 and f.parked_at is None for f in state.values())
+    assert "previous" in state["escalation", bad].error
+    assert vigil.client.get("/health").status_code == 200  # 5 s behind: not yet lagging
+    # Retried with backoff (5, 10, 20, 40 s); /health turns 503 once it is 60 s old.
+    alerts = []
+    for wait in (5, 10, 20):
+        vigil.clock.advance(seconds=wait)
+        alerts += tick(vigil.ctx).alerts + run_once(vigil.ctx).alerts
+    assert alerts == [] and {f.attempts for f in failures(vigil)} == {4}
+    vigil.clock.advance(seconds=30)
+    health = vigil.client.get("/health")
+    assert health.status_code == 503, health.text
+    assert any("escalation consumer is 65 s behind" in r for r in health.json()["reasons"])
+    metrics = vigil.client.get("/metrics").text
+    assert 'vigil_outbox_consumer_retrying_events{consumer="escalation"} 1.0' in metrics
+    vigil.clock.advance(seconds=10)
+    alerts = tick(vigil.ctx).alerts + run_once(vigil.ctx).alerts
+    # Parked: a self-alert each, a note on the incident, and /health is ok again.
+    assert sorted(a.event.labels["consumer"] for a in alerts) == ["delivery", "escalation"]
+    assert {a.event.name for a in alerts} == {"VigilConsumerFailed"}
+    assert all(a.event.severity.label == "critical" for a in alerts)
+    assert all(f.parked_at is not None for f in failures(vigil))
+    with vigil.ctx.db.read() as s:
+        notes = list(s.scalars(select(IncidentEvent.message).where(
+            IncidentEvent.incident_id == iid, IncidentEvent.kind == "consumer_failed")))
+    assert len(notes) == 2 and "set it aside" in notes[0]
+    assert vigil.client.get("/health").status_code == 200
+    assert 'vigil_outbox_consumer_parked_events{consumer="escalation"} 1.0' in \
+        vigil.client.get("/metrics").text
+    listed = vigil.client.get("/api/v1/outbox/failures?state=parked", headers=vigil.auth)
+    assert listed.status_code == 200 and {f["event_id"] for f in listed.json()} == {bad}
+    # After a fix (here: the event's payload corrected), replay: handled, no longer failed.
+    with vigil.ctx.db.write() as s:
+        s.execute(update(OutboxEvent).where(OutboxEvent.id == bad).values(payload={
+            "incident_id": iid, "number": 1, "status": "resolved", "severity": "critical",
+            "title": "Down", "previous": {"status": "firing"}, "actor": "system",
+            "kind": "resolved"}))
+    assert vigil.client.post("/api/v1/outbox/failures/replay", headers=vigil.auth,
+                             json={}).status_code == 422
+    replayed = vigil.client.post("/api/v1/outbox/failures/replay", headers=vigil.auth,
+                                 json={"all": True})
+    assert replayed.json() == {"replayed": 2}
+    tick(vigil.ctx)
+    run_once(vigil.ctx)
+    assert failures(vigil) == []
+
+
+def test_a_failure_no_single_event_can_be_blamed_for_is_found_event_by_event(
+        vigil: Harness) -> None:
+    """An event that breaks the batch's loading (an id no database column holds) fails
+    the batch as a whole; the batch then runs event by event and only that one fails."""
+    iid = setup(vigil)
+    poison(vigil, 2**63, previous={"status": "firing"})
+    vigil.post_alertmanager(am(alert("DiskFull", severity="critical", service="db")))
+    done = tick(vigil.ctx)
+    assert done.counts["escalations_started"] == 2
+    (failed,) = [f for f in failures(vigil) if f.consumer == "escalation"]
+    assert failed.attempts == 1 and detail(vigil, iid)["status"] == "firing"
+    tick(vigil.ctx)  # not due yet: not retried, nothing else held up
+    assert failures(vigil)[0].attempts == 1
+
+
+def test_a_failing_escalation_step_does_not_stop_the_others(vigil: Harness) -> None:
+    from vigil.oncall.models import Escalation
+
+    iid = setup(vigil)
+    vigil.post_alertmanager(am(alert("DiskFull", severity="critical", service="db")))
+    tick(vigil.ctx)
+    vigil.clock.advance(minutes=5)
+    with vigil.ctx.db.write() as s:  # a state no version of Vigil could read
+        s.execute(update(Escalation).where(Escalation.incident_id == iid)
+                  .values(state={"broken": True}))
+    done = tick(vigil.ctx)
+    assert done.counts["steps_fired"] == 1  # the other incident's step 2
+    (alarm,) = done.alerts
+    assert alarm.event.name == "VigilConsumerFailed"
+    assert alarm.event.labels["consumer"] == "escalation-steps"
+    with vigil.ctx.db.read() as s:
+        row = s.scalars(select(Escalation).where(Escalation.incident_id == iid)).one()
+        assert row.next_at == vigil.clock.now() + timedelta(minutes=1)
+
+
+def test_a_failing_tick_turns_health_red(vigil: Harness) -> None:
+    people(vigil)
+    for _ in range(3):
+        vigil.ctx.liveness.failed("tick", RuntimeError("database is locked"))
+    health = vigil.client.get("/health")
+    assert health.status_code == 503
+    assert "the tick has failed 3 passes in a row: RuntimeError: database is locked" in \
+        health.json()["reasons"]
+    vigil.ctx.liveness.succeeded("tick")
+    assert vigil.client.get("/health").status_code == 200
