@@ -253,3 +253,68 @@ def test_a_failing_tick_turns_health_red(vigil: Harness) -> None:
         health.json()["reasons"]
     vigil.ctx.liveness.succeeded("tick")
     assert vigil.client.get("/health").status_code == 200
+
+
+def test_admins_see_a_red_banner_while_paging_is_degraded(vigil: Harness) -> None:
+    from test_ui_ops import add_user, get, sign_in
+
+    add_user(vigil, "root", role="admin")
+    add_user(vigil, "val", role="viewer")
+    sign_in(vigil, "root")
+    assert "Paging is degraded" not in get(vigil, "/ui/incidents")
+    for _ in range(3):
+        vigil.ctx.liveness.failed("notifier", RuntimeError("smtp pool exploded"))
+    assert vigil.client.get("/health").status_code == 503  # (refreshes the report)
+    page = get(vigil, "/ui/incidents")
+    assert 'class="degraded" role="alert"' in page and "Paging is degraded" in page
+    assert "the notifier has failed 3 passes in a row: RuntimeError: smtp pool exploded" \
+        in page
+    vigil.client.cookies.clear()
+    sign_in(vigil, "val")
+    assert "Paging is degraded" not in get(vigil, "/ui/incidents")  # admins only
+    vigil.ctx.liveness.succeeded("notifier")
+    vigil.client.get("/health")
+    vigil.client.cookies.clear()
+    sign_in(vigil, "root")
+    assert "Paging is degraded" not in get(vigil, "/ui/incidents")
+
+
+def test_vigil_pings_its_dead_mans_switch_only_while_healthy(
+        db_url: str, clock: Any) -> None:
+    """``VIGIL_HEARTBEAT_URL``: a healthy Vigil pings it; one that cannot page stops, so
+    the switch outside notices (as Alertmanager's Watchdog alert does)."""
+    import contextlib
+    import queue as queue_mod
+
+    from fastapi.testclient import TestClient
+
+    from channel_servers import RecordingServer
+    from vigil.app import create_app
+    from vigil.config import Settings
+
+    with RecordingServer() as switch:
+        app = create_app(Settings(
+            database_url=db_url, heartbeat_url=f"{switch.url}/ping/vigil",
+            heartbeat_interval_seconds=0.05, heartbeat_authorization="Bearer s3cret",
+            tick_seconds=3600), clock=clock)
+        with TestClient(app):
+            (ping,) = switch.wait(1, timeout=10)
+            assert (ping.method, ping.path) == ("POST", "/ping/vigil")
+            assert ping.headers["authorization"] == "Bearer s3cret"
+            assert ping.json["status"] == "ok"
+            ctx = app.state.ctx
+            for _ in range(3):
+                ctx.liveness.failed("tick", RuntimeError("stuck"))
+            # Once the monitor has seen it (its next pass), the pings stop.
+            for _ in range(200):  # (each pass of the monitor pings once while ok)
+                if not ctx.liveness.report.ok:
+                    break
+                with contextlib.suppress(queue_mod.Empty):
+                    switch.wait(1, timeout=0.1)
+            assert not ctx.liveness.report.ok
+            with contextlib.suppress(queue_mod.Empty):  # a ping already on its way
+                switch.wait(1, timeout=0.2)
+            while not switch.received.empty():
+                switch.received.get_nowait()
+            with pytest.raises(queue_mod.Empty):
+                switch.wait(1, timeout=0.5)

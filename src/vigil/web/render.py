@@ -105,9 +105,12 @@ def needs_setup(ctx: Context) -> bool:
 
 def page(request: Request, template: str, who: Viewer | None, ctx: Context,
          status: int = 200, **values: Any) -> HTMLResponse:
+    # Admins see when paging is degraded (the health monitor's latest report).
+    report = ctx.liveness.report
+    degraded = report.reasons if who is not None and who.can("admin") else ()
     html = env.get_template(template).render(
         request=request, who=who, nav=NAV, path=request.url.path, now=ctx.clock.now(),
-        **values)
+        degraded=degraded, **values)
     return HTMLResponse(html, status_code=status)
 
 
