@@ -3,7 +3,9 @@ on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -44,7 +46,7 @@ def test_teams_posts_an_adaptive_card(srv: RecordingServer) -> None:
     card = att["content"]
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
     title = card["body"][0]
-    assert title["type"] == "TextBlock" and title["text"] == "#12 Disk full on db-1"
+    assert title["type"] == "TextBlock" and title["text"] == "INC-12 Disk full on db-1"
     facts = next(b for b in card["body"] if b["type"] == "FactSet")["facts"]
     assert {"title": "Severity", "value": "high"} in facts
     assert {"title": "service", "value": "db"} in facts
@@ -52,6 +54,17 @@ def test_teams_posts_an_adaptive_card(srv: RecordingServer) -> None:
         ("Action.OpenUrl", "Acknowledge", MSG.ack_url),
         ("Action.OpenUrl", "Resolve", MSG.resolve_url),
         ("Action.OpenUrl", "View incident", MSG.url)]
+
+
+def test_teams_title_names_the_incident_once(srv: RecordingServer) -> None:
+    srv.queue(Reply(202, ""))
+    msg = replace(MSG, title="[TRIGGERED] INC-12 Disk full on db-1")
+    assert build("teams", {"webhook_url": srv.url}).send(msg).ok
+    content = srv.wait()[0].json["attachments"][0]["content"]
+    assert content["body"][0]["text"] == "[TRIGGERED] INC-12 Disk full on db-1"
+    facts = next(b for b in content["body"] if b["type"] == "FactSet")["facts"]
+    assert {"title": "Incident", "value": "INC-12"} in facts
+    assert "#12" not in json.dumps(content)
 
 
 def test_teams_legacy_throttle_in_200_body_is_retryable(srv: RecordingServer) -> None:
@@ -171,7 +184,7 @@ def test_pagerduty_trigger_ack_resolve(srv: RecordingServer) -> None:
     assert body["event_action"] == "trigger"
     assert body["dedup_key"] == "vigil-41"
     payload = body["payload"]
-    assert payload["summary"] == "#12 Disk full on db-1"
+    assert payload["summary"] == "INC-12 Disk full on db-1"
     assert payload["severity"] == "error"  # Vigil "high"
     assert payload["source"] == "db"
     assert payload["custom_details"]["env"] == "prod"
@@ -209,7 +222,7 @@ def test_opsgenie_create_acknowledge_close(srv: RecordingServer) -> None:
     assert create.headers["authorization"] == "GenieKey genie-key-1"
     body = create.json
     assert body["alias"] == "vigil-41"
-    assert body["message"] == "#12 Disk full on db-1"
+    assert body["message"] == "INC-12 Disk full on db-1"
     assert body["priority"] == "P2"
     assert body["description"] == "/var is at 99%"
     assert body["responders"] == [{"type": "team", "name": "ops"}]

@@ -4,6 +4,7 @@ recording server on 127.0.0.1."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from channel_servers import RecordingServer, Reply, refused_url
 from vigil.notify.base import Message
 from vigil.notify.channels import build
-from vigil.notify.channels.slack import SlackChannel
+from vigil.notify.channels.slack import SlackChannel, blocks
 
 MSG = Message(key="k1", event="triggered", title="API 5xx rate high", text="*5%* of requests",
               severity="critical", incident_id=41, incident_number=12,
@@ -50,7 +51,7 @@ def test_webhook_posts_text_and_blocks(srv: RecordingServer) -> None:
     assert req.method == "POST" and req.path == "/services/T/B/X"
     assert req.headers["content-type"] == "application/json"
     body = req.json
-    assert "#12" in body["text"] and "API 5xx rate high" in body["text"]
+    assert "INC-12 API 5xx rate high" in body["text"] and "#12" not in body["text"]
     assert block_types(body["blocks"]) == ["header", "section", "section", "context", "actions"]
 
 
@@ -78,12 +79,26 @@ def test_bot_post_matches_chat_post_message(srv: RecordingServer) -> None:
     assert "thread_ts" not in body
     blocks = body["blocks"]
     assert block_types(blocks) == ["header", "section", "section", "context", "actions"]
-    assert blocks[0]["text"] == {"type": "plain_text", "text": "#12 API 5xx rate high",
+    assert blocks[0]["text"] == {"type": "plain_text", "text": "INC-12 API 5xx rate high",
                                  "emoji": True}
     fields = [f["text"] for f in blocks[1]["fields"]]
     assert "*Severity*\ncritical" in fields and "*Service*\napi" in fields
     buttons = {e["text"]["text"]: e["url"] for e in blocks[-1]["elements"]}
     assert buttons == {"Acknowledge": MSG.ack_url, "Resolve": MSG.resolve_url}
+
+
+def test_a_title_that_names_the_incident_names_it_once(srv: RecordingServer) -> None:
+    """The built-in title already says INC-12: the adapter adds no "#12" in front."""
+    srv.queue(ok_post())
+    msg = replace(MSG, title="[TRIGGERED] INC-12 API 5xx rate high")
+    assert bot(srv).send(msg).ok
+    body = srv.wait()[0].json
+    header = body["blocks"][0]["text"]["text"]
+    assert header == "[TRIGGERED] INC-12 API 5xx rate high"
+    assert body["text"] == ":red_circle: [CRITICAL] [TRIGGERED] INC-12 API 5xx rate high"
+    # INC-120 is another incident: INC-12 is still added.
+    other = replace(MSG, title="INC-120 is related")
+    assert blocks(other)[0]["text"]["text"] == "INC-12 INC-120 is related"
 
 
 def test_address_overrides_channel(srv: RecordingServer) -> None:

@@ -210,15 +210,18 @@ async def action_page(token: str, ctx: Context = Depends(get_context)) -> HTMLRe
     """A confirmation page (link previews must not act on a GET)."""
     def run() -> HTMLResponse:
         with ctx.db.write() as s:
-            incident_id, action = links.verify(links.secret(s), token, ctx.clock.now())
-            inc = s.get(Incident, incident_id)
+            found = links.read(links.secret(s), token, ctx.clock.now())
+            inc = s.get(Incident, found.incident_id)
             if inc is None:
                 raise NotFound("this link is not valid", field="token")
             form = (f'<form method="post"><button style="font-size:1.2rem;padding:.6rem 1.4rem"'
-                    f' type="submit">{action.capitalize()} INC-{inc.number}</button></form>')
+                    f' type="submit">{found.action.capitalize()} INC-{inc.number}</button>'
+                    f'</form>')
+            text = f"Status: {inc.status}"
+            if found.recipient:
+                text += f" \u00b7 as {found.recipient}"
             return HTMLResponse(_PAGE.format(title=html.escape(f"INC-{inc.number}: {inc.title}"),
-                                             text=f"Status: {html.escape(inc.status)}",
-                                             form=form))
+                                             text=html.escape(text), form=form))
     return await run_in_threadpool(run)
 
 
@@ -228,13 +231,15 @@ async def action_do(token: str, request: Request,
     def run() -> HTMLResponse:
         now = ctx.clock.now()
         with ctx.db.write() as s:
-            incident_id, action = links.verify(links.secret(s), token, now)
-            inc = s.get(Incident, incident_id)
+            found = links.read(links.secret(s), token, now)
+            inc = s.get(Incident, found.incident_id)
             if inc is None:
                 raise NotFound("this link is not valid", field="token")
+            # Recorded as by the person the link was sent to (older tokens name no one).
+            actor = f"user:{found.recipient}" if found.recipient else "link"
             try:
-                act(s, tenant_id=inc.tenant_id, incident_id=inc.id, action=action,
-                    actor="link", now=now)
+                act(s, tenant_id=inc.tenant_id, incident_id=inc.id, action=found.action,
+                    actor=actor, now=now)
                 text = f"Done: INC-{inc.number} is {inc.status}."
             except Conflict as exc:
                 text = exc.message

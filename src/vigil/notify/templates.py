@@ -1,5 +1,10 @@
 """Notification text: Jinja2 templates per channel kind and event, with defaults that show
-the title, severity, service, key labels and links; a user's override replaces a default."""
+the title, severity, service, key labels and links; a user's override replaces a default.
+
+The context (built by ``notify.delivery._context``): ``links`` are the first alert's links,
+each ``href`` and ``text`` as alerts store them (``url`` and ``title`` are the same values,
+for templates written against those names); ``incident.resolution`` is the resolution note
+of a resolved incident; ``ack_url``/``resolve_url`` are empty once it is resolved."""
 
 from __future__ import annotations
 
@@ -25,9 +30,11 @@ Status: {{ incident.status }} | Severity: {{ incident.severity }}{% if incident.
 {% endif %}
 {% for k, v in labels.items() %}{{ k }}={{ v }}
 {% endfor %}
+{% if incident.resolution %}Resolution: {{ incident.resolution }}
+{% endif %}
 {% if url %}Incident: {{ url }}
 {% endif %}
-{% for l in links %}{{ l.title or "Link" }}: {{ l.url }}
+{% for l in links %}{{ l.text or "Link" }}: {{ l.href }}
 {% endfor %}
 {% if ack_url %}Acknowledge: {{ ack_url }}
 {% endif %}
@@ -42,11 +49,12 @@ _EMAIL_HTML = """<h2 style="margin:0">{{ incident.title }}</h2>
 &middot; status {{ incident.status }}</p>
 {% if incident.services %}<p>Services: {{ incident.services | join(", ") }}</p>{% endif %}
 {% if incident.summary and incident.summary != incident.title %}<p>{{ incident.summary }}</p>{% endif %}
+{% if incident.resolution %}<p>Resolution: {{ incident.resolution }}</p>{% endif %}
 {% if labels %}<table>{% for k, v in labels.items() %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}</table>{% endif %}
 <p>{% if ack_url %}<a href="{{ ack_url }}">Acknowledge</a> &middot; {% endif %}
 {% if resolve_url %}<a href="{{ resolve_url }}">Resolve</a> &middot; {% endif %}
 {% if url %}<a href="{{ url }}">Open in Vigil</a>{% endif %}
-{% for l in links %} &middot; <a href="{{ l.url }}">{{ l.title or "Link" }}</a>{% endfor %}</p>"""
+{% for l in links %} &middot; <a href="{{ l.href }}">{{ l.text or "Link" }}</a>{% endfor %}</p>"""
 
 #: Labels worth showing first, when present.
 KEY_LABELS = ("alertname", "service", "env", "environment", "cluster", "namespace", "instance",
@@ -92,3 +100,17 @@ def key_labels(labels: dict[str, str], limit: int = 8) -> dict[str, str]:
     first = {k: labels[k] for k in KEY_LABELS if k in labels}
     rest = {k: v for k, v in sorted(labels.items()) if k not in first}
     return dict(list({**first, **rest}.items())[:limit])
+
+
+def alert_links(raw: Any) -> list[dict[str, str]]:
+    """An alert's links for the templates. Alerts store ``href`` and ``text`` (every
+    integration's parser does); ``url`` and ``title`` repeat them for templates written
+    against those names. Only http(s) links are kept: they end up in HTML and buttons."""
+    out: list[dict[str, str]] = []
+    for link in raw if isinstance(raw, list) else []:
+        href = link.get("href") if isinstance(link, dict) else None
+        if not isinstance(href, str) or not href.startswith(("https://", "http://")):
+            continue
+        text = str(link.get("text") or "") or href
+        out.append({"href": href, "text": text, "url": href, "title": text})
+    return out

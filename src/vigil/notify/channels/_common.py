@@ -8,6 +8,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import json as _json
+import re
 import threading
 import time
 import urllib.request
@@ -21,7 +22,7 @@ import aiohttp
 from pydantic import AfterValidator, ValidationError
 
 from vigil.errors import InvalidInput
-from vigil.notify.base import Result
+from vigil.notify.base import Message, Result
 
 #: Vigil severities, most severe first.
 SEVERITIES = ("critical", "high", "warning", "info", "low")
@@ -70,6 +71,15 @@ def trim(value: str, limit: int) -> str:
 
 def one_line(value: str) -> str:
     return " ".join(value.split())
+
+
+def titled(message: Message) -> str:
+    """The message's title naming the incident once, as ``INC-<number>``: the built-in
+    templates put it in the title already; a custom title without it gets it in front."""
+    number = message.incident_number
+    if number is None or re.search(rf"\bINC-{number}\b", message.title):
+        return message.title
+    return f"INC-{number} {message.title}"
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

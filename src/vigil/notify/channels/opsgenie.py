@@ -18,7 +18,14 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from vigil.notify.base import Message, Result
-from vigil.notify.channels._common import HttpURL, json_field, one_line, post, trim
+from vigil.notify.channels._common import (
+    HttpURL,
+    json_field,
+    one_line,
+    post,
+    titled,
+    trim,
+)
 
 PRIORITY = {"critical": "P1", "high": "P2", "warning": "P3", "info": "P4", "low": "P5"}
 CLOSING = {"acknowledged": "acknowledge", "resolved": "close"}
@@ -40,13 +47,12 @@ def alias(message: Message) -> str:
 
 
 def create_body(config: OpsgenieConfig, message: Message) -> dict[str, Any]:
-    number = f"#{message.incident_number} " if message.incident_number is not None else ""
     details = {k: trim(v, 8000) for k, v in message.fields.items()}
     details["vigil_event"] = message.event
     if message.url:
         details["vigil_url"] = message.url
     body: dict[str, Any] = {
-        "message": trim(one_line(f"{number}{message.title}"), 130),
+        "message": trim(one_line(titled(message)), 130),
         "alias": trim(alias(message), 512),
         "priority": PRIORITY.get(message.severity, "P3"),
         "source": "Vigil",

@@ -14,7 +14,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from vigil.notify.base import Message, Result
-from vigil.notify.channels._common import HttpURL, json_field, one_line, post, trim
+from vigil.notify.channels._common import (
+    HttpURL,
+    json_field,
+    one_line,
+    post,
+    titled,
+    trim,
+)
 
 SEVERITY = {"critical": "critical", "high": "error", "warning": "warning", "info": "info",
             "low": "info"}
@@ -42,7 +49,6 @@ def event(config: PagerDutyConfig, message: Message) -> dict[str, Any]:
                             "event_action": action, "dedup_key": dedup_key(message)}
     if action != "trigger":
         return body
-    number = f"#{message.incident_number} " if message.incident_number is not None else ""
     details: dict[str, Any] = {**message.fields, "event": message.event}
     if message.text:
         details["text"] = trim(message.text, 8000)
@@ -51,7 +57,7 @@ def event(config: PagerDutyConfig, message: Message) -> dict[str, Any]:
     if message.url:
         details["vigil_url"] = message.url
     body["payload"] = {
-        "summary": trim(one_line(f"{number}{message.title}"), 1024),
+        "summary": trim(one_line(titled(message)), 1024),
         "severity": SEVERITY.get(message.severity, "warning"),
         "source": message.fields.get("service") or config.source,
         "custom_details": details,

@@ -30,6 +30,7 @@ from vigil.notify.channels._common import (
     one_line,
     parse_retry_after,
     post,
+    titled,
     transport_failure,
     trim,
 )
@@ -62,14 +63,12 @@ class SlackConfig(BaseModel):
 
 
 def headline(message: Message) -> str:
-    number = f"#{message.incident_number} " if message.incident_number is not None else ""
     icon = _ICONS.get(message.severity, ":bell:")
-    return one_line(f"{icon} [{message.severity.upper()}] {number}{message.title}")
+    return one_line(f"{icon} [{message.severity.upper()}] {titled(message)}")
 
 
 def blocks(message: Message, *, state: str | None = None) -> list[dict[str, Any]]:
     """Block Kit for a notification; ``state`` (acknowledged/resolved) trims the buttons."""
-    number = f"#{message.incident_number} " if message.incident_number is not None else ""
     fields = [{"type": "mrkdwn", "text": f"*Severity*\n{message.severity}"}]
     if service := message.fields.get("service"):
         fields.append({"type": "mrkdwn", "text": f"*Service*\n{service}"})
@@ -78,7 +77,7 @@ def blocks(message: Message, *, state: str | None = None) -> list[dict[str, Any]
             fields.append({"type": "mrkdwn", "text": trim(f"*{label}*\n{value}", 2000)})
     out: list[dict[str, Any]] = [
         {"type": "header",
-         "text": {"type": "plain_text", "text": trim(one_line(f"{number}{message.title}"), 150),
+         "text": {"type": "plain_text", "text": trim(one_line(titled(message)), 150),
                   "emoji": True}},
         {"type": "section", "fields": fields},
     ]

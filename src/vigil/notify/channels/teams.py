@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.notify.base import Message, Result
-from vigil.notify.channels._common import HttpURL, Reply, error_text, post, trim
+from vigil.notify.channels._common import HttpURL, Reply, error_text, post, titled, trim
 
 _COLORS = {"critical": "Attention", "high": "Attention", "warning": "Warning",
            "info": "Accent", "low": "Default"}
@@ -27,15 +27,14 @@ class TeamsConfig(BaseModel):
 
 
 def card(message: Message) -> dict[str, Any]:
-    number = f"#{message.incident_number} " if message.incident_number is not None else ""
     facts = [{"title": "Severity", "value": message.severity},
              {"title": "Event", "value": message.event}]
     if message.incident_number is not None:
-        facts.append({"title": "Incident", "value": f"#{message.incident_number}"})
+        facts.append({"title": "Incident", "value": f"INC-{message.incident_number}"})
     facts += [{"title": k, "value": trim(v, 500)} for k, v in message.fields.items()]
     color = "Good" if message.event == "resolved" else _COLORS.get(message.severity, "Default")
     body: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": trim(f"{number}{message.title}", 300), "size": "Medium",
+        {"type": "TextBlock", "text": trim(titled(message), 300), "size": "Medium",
          "weight": "Bolder", "color": color, "wrap": True},
     ]
     if message.text:

@@ -1,8 +1,10 @@
 """Generic outgoing webhook: a signed JSON POST per notification.
 
-Body: ``message.payload`` plus ``event``, ``key``, ``title``, ``severity``,
-``incident_id`` and ``url`` (these win over payload keys of the same name), as compact
-UTF-8 JSON. Headers:
+Body: ``message.payload`` (from delivery: ``incident``, with ``resolution`` once resolved,
+and ``recipient``, the username of the person paged or null) plus ``event``, ``key``,
+``title``, ``severity``, ``incident_id`` and ``url`` (these win over payload keys of the
+same name), as compact UTF-8 JSON. A page to a person's webhook contact method arrives with
+that URL as the channel's ``url``. Headers:
 
 * ``X-Vigil-Event``: the event (triggered, acknowledged, resolved, ...);
 * ``X-Vigil-Key``: the idempotency key; a retried delivery repeats it, so receivers
