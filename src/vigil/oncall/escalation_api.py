@@ -1,8 +1,10 @@
-"""Escalation policies (CRUD), an incident's escalation (view, escalate now, reassign) and
-direct paging of a person, team or schedule without an alert."""
+"""Escalation policies (CRUD), an incident's escalation (view, escalate now, reassign to
+a policy, a person or a schedule) and direct paging of a person, team or schedule without
+an alert. The view (``escalation_view``) is the same as the incident page shows."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Response
@@ -16,7 +18,7 @@ from vigil.context import Context, get_context
 from vigil.errors import Conflict, InvalidInput
 from vigil.incidents import manage
 from vigil.incidents.service import get_incident
-from vigil.oncall import engine
+from vigil.oncall import engine, escalation_view
 from vigil.oncall import escalation as esc
 from vigil.oncall import escalation_service as svc
 from vigil.oncall.models import Escalation
@@ -83,18 +85,10 @@ async def delete_policy(policy_id: int, who: Principal = Depends(admin),
     return Response(status_code=204)
 
 
-def _view(row: Escalation | None) -> dict[str, Any]:
-    if row is None:
-        return {"policy": None, "status": "none", "next_at": None, "state": None}
-    return {"policy": row.policy, "status": row.status, "next_at": row.next_at,
-            "state": row.state, "inline": row.inline_policy is not None}
-
-
 def _row(ctx: Context, who: Principal, incident_id: int) -> dict[str, Any]:
     with ctx.db.read() as s:
-        get_incident(s, tenant_id=who.tenant_id, incident_id=incident_id)
-        return _view(s.scalars(select(Escalation).where(
-            Escalation.incident_id == incident_id)).first())
+        inc = get_incident(s, tenant_id=who.tenant_id, incident_id=incident_id)
+        return escalation_view.load(s, inc)
 
 
 @router.get("/api/v1/incidents/{incident_id}/escalation")
@@ -130,31 +124,69 @@ async def escalate_now(incident_id: int, who: Principal = Depends(responder),
 
 
 class Reassign(BaseModel):
+    """Exactly one of: another escalation policy, a person, or a schedule."""
+
     model_config = ConfigDict(extra="forbid")
 
-    policy: str = Field(min_length=1, max_length=200)
+    policy: str | None = Field(default=None, min_length=1, max_length=200)
+    user: str | None = Field(default=None, min_length=1, max_length=200)
+    schedule: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 @router.post("/api/v1/incidents/{incident_id}/reassign")
 async def reassign(incident_id: int, body: Reassign, who: Principal = Depends(responder),
                    ctx: Context = Depends(get_context)) -> dict[str, Any]:
-    """Restart the incident's escalation from the first step of ``policy``."""
+    """Restart the incident's escalation from the first step of ``policy``, or page
+    ``user`` or ``schedule`` now (a one-off policy of one step)."""
+    given = [(k, v) for k, v in body.model_dump().items() if v is not None]
+    if len(given) != 1:
+        raise InvalidInput("give exactly one of policy, user, schedule",
+                           field=given[1][0] if given else "policy")
+    kind, name = given[0]
+
     def run() -> dict[str, Any]:
         now = ctx.clock.now()
         with ctx.db.write() as s:
-            if svc.by_name(s, tenant_id=who.tenant_id, name=body.policy) is None:
-                raise InvalidInput(f"no escalation policy {body.policy!r}", field="policy")
+            if kind == "policy":
+                if svc.by_name(s, tenant_id=who.tenant_id, name=name) is None:
+                    raise InvalidInput(f"no escalation policy {name!r}", field="policy")
+            else:
+                svc.check_target(s, tenant_id=who.tenant_id, target={kind: name}, field=kind)
             inc = get_incident(s, tenant_id=who.tenant_id, incident_id=incident_id,
                                for_update=True)
             if inc.status not in ("firing", "acknowledged", "investigating"):
                 raise Conflict(f"cannot reassign an incident that is {inc.status}",
                                field="status")
-            inc.escalation_policy = body.policy
-            engine.start(s, inc, now, policy_name=body.policy)
+            old = s.scalars(select(Escalation).where(Escalation.incident_id == inc.id)
+                            .with_for_update()).first()
+            before = esc.EscalationState.from_dict(old.state) if old is not None else None
+            if kind == "policy":
+                inc.escalation_policy = name
+                row = engine.start(s, inc, now, policy_name=name)
+            else:
+                inline = {"name": f"INC-{inc.number} to {kind} {name}",
+                          "steps": [{"delay": 0, "targets": [{kind: name}]}]}
+                row = engine.start(s, inc, now, inline=inline)
+            if row is None:  # the policy's conditions do not hold: change nothing
+                raise Conflict(f"escalation policy {name!r} does not apply to this incident "
+                               "(see its conditions)", field=kind)
+            _after(row, before)
             s.flush()
             engine.fire(s, now, engine.PassResult())
         return _row(ctx, who, incident_id)
     return await run_in_threadpool(run)
+
+
+def _after(row: Escalation, before: esc.EscalationState | None) -> None:
+    """A restart by another policy is a new epoch of the same escalation: its pages get
+    new keys, so a person the old escalation paged at the same step is paged again rather
+    than taken for a repeat of the old page."""
+    if before is None:
+        return
+    state = esc.EscalationState.from_dict(row.state)
+    if state.epoch <= before.epoch:
+        state = replace(state, epoch=before.epoch + 1, fired=(*before.fired, *state.fired))
+        row.state = state.to_dict()
 
 
 class PageTarget(BaseModel):

@@ -1,5 +1,5 @@
 """Incident pages: the list (status tabs, filters, keyset pages, bulk actions, keyboard
-shortcuts, live rows) and one incident (header, actions, alerts, timeline).
+shortcuts, live rows) and one incident (header, escalation, actions, alerts, timeline).
 
 Pages only read; every change goes through the JSON API (``/api/v1/incidents/...``) from
 ``/static/incidents.js`` with the session cookie and the CSRF header, so the API's role
@@ -8,18 +8,22 @@ checks apply to the UI as they do to API keys."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from vigil.context import Context, get_context
 from vigil.errors import InvalidInput, NotFound
 from vigil.incidents import service
 from vigil.incidents.models import OPEN_STATUSES, Incident
+from vigil.oncall import escalation_view
+from vigil.oncall.models import EscalationPolicyRow, ScheduleRow, User
 from vigil.pipeline.event import SEVERITY_LABELS, Severity
 from vigil.web.render import Viewer, page, signed_in
 
@@ -198,6 +202,61 @@ def duration(start: datetime | None, end: datetime | None) -> str | None:
     return f"{sec}s"
 
 
+def relative(at: datetime | None, now: datetime) -> str:
+    """``in 4m 59s``, ``3m 0s ago``, ``now``."""
+    if at is None:
+        return "—"
+    if abs((at - now).total_seconds()) < 1:
+        return "now"
+    return f"in {duration(now, at)}" if at > now else f"{duration(at, now)} ago"
+
+
+#: How soon an incident page looks again while its escalation is about to change: pages
+#: being sent, an escalation about to start or a step just fired (the notifier starts
+#: escalations and plans pages within seconds), and just after the next step is due.
+REFRESH_PAGES = timedelta(seconds=5)
+REFRESH_SOON = timedelta(seconds=2)
+SOON_FOR = timedelta(seconds=30)
+REFRESH_AFTER_DUE = timedelta(seconds=1)
+REFRESH_MAX = timedelta(hours=6)
+
+
+def refresh_in(view: dict[str, Any], inc: Incident, now: datetime) -> int | None:
+    """Milliseconds until the page should reload its live sections, or None."""
+    waits: list[timedelta] = []
+    nxt = view["next_step"]
+    if nxt is not None:
+        waits.append(max(nxt["at"] - now, timedelta(0)) + REFRESH_AFTER_DUE)
+    if any(p["status"] in escalation_view.PAGES_UNDER_WAY for p in view["pages"]):
+        waits.append(REFRESH_PAGES)
+    if (view["status"] == "none" and view["policy"] and inc.status == "firing"
+            and not inc.candidate and not inc.pending
+            and now - inc.created_at < SOON_FOR):
+        waits.append(REFRESH_SOON)
+    step = view["step"]
+    if step is not None and now - step["fired_at"] < SOON_FOR:
+        waits.append(REFRESH_SOON)
+    if not waits:
+        return None
+    return int(min(min(waits), REFRESH_MAX).total_seconds() * 1000)
+
+
+#: The incident statuses whose escalation can be reassigned (as the API checks).
+REASSIGNABLE = ("firing", "acknowledged", "investigating")
+
+
+def reassign_choices(s: Session, tenant_id: int) -> dict[str, list[tuple[str, str]]]:
+    """What "Reassign" offers: (value, label) per policy, person and schedule."""
+    return {
+        "policies": [(n, n) for n in s.scalars(select(EscalationPolicyRow.name).where(
+            EscalationPolicyRow.tenant_id == tenant_id).order_by(EscalationPolicyRow.name))],
+        "users": [(u, f"{n} ({u})") for u, n in s.execute(select(User.username, User.name)
+                  .where(User.tenant_id == tenant_id).order_by(User.username))],
+        "schedules": [(n, n) for n in s.scalars(select(ScheduleRow.name).where(
+            ScheduleRow.tenant_id == tenant_id).order_by(ScheduleRow.name))],
+    }
+
+
 #: status -> the lifecycle buttons that make sense from it
 STATUS_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "firing": (("acknowledge", "Acknowledge"), ("investigate", "Investigate"),
@@ -214,11 +273,17 @@ async def incident_page(request: Request, incident_id: int,
                         timeline_before: int | None = Query(None, ge=1),
                         who: Viewer = Depends(signed_in()),
                         ctx: Context = Depends(get_context)) -> Response:
-    """The header, ``ALERTS_SHOWN`` alerts and the newest ``TIMELINE_SHOWN`` timeline
-    entries; ``alerts_before`` / ``timeline_before`` (ids) page back through the rest."""
+    """The header, the escalation (as ``GET /api/v1/incidents/{id}/escalation`` tells it),
+    ``ALERTS_SHOWN`` alerts and the newest ``TIMELINE_SHOWN`` timeline entries;
+    ``alerts_before`` / ``timeline_before`` (ids) page back through the rest."""
     def run() -> Response:
+        now = ctx.clock.now()
         with ctx.db.read() as s:
             inc = service.get_incident(s, tenant_id=who.tenant_id, incident_id=incident_id)
+            escalation = escalation_view.load(s, inc)
+            can_reassign = (who.can("responder") and inc.status in REASSIGNABLE
+                            and not inc.candidate and not inc.pending)
+            choices = reassign_choices(s, who.tenant_id) if can_reassign else None
             alerts = service.incident_alerts(s, incident_id=inc.id, limit=ALERTS_SHOWN + 1,
                                              before=alerts_before)
             more_alerts = len(alerts) > ALERTS_SHOWN
@@ -245,12 +310,13 @@ async def incident_page(request: Request, incident_id: int,
             done = inc.status in ("merged", "deleted")
             return page(
                 request, "incident.html", who, ctx, inc=inc, alerts=alerts, events=events,
-                paging=paging,
+                paging=paging, escalation=escalation, choices=choices, rel=relative,
+                refresh_ms=refresh_in(escalation, inc, now),
                 related=related, merged_into=merged_into, status_actions=actions,
                 done=done, severities=SEVERITIES, priorities=PRIORITIES,
                 severity=SEVERITY_LABELS.get(inc.severity, str(inc.severity)),
                 tta=duration(inc.created_at, inc.acknowledged_at),
                 ttr=duration(inc.created_at, inc.resolved_at),
-                open_for=None if inc.resolved_at else duration(inc.created_at, ctx.clock.now()))
+                open_for=None if inc.resolved_at else duration(inc.created_at, now))
     return await run_in_threadpool(run)
 

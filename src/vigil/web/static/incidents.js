@@ -220,11 +220,12 @@
       let doc;
       try {
         doc = new DOMParser().parseFromString(await getText(location.pathname + location.search), "text/html");
-      } catch (err) { return; }
+      } catch (err) { refreshLater(); return; }
       const now = $$("[data-live][id]").map((el) => el.id).join(" ");
       const next = $$("[data-live][id]", doc).map((el) => el.id).join(" ");
       if (now !== next) { location.reload(); return; }
       const checked = new Set($$("input.split-pick:checked").map((i) => i.value));
+      const reassignTo = $("#reassign-to")?.value;
       const focused = document.activeElement;
       const focusKey = focused && (focused.id ? `#${CSS.escape(focused.id)}`
         : focused.dataset && focused.dataset.action
@@ -234,11 +235,23 @@
         if (fresh) el.replaceWith(document.importNode(fresh, true));
       }
       $$("input.split-pick").forEach((i) => { i.checked = checked.has(i.value); });
+      const pick = $("#reassign-to");
+      if (pick && reassignTo && [...pick.options].some((o) => o.value === reassignTo)) pick.value = reassignTo;
       const nr = doc.getElementById("incident");
       if (nr) root.dataset.status = nr.dataset.status;
       if (focusKey && !document.body.contains(focused)) $(focusKey)?.focus();
+      refreshLater();
     }
     const soon = () => { clearTimeout(reloadTimer); reloadTimer = setTimeout(reloadSections, 250); };
+    // While the escalation is about to change (a step due, pages being sent), look again
+    // when the server says to.
+    let refreshTimer = null;
+    function refreshLater() {
+      clearTimeout(refreshTimer);
+      const ms = Number($("#incident-escalation")?.dataset.refreshIn || 0);
+      refreshTimer = ms > 0 ? setTimeout(reloadSections, Math.max(ms, 1000)) : null;
+    }
+    refreshLater();
 
     async function run(fn, done) {
       try {
@@ -300,6 +313,14 @@
         try { target = await lookup(input.value); } catch (err) { return; }
         if (await run(() => vigil.call("POST", api(id, "links"), {incident_id: target.id}),
                       `Linked INC-${target.number}`)) input.value = "";
+      },
+      reassign: async (form) => {
+        const value = $("#reassign-to", form).value;
+        const at = value.indexOf(":");
+        if (at < 1) { vigil.toast("Choose a policy, person or schedule first"); return; }
+        const kind = value.slice(0, at), name = value.slice(at + 1);
+        await run(() => vigil.call("POST", api(id, "reassign"), {[kind]: name}),
+                  `Reassigned to ${kind} ${name}`);
       },
       comment: async (form) => {
         const text = $("#comment-text", form);
