@@ -154,6 +154,23 @@ def test_acknowledging_cancels_pages_not_yet_sent(vigil: Harness,
     assert {d.status for d in deliveries(vigil) if d.channel_kind == "email"} == {"cancelled"}
 
 
+def test_a_reopened_incident_pages_again(vigil: Harness, smtp: tuple[Sink, int]) -> None:
+    """Each firing episode is a new round of escalation: its pages have keys of their own
+    and are not taken for the first episode's (they were dropped as duplicates)."""
+    sink, port = smtp
+    email_channel(vigil, port)
+    iid = setup(vigil)
+    tick(vigil.ctx)
+    assert run_once(vigil.ctx).counts["sent"] == 1
+    act(vigil, iid, "resolve")
+    tick(vigil.ctx)
+    vigil.clock.advance(minutes=1)
+    assert act(vigil, iid, "reopen").status_code == 200
+    assert tick(vigil.ctx).counts["escalations_started"] == 1
+    assert run_once(vigil.ctx).counts["sent"] == 1
+    assert [m["To"] for m in sink.messages] == ["alice@ex.com", "alice@ex.com"]
+
+
 def test_routing_rules_retry_with_backoff_then_dead_letter(vigil: Harness,
                                                            receiver: Receiver) -> None:
     channel(vigil, name="ops-hook", kind="webhook",

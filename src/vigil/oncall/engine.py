@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -217,6 +217,8 @@ def start(session: Session, inc: Incident, now: datetime, *, policy_name: str | 
         same = row.policy == name and row.inline_policy == inline
         if same and old.status is not esc.Status.RESOLVED:  # keeps round-robin positions
             state = esc.reassign(policy, old, now)
+        else:  # a new round: its pages must not be taken for the last round's (same keys)
+            state = replace(state, epoch=old.epoch + 1)
         row.policy, row.inline_policy = name, inline
         row.state, row.status = state.to_dict(), state.status.value
         row.next_at, row.updated_at = esc.next_due(state), now
