@@ -45,6 +45,7 @@ from vigil.oncall.shifts import (
     next_handoff,
     on_call_at,
     quality_report,
+    shadows,
 )
 from vigil.oncall.validation import parse_schedule
 
@@ -675,3 +676,65 @@ def test_replaces_only_on_replace_overrides() -> None:
 def test_validation_of_non_mapping_input() -> None:
     with pytest.raises(InvalidInput):
         parse_schedule(["not", "a", "schedule"])
+
+
+# Shadowing overrides: a day whose 16 hours have every set of alice, bob, carol and dave on
+# call (hour h: the users whose bit is set in h), and overrides of every kind over spans
+# that cover, overlap or miss one another.
+_SHADOW_USERS = ("alice", "bob", "carol", "dave")
+
+
+def _hour(h: int) -> datetime:
+    return u(2026, 3, 2, 0) + timedelta(hours=h)
+
+
+_EVERY_SET = Schedule("every set", ZUTC, (Layer("erin", Rotation(("erin",), wall(2026, 1, 1))),),
+                      temporary=(TemporarySchedule(_hour(0), _hour(16), tuple(
+                          Shift(user, _hour(h), _hour(h + 1)) for h in range(16)
+                          for bit, user in enumerate(_SHADOW_USERS) if h >> bit & 1)),))
+_KINDS = [(OverrideKind.ADD, "alice", None), (OverrideKind.ADD, "bob", None),
+          (OverrideKind.REMOVE, "alice", None), (OverrideKind.REMOVE, "bob", None),
+          (OverrideKind.REPLACE, "alice", None), (OverrideKind.REPLACE, "bob", None),
+          (OverrideKind.REPLACE, "bob", "alice"), (OverrideKind.REPLACE, "alice", "bob"),
+          (OverrideKind.REPLACE, "alice", "carol")]
+_OVERRIDES = [Override(kind, user, _hour(a), _hour(b), replaces=replaces)
+              for kind, user, replaces in _KINDS for a, b in ((0, 16), (0, 8), (4, 12), (8, 16))]
+
+
+def _covered(overrides: list[Override], start: datetime, end: datetime) -> list[Any]:
+    return coverage(Schedule("x", ZUTC, _EVERY_SET.layers, tuple(overrides),
+                             _EVERY_SET.temporary), start, end)
+
+
+def test_shadows_agree_with_how_overrides_apply() -> None:
+    """Where ``shadows`` says an override changes nothing, taking it away changes no
+    coverage; two overrides over the same whole day that it calls unrelated both matter."""
+    for a in _OVERRIDES:
+        for b in _OVERRIDES:
+            pair = [a, b]
+            found = shadows(pair)
+            if min(a.end, b.end) <= max(a.start, b.start):
+                assert found == []
+                continue
+            for shadow in found:
+                hidden = pair[shadow.hidden]
+                assert {shadow.hidden, shadow.by} == {0, 1}
+                lo, hi = (hidden.start, hidden.end) if shadow.full else (shadow.start,
+                                                                          shadow.end)
+                without = [pair[shadow.by]]
+                assert _covered(pair, lo, hi) == _covered(without, lo, hi), (a, b, shadow)
+                assert shadow.duplicate == (a == b)
+            if not found and a.start == b.start and a.end == b.end:
+                whole = (a.start, a.end)
+                assert _covered(pair, *whole) != _covered([a], *whole), (a, b)
+                assert _covered(pair, *whole) != _covered([b], *whole), (a, b)
+
+
+def test_shadows_only_involving_one_override() -> None:
+    day = (_hour(0), _hour(16))
+    overrides = [Override(OverrideKind.ADD, "alice", *day),
+                 Override(OverrideKind.ADD, "alice", *day),
+                 Override(OverrideKind.REPLACE, "bob", _hour(2), _hour(3))]
+    assert [(s.hidden, s.by, s.full) for s in shadows(overrides)] == [
+        (0, 1, True), (0, 2, False), (1, 2, False)]
+    assert [(s.hidden, s.by) for s in shadows(overrides, involving=1)] == [(0, 1), (1, 2)]

@@ -53,7 +53,7 @@ _USER_FIELDS = tuple(UserCreate.model_fields)
 _USER_DEFAULTS = {"time_zone": "UTC", "role": "responder"}
 
 
-def _defer(session: Session, check: Callable[[], None]) -> None:
+def defer(session: Session, check: Callable[[], None]) -> None:
     """Run ``check`` just before the session commits (an error there rolls everything
     back)."""
     pending: list[Callable[[], None]] | None = session.info.get(_PENDING)
@@ -186,7 +186,7 @@ def _apply_team(session: Session, tenant_id: int, body: Any, now: datetime) -> s
             svc.check_members(session, tenant_id, body.members)
         except InvalidInput as exc:
             raise InvalidInput(f"Team {body.name!r}: {exc.message}", field=exc.field) from None
-    _defer(session, check)
+    defer(session, check)
     team = svc.team_by_name(session, tenant_id, body.name)
     if team is None:
         svc.create_team(session, tenant_id=tenant_id, body=body, now=now, verify=False)
@@ -226,7 +226,7 @@ def _apply_service(session: Session, tenant_id: int, body: Any, now: datetime) -
         except InvalidInput as exc:
             raise InvalidInput(f"Service {body.name!r}: {exc.message}",
                                field=exc.field) from None
-    _defer(session, check)
+    defer(session, check)
     service = svc.service_by_name(session, tenant_id, body.name)
     if service is None:
         svc.create_service(session, tenant_id=tenant_id, body=body, now=now, verify=False)

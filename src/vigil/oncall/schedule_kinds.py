@@ -10,7 +10,10 @@ definition as the API takes it (see ``oncall.validation``)::
                    participants: [alice, bob, carol]}
 
 Applying matches by name. Overrides, temporary schedules and swaps that a document leaves
-out are kept as stored; the export writes them, so it round-trips.
+out are kept as stored; the export writes them, so it round-trips. Overrides that duplicate
+or fully shadow one another are refused when the documents are loaded. The users a
+schedule names may be defined by documents applied later in the same run: they are checked
+when the transaction commits, so an unknown user still changes nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vigil.configfiles import Kind, register
+from vigil.errors import Conflict, InvalidInput
 from vigil.oncall import schedules_service as svc
+from vigil.oncall.people_kinds import defer
 from vigil.oncall.validation import parse_schedule
 
 
@@ -41,11 +46,29 @@ def _data(body: Any) -> dict[str, Any]:
 
 
 def _check(body: Any) -> None:
-    parse_schedule(_data(body))
+    schedule = parse_schedule(_data(body))
+    try:
+        svc.override_warnings(schedule)
+    except Conflict as exc:  # the loader names the file and document of an InvalidInput
+        raise InvalidInput(exc.message, field=exc.field) from None
 
 
 def _apply(session: Session, tenant_id: int, body: Any, now: datetime) -> str:
-    return svc.apply_schedule(session, tenant_id=tenant_id, data=_data(body), now=now)
+    data = _data(body)
+    outcome = svc.apply_schedule(session, tenant_id=tenant_id, data=data, now=now)
+    name = str(data["name"]).strip()
+
+    def check() -> None:
+        row = svc.by_name(session, tenant_id=tenant_id, name=name)
+        if row is None:
+            return
+        try:
+            svc.check_schedule_users(session, tenant_id=tenant_id, schedule=svc.load(row))
+        except InvalidInput as exc:
+            raise InvalidInput(f"Schedule {name!r}: {exc.field}: {exc.message}",
+                               field=exc.field) from None
+    defer(session, check)
+    return outcome
 
 
 _ORDER = ("description", "time_zone", "layers", "overrides", "temporary", "swaps")

@@ -24,6 +24,8 @@ from vigil.oncall import shifts as q
 from vigil.oncall.ical import export_ics, import_ics
 from vigil.oncall.models import ScheduleRow, User
 from vigil.oncall.schedule import (
+    Override,
+    OverrideKind,
     Schedule,
     Shift,
     Swap,
@@ -111,9 +113,80 @@ def _check_users(session: Session, tenant_id: int, schedule: Schedule, prefix: s
             raise InvalidInput(f"no user named {user!r}", field=field)
 
 
+def check_schedule_users(session: Session, *, tenant_id: int, schedule: Schedule) -> None:
+    """InvalidInput naming the first field of ``schedule`` that names no user."""
+    _check_users(session, tenant_id, schedule)
+
+
+def describe_override(override: Override, index: int) -> str:
+    """``overrides[2] (replace alice by dave, 2026-03-05T08:00:00Z to ...)``."""
+    if override.kind is OverrideKind.REPLACE:
+        what = (f"replace {override.replaces} by {override.user}" if override.replaces
+                else f"replace everyone by {override.user}")
+    else:
+        what = f"{override.kind.value} {override.user}"
+    return f"overrides[{index}] ({what}, {iso(override.start)} to {iso(override.end)})"
+
+
+def _shadow_text(schedule: Schedule, shadow: q.Shadow, new: int | None) -> str:
+    """What ``shadow`` means, naming both overrides (``new``: the one being added, called
+    "this override")."""
+    def name(k: int) -> str:
+        return "this override" if k == new else describe_override(schedule.overrides[k], k)
+
+    hidden, by = name(shadow.hidden), name(shadow.by)
+    if shadow.duplicate:
+        return f"{by} duplicates {hidden}"
+    later = shadow.by > shadow.hidden
+    order, effect = ("later", "decides alone") if later else ("first",
+                                                               "leaves it nothing to change")
+    if shadow.full:
+        return (f"{hidden} changes nothing at all: {by} covers its whole interval and, "
+                f"coming {order}, {effect}")
+    return (f"{hidden} changes nothing from {iso(shadow.start)} to {iso(shadow.end)}: "
+            f"{by}, coming {order}, {effect} there")
+
+
+def _other(shadow: q.Shadow, new: int | None) -> int:
+    """The override a clash names in ``field``: not the one being added; in a definition,
+    the earlier one."""
+    if new is not None:
+        return shadow.by if shadow.hidden == new else shadow.hidden
+    return min(shadow.hidden, shadow.by)
+
+
+def override_warnings(schedule: Schedule, new: int | None = None) -> list[str]:
+    """Partial shadows among the overrides (only those with ``new``, if given), as text.
+    Raises Conflict (409) for a duplicate or full shadow, naming the other override in its
+    message and ``field``: one of the two would change nothing at all."""
+    warnings = []
+    for shadow in q.shadows(schedule.overrides, involving=new):
+        text = _shadow_text(schedule, shadow, new)
+        if not shadow.full:
+            warnings.append(text)
+            continue
+        other = _other(shadow, new)
+        hint = (f"; delete overrides[{shadow.hidden}] first if this override is meant to "
+                "take its place" if new is not None and shadow.hidden != new
+                and not shadow.duplicate else "")
+        o = schedule.overrides[other]
+        raise Conflict(text + hint, field=f"overrides[{other}]", details=[{
+            "field": f"overrides[{other}]", "index": other, "type": o.kind.value,
+            "user": o.user, "replaces": o.replaces, "start": iso(o.start),
+            "end": iso(o.end)}])
+    return warnings
+
+
+def stored_warnings(schedule: Schedule) -> list[str]:
+    """Every shadow among stored overrides, as text (full ones included: they may predate
+    the check)."""
+    return [_shadow_text(schedule, shadow, None) for shadow in q.shadows(schedule.overrides)]
+
+
 def validate(session: Session, *, tenant_id: int, data: Any,
              check_users: bool = True) -> tuple[dict[str, Any], Schedule]:
-    """The definition to store and the schedule it makes, or InvalidInput naming the field."""
+    """The definition to store and the schedule it makes, or InvalidInput naming the field
+    (Conflict for overrides that duplicate or fully shadow one another)."""
     definition = plain(data)
     if not isinstance(definition, dict):
         raise InvalidInput("expected a JSON object", field="body")
@@ -123,12 +196,17 @@ def validate(session: Session, *, tenant_id: int, data: Any,
     definition["name"] = schedule.name
     if check_users:
         _check_users(session, tenant_id, schedule)
+    override_warnings(schedule)
     return definition, schedule
 
 
 def _by_name(session: Session, tenant_id: int, name: str) -> ScheduleRow | None:
     return session.scalars(select(ScheduleRow).where(
         ScheduleRow.tenant_id == tenant_id, ScheduleRow.name == name)).first()
+
+
+def by_name(session: Session, *, tenant_id: int, name: str) -> ScheduleRow | None:
+    return _by_name(session, tenant_id, name)
 
 
 def get_schedule(session: Session, *, tenant_id: int, schedule_id: int,
@@ -187,7 +265,8 @@ def apply_schedule(session: Session, *, tenant_id: int, data: Any, now: datetime
 
     Overrides, temporary schedules and swaps that ``data`` leaves out are kept as stored
     (they are usually made through the API); ``overrides: []`` clears them. Users are not
-    checked: a configuration folder may create them after its schedules."""
+    checked here: a configuration folder may create them after its schedules, so
+    ``vigil apply`` checks them when it commits (``schedule_kinds``)."""
     definition, schedule = validate(session, tenant_id=tenant_id, data=data, check_users=False)
     existing = _by_name(session, tenant_id, schedule.name)
     if existing is None:
@@ -218,18 +297,26 @@ def read(row: ScheduleRow, *, now: datetime, base_url: str = "") -> dict[str, An
                         f"{row.ical_token}",
             "on_call_now": q.on_call_at(schedule, now),
             "next_handoff": handoff_dict(q.next_handoff(schedule, now)),
+            "warnings": stored_warnings(schedule),
             "created_at": iso(row.created_at), "updated_at": iso(row.updated_at)}
 
 
-def _save(session: Session, row: ScheduleRow, tenant_id: int, definition: dict[str, Any],
-          now: datetime, prefix: str) -> None:
-    """Store ``definition`` after checking it; errors under ``prefix`` (the item being
-    added) name the field relative to it."""
+def _checked(session: Session, tenant_id: int, definition: dict[str, Any],
+             prefix: str) -> Schedule:
+    """The schedule ``definition`` makes, its users checked; errors under ``prefix`` (the
+    item being added) name the field relative to it."""
     try:
         schedule = parse_schedule(definition)
         _check_users(session, tenant_id, schedule, prefix + ".")
     except InvalidInput as exc:
         raise _relative(exc, prefix) from None
+    return schedule
+
+
+def _save(session: Session, row: ScheduleRow, tenant_id: int, definition: dict[str, Any],
+          now: datetime, prefix: str) -> None:
+    """Store ``definition`` after checking it (see ``_checked``)."""
+    _checked(session, tenant_id, definition, prefix)
     row.definition, row.updated_at = definition, now
 
 
@@ -239,16 +326,21 @@ def _items(row: ScheduleRow, key: str) -> list[Any]:
 
 def add_override(session: Session, *, tenant_id: int, schedule_id: int, data: Any,
                  now: datetime) -> dict[str, Any]:
-    """Append ``{type, user, replaces?, start, end}``; returns it with its ``index``."""
+    """Append ``{type, user, replaces?, start, end}``; returns it with its ``index`` and
+    ``warnings`` (the overrides it partly shadows or is shadowed by). One that duplicates
+    another, or shadows it or is shadowed by it over a whole interval, is a Conflict naming
+    the other (``shifts.shadows`` says what shadowing is)."""
     row = get_schedule(session, tenant_id=tenant_id, schedule_id=schedule_id, lock=True)
     item = plain(data)
     if not isinstance(item, dict):
         raise InvalidInput("expected a JSON object", field="body")
     overrides = [*_items(row, "overrides"), item]
     index = len(overrides) - 1
-    _save(session, row, tenant_id, {**row.definition, "overrides": overrides}, now,
-          f"overrides[{index}]")
-    return {"index": index, **item}
+    definition = {**row.definition, "overrides": overrides}
+    schedule = _checked(session, tenant_id, definition, f"overrides[{index}]")
+    warnings = override_warnings(schedule, new=index)
+    row.definition, row.updated_at = definition, now
+    return {"index": index, **item, "warnings": warnings}
 
 
 def remove_override(session: Session, *, tenant_id: int, schedule_id: int, index: int,
