@@ -21,9 +21,10 @@ from vigil.incidents.service import get_incident
 from vigil.oncall import engine, escalation_view
 from vigil.oncall import escalation as esc
 from vigil.oncall import escalation_service as svc
+from vigil.oncall.bodies import JsonObjectRoute
 from vigil.oncall.models import Escalation
 
-router = APIRouter(tags=["escalation"])
+router = APIRouter(tags=["escalation"], route_class=JsonObjectRoute)
 _POLICIES = "/api/v1/escalation-policies"
 _EXAMPLE = {"name": "critical-firing",
             "conditions": {"severities": ["critical"], "statuses": ["firing"]},

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.errors import Conflict, InvalidInput, NotFound
+from vigil.oncall.escalation import Policy, TargetKind
 from vigil.oncall.escalation_parse import parse_policy
 from vigil.oncall.models import EscalationPolicyRow, ScheduleRow, Service, Team, User
 
@@ -48,14 +49,36 @@ def check_target(session: Session, *, tenant_id: int, target: dict[str, Any],
             raise InvalidInput(f"{field}: no {kind} {name!r}", field=field)
 
 
+def check_targets(session: Session, *, tenant_id: int, policy: Policy,
+                  data: dict[str, Any]) -> None:
+    """Every user (user targets and round-robin users), team and schedule ``policy`` names
+    must exist: InvalidInput naming the field, ``steps[0].targets[1]`` or, for a round
+    robin's user, ``steps[0].targets[1].users[2]`` (``.round_robin[2]`` in the shorthand).
+    ``data`` is the dict ``policy`` was parsed from."""
+    users: set[str] | None = None
+    for i, (step, raw_step) in enumerate(zip(policy.steps, data["steps"], strict=True)):
+        for j, (target, raw) in enumerate(zip(step.targets, raw_step["targets"],
+                                              strict=True)):
+            field = f"steps[{i}].targets[{j}]"
+            if target.kind is TargetKind.ROUND_ROBIN:
+                if users is None:
+                    users = set(session.scalars(select(User.username).where(
+                        User.tenant_id == tenant_id)))
+                key = "users" if "type" in raw else TargetKind.ROUND_ROBIN.value
+                for k, user in enumerate(target.users):
+                    if user not in users:
+                        raise InvalidInput(f"{field}.{key}[{k}]: no user {user!r}",
+                                           field=f"{field}.{key}[{k}]")
+            elif target.kind in (TargetKind.USER, TargetKind.TEAM, TargetKind.SCHEDULE):
+                check_target(session, tenant_id=tenant_id, target={target.kind.value: target.id},
+                             field=field)
+
+
 def upsert(session: Session, *, tenant_id: int, data: dict[str, Any], now: datetime,
            policy_id: int | None = None, create_only: bool = False
            ) -> tuple[EscalationPolicyRow, str]:
     policy = parse_policy(data)  # 422 naming the field
-    for i, step in enumerate(data.get("steps") or []):
-        for j, target in enumerate(step.get("targets") or []):
-            check_target(session, tenant_id=tenant_id, target=target,
-                         field=f"steps[{i}].targets[{j}]")
+    check_targets(session, tenant_id=tenant_id, policy=policy, data=data)
     existing = (get(session, tenant_id=tenant_id, policy_id=policy_id) if policy_id is not None
                 else by_name(session, tenant_id=tenant_id, name=policy.name))
     if existing is not None and create_only:

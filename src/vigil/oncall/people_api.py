@@ -11,6 +11,7 @@ from vigil.auth.deps import admin, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.oncall import people_service as svc
+from vigil.oncall.bodies import JsonObjectRoute
 from vigil.oncall.people_schemas import (
     ContactMethodCreate,
     ContactMethodRead,
@@ -28,7 +29,7 @@ from vigil.oncall.people_schemas import (
     UserUpdate,
 )
 
-router = APIRouter(tags=["people"])
+router = APIRouter(tags=["people"], route_class=JsonObjectRoute)
 _USERS = "/api/v1/users"
 _USER = _USERS + "/{user_id}"
 _TEAMS = "/api/v1/teams"

@@ -13,11 +13,12 @@ from starlette.concurrency import run_in_threadpool
 from vigil.auth.deps import admin, responder, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
-from vigil.errors import InvalidInput
+from vigil.errors import InvalidInput, MalformedBody
 from vigil.oncall import schedules_service as svc
 from vigil.oncall import shifts as q
+from vigil.oncall.bodies import JsonObjectRoute
 
-router = APIRouter(tags=["on-call schedules"])
+router = APIRouter(tags=["on-call schedules"], route_class=JsonObjectRoute)
 _BASE = "/api/v1/schedules"
 _ONE = _BASE + "/{schedule_id}"
 _CALENDAR = "text/calendar; charset=utf-8"
@@ -209,11 +210,16 @@ async def import_calendar(schedule_id: int, request: Request, who: Principal = D
     raw = await request.body()
     ics: bytes | str = raw
     if "json" in request.headers.get("content-type", ""):
-        try:
+        if not raw.strip():
+            raise MalformedBody("the request body is empty; send {\"ics\": \"...\"}",
+                                field="body")
+        try:  # JsonObjectRoute has checked a JSON body already; this is the fallback
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            raise InvalidInput("the body is not valid JSON", field="body") from None
-        if not isinstance(data, dict) or not isinstance(data.get("ics"), str):
+            raise MalformedBody("the body is not valid JSON", field="body") from None
+        if not isinstance(data, dict):
+            raise MalformedBody("expected a JSON object", field="body")
+        if not isinstance(data.get("ics"), str):
             raise InvalidInput("expected {\"ics\": \"BEGIN:VCALENDAR...\"}", field="ics")
         ics = data["ics"]
     if not ics.strip():
