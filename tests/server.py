@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,14 +37,17 @@ class Server:
 
 
 def start_server(db_url: str, workdir: Path, *, port: int | None = None,
-                 timeout: float = 30.0) -> Server:
+                 timeout: float = 30.0, env: Mapping[str, str] | None = None) -> Server:
+    """``vigil serve`` on 127.0.0.1 (``port`` again to restart a node where it was);
+    ``env`` adds or overrides ``VIGIL_*`` settings. The log is appended to, so a restart
+    keeps what the first run printed (the first-run banner's keys)."""
     port = port or free_port()
     log = workdir / f"vigil-{port}.log"
-    env = {**os.environ, "VIGIL_DATABASE_URL": db_url, "VIGIL_PORT": str(port),
-           "VIGIL_HOST": "127.0.0.1", "VIGIL_LOG_LEVEL": "warning"}
-    with log.open("wb") as out:
+    environ = {**os.environ, "VIGIL_DATABASE_URL": db_url, "VIGIL_PORT": str(port),
+               "VIGIL_HOST": "127.0.0.1", "VIGIL_LOG_LEVEL": "warning", **(env or {})}
+    with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "vigil.cli", "serve"], cwd=workdir,
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+                                env=environ, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
