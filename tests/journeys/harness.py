@@ -399,7 +399,6 @@ class Node:
         assert self.server.api_key and self.server.integration_key, self.server.log.read_text()
         self.api_key: str = self.server.api_key
         self.integration_key: str = self.server.integration_key
-        self.kills = 0
 
     def _start(self) -> Server:
         return start_server(self.db_url, self.workdir, port=self.port, env=self.env)
@@ -410,13 +409,15 @@ class Node:
 
     def kill9(self) -> None:
         self.server.kill(signal.SIGKILL)
-        self.kills += 1
 
     def restart(self) -> None:
         self.server = self._start()
 
     def stop(self) -> None:
-        self.server.kill(signal.SIGTERM)
+        try:
+            self.server.kill(signal.SIGTERM)
+        except subprocess.TimeoutExpired:  # (it waits for sends under way, up to 30 s)
+            self.server.kill(signal.SIGKILL)
 
     def log(self) -> str:
         return self.server.log.read_text(errors="replace")
