@@ -444,6 +444,30 @@ def test_alertmanager_service_and_environment_fallbacks() -> None:
     assert ev.links == [{"href": "https://d/x", "text": "Dashboard"}]
 
 
+@pytest.mark.parametrize(("parse", "name", "version", "other"), [
+    (alertmanager.parse, "alertmanager/firing_group.json", "4", "5"),
+    (grafana.parse, "grafana/firing.json", "1", "4"),
+])
+@pytest.mark.parametrize("bad", ["other", 4, "", {"v": 1}])
+def test_a_payload_version_other_than_the_one_known_is_422_naming_version(
+        parse: Any, name: str, version: str, other: str, bad: Any) -> None:
+    payload = load(*name.split("/"))
+    assert payload["version"] == version  # the captured payload's own
+    assert parse(copy.deepcopy(payload), {})
+    payload["version"] = other if bad == "other" else bad
+    with pytest.raises(InvalidInput) as info:
+        parse(payload, {})
+    assert info.value.field == "version"
+    assert info.value.status_code == 422
+    assert f"Vigil reads version {version!r}" in info.value.message
+    for absent in (None, ...):  # null, or no version at all, is read as the known one
+        if absent is None:
+            payload["version"] = None
+        else:
+            del payload["version"]
+        assert parse(copy.deepcopy(payload), {})
+
+
 def test_alertmanager_without_alertname_uses_summary_then_alert() -> None:
     payload = {"alerts": [{"status": "firing", "labels": {"a": "b"},
                            "annotations": {"summary": "S"}},
@@ -502,6 +526,7 @@ def test_grafana_empty_dashboard_and_panel_urls_give_no_links() -> None:
 def test_grafana_parses_alertmanager_shaped_payloads_too() -> None:
     payload = load("alertmanager", "firing_group.json")
     am = alertmanager.parse(payload, {})
+    del payload["version"]  # (Alertmanager's "4" is not a Grafana version)
     gf = grafana.parse(payload, {})
     assert [(e.name, e.labels, e.action) for e in gf] == [(e.name, e.labels, e.action) for e in am]
     assert all(e.source == "grafana" for e in gf)
@@ -583,14 +608,22 @@ def test_pagerduty_custom_details_service_and_environment() -> None:
     assert (ev.service, ev.environment) == ("checkout", "prod")
 
 
-def test_pagerduty_trigger_without_dedup_key_gets_a_stable_derived_key() -> None:
+def test_pagerduty_trigger_without_dedup_key_gets_a_key_of_its_own() -> None:
+    """As PagerDuty: a trigger without a key is a new alert under a new key (32 hex digits),
+    not one keyed by its content."""
     payload = load("pagerduty", "trigger.json")
     del payload["dedup_key"]
     a, b = pd(copy.deepcopy(payload)), pd(copy.deepcopy(payload))
-    assert a.dedup_key is not None and a.dedup_key.startswith("vigil-")
-    assert a.dedup_key == b.dedup_key
-    payload["payload"]["summary"] = "something else"
-    assert pd(payload).dedup_key != a.dedup_key
+    for ev in (a, b):
+        assert ev.dedup_key is not None and len(ev.dedup_key) == 32
+        int(ev.dedup_key, 16)
+    assert a.dedup_key != b.dedup_key
+    assert fingerprint(a, integration_id=1) != fingerprint(b, integration_id=1)
+    made = pagerduty.to_alert_event(pagerduty.parse_event(payload), payload,
+                                    new_key=lambda: "given")
+    assert made.dedup_key == "given"
+    payload["dedup_key"] = "theirs"  # a key the sender gives is kept
+    assert pd(payload).dedup_key == "theirs"
 
 
 def test_pagerduty_resolve_with_payload_is_accepted() -> None:

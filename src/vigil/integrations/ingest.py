@@ -106,8 +106,11 @@ async def ingest_body(request: Request, kind: str, token: str | None) -> Respons
 
 
 @router.post("/api/v1/ingest/{kind}", status_code=202, response_model=IngestResponse)
+@router.post("/api/v1/ingest/{kind}/", status_code=202, response_model=IngestResponse,
+             include_in_schema=False)
 async def ingest(kind: str, request: Request) -> Response:
-    """Send alerts. The integration key goes in ``?token=`` or ``Authorization: Bearer``."""
+    """Send alerts. The integration key goes in ``?token=`` or ``Authorization: Bearer``
+    (without one, 401 naming ``token``)."""
     return await ingest_body(request, kind, None)
 
 

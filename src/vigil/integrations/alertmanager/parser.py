@@ -2,7 +2,10 @@
 
 One event per ``alerts[]`` entry. The identity is the alert's full label set (the same
 data Alertmanager's own ``fingerprint`` hashes, here with SHA-256), so an HA pair of
-Alertmanagers, or a group re-sent every ``group_interval``, dedups to one alert.
+Alertmanagers, or a group re-sent every ``group_interval``, dedups to one alert; with its
+``startsAt``, which tells a re-sent old notification from the alert firing anew (see
+``pipeline.dedup``). A payload of another ``version`` is refused (422 naming it); one
+without a version is read as version 4.
 """
 
 from __future__ import annotations
@@ -18,6 +21,17 @@ from vigil.integrations.base import UTCTime, invalid_from, link, optional_time, 
 from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
 LabelMap = dict[str, str]
+
+#: The webhook payload version Vigil reads.
+VERSION = "4"
+
+
+def check_version(version: object, expected: str, sender: str) -> None:
+    """A payload's ``version``: absent (or null) is accepted, any other than ``expected``
+    is a 422 naming it (a format Vigil does not know is not guessed at)."""
+    if version is not None and version != expected:
+        raise InvalidInput(f"version: {sender} webhook payload version {version!r} is not "
+                           f"supported; Vigil reads version {expected!r}", field="version")
 
 
 class AMAlert(BaseModel):
@@ -72,7 +86,7 @@ class _Alert(TypedDict):
 
 
 class _Payload(TypedDict):
-    version: NotRequired[str | None]
+    version: NotRequired[object]  # checked in ``parse``, for a message that names it
     groupKey: NotRequired[str | None]
     status: NotRequired[str | None]
     receiver: NotRequired[str | None]
@@ -114,6 +128,7 @@ def parse(payload: Any, config: dict[str, Any]) -> list[AlertEvent]:
         body = _PAYLOAD.validate_python(payload)
     except ValidationError as exc:
         raise invalid_from(exc) from None
+    check_version(body.get("version"), VERSION, "Alertmanager")
     raws = payload["alerts"]
     return [
         _event(a["status"], a["labels"], a.get("annotations") or {},
@@ -137,4 +152,4 @@ def _utc(value: datetime | None, i: int, name: str) -> datetime | None:
                            field=field) from None
 
 
-__all__ = ["AMAlert", "AMPayload", "event_from_alert", "parse", "str_map"]
+__all__ = ["AMAlert", "AMPayload", "check_version", "event_from_alert", "parse", "str_map"]

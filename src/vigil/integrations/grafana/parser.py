@@ -2,6 +2,7 @@
 
 The same shape as Alertmanager's, plus ``state``, ``title``, ``message`` and per-alert
 ``values``, ``valueString``, ``dashboardURL``, ``panelURL``, ``silenceURL``, ``imageURL``.
+A payload of another ``version`` is refused (422 naming it); one without is read as 1.
 """
 
 from __future__ import annotations
@@ -10,9 +11,17 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError
 
-from vigil.integrations.alertmanager.parser import AMAlert, AMPayload, event_from_alert
+from vigil.integrations.alertmanager.parser import (
+    AMAlert,
+    AMPayload,
+    check_version,
+    event_from_alert,
+)
 from vigil.integrations.base import invalid_from, link
 from vigil.pipeline.event import AlertEvent
+
+#: The webhook payload version Vigil reads.
+VERSION = "1"
 
 
 class GrafanaAlert(AMAlert):
@@ -27,6 +36,7 @@ class GrafanaAlert(AMAlert):
 
 
 class GrafanaPayload(AMPayload):
+    version: object = None  # type: ignore[assignment]  # checked in ``parse``
     state: str | None = None
     title: str | None = None
     message: str | None = None
@@ -39,6 +49,7 @@ def parse(payload: Any, config: dict[str, Any]) -> list[AlertEvent]:
         body = GrafanaPayload.model_validate(payload)
     except ValidationError as exc:
         raise invalid_from(exc) from None
+    check_version(body.version, VERSION, "Grafana")
     raws = payload["alerts"]
     events = []
     for i, a in enumerate(body.alerts):

@@ -1,18 +1,21 @@
 """PagerDuty Events API v2 (``POST /v2/enqueue``): trigger, acknowledge, resolve.
 
 Any tool that can page PagerDuty can page Vigil by changing only the URL. The identity is
-the event's ``dedup_key``; a trigger without one is keyed by what it says (source,
-component, group, class, summary) and that fingerprint is handed back as its dedup_key.
+the event's ``dedup_key``; a trigger without one gets a key of its own, as PagerDuty mints
+one (32 hex digits), handed back in the answer for acknowledge and resolve: two triggers
+without a key are two alerts, however alike.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.errors import InvalidInput
-from vigil.integrations.base import UTCTime, derived_key, invalid_from, optional_time, str_map, text
+from vigil.integrations.base import UTCTime, invalid_from, optional_time, str_map, text
 from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
 _SEVERITY = {"critical": "critical", "error": "high", "warning": "warning", "info": "info"}
@@ -69,7 +72,13 @@ def parse_event(payload: Any) -> PDEvent:
     return event
 
 
-def to_alert_event(ev: PDEvent, raw: dict[str, Any]) -> AlertEvent:
+def new_dedup_key() -> str:
+    """A fresh key for a trigger that brings none, shaped like PagerDuty's."""
+    return uuid.uuid4().hex
+
+
+def to_alert_event(ev: PDEvent, raw: dict[str, Any], *,
+                   new_key: Callable[[], str] = new_dedup_key) -> AlertEvent:
     action = Action(ev.event_action)
     if ev.payload is None:
         return AlertEvent(action=action, source="pagerduty", name=ev.dedup_key or "",
@@ -82,9 +91,8 @@ def to_alert_event(ev: PDEvent, raw: dict[str, Any]) -> AlertEvent:
     for key, value in (("component", p.component), ("group", p.group), ("class", p.class_)):
         if value:
             labels[key] = value
-    # PagerDuty would mint a random key; Vigil keys the event by what it says, so the same
-    # problem sent twice is one alert, and hands that key back for acknowledge/resolve.
-    dedup_key = ev.dedup_key or derived_key(labels, p.summary)
+    # As PagerDuty: without a key, each trigger is an alert of its own under a new key.
+    dedup_key = ev.dedup_key or new_key()
     ann = str_map(details)
     links = [{"href": link.href, "text": link.text or link.href} for link in ev.links]
     links += [{"href": img.href or img.src, "text": img.alt or "Image"} for img in ev.images]
