@@ -160,7 +160,8 @@ def test_severity_label_is_part_of_the_identity_as_in_alertmanager() -> None:
 
 def test_without_alert_events_the_decisions_are_the_same_and_no_outbox() -> None:
     batch = [sub(ev(starts_at=T0)), sub(ev(starts_at=T0 + timedelta(minutes=1))),
-             sub(ev("acknowledge")), sub(ev("resolve")), sub(ev(starts_at=T0))]
+             sub(ev("acknowledge")), sub(ev("resolve")),
+             sub(ev(starts_at=T0 + timedelta(minutes=2)))]
     full, bare = decide([], batch, NOW), decide([], batch, NOW, outbox=False)
     assert [o.topic for o in full.outbox] == ["alert.created", "alert.repeated",
                                               "alert.acknowledged", "alert.resolved",
@@ -169,3 +170,77 @@ def test_without_alert_events_the_decisions_are_the_same_and_no_outbox() -> None
     assert [(a and a.status, o) for a, o in bare.outcomes] == [
         (a and a.status, o) for a, o in full.outcomes]
     assert len(bare.new) == len(full.new) == 2 and len(bare.history) == 5
+
+
+# --- Alertmanager identity: fingerprint and startsAt ---------------------------------------
+
+
+def resolved_alert(*, starts_at: datetime = T0, resolved_by: str = "alertmanager",
+                   source: str = "alertmanager", tenant: int = 1) -> AlertState:
+    """The latest resolved alert of ``ev()``'s fingerprint, as the store loads it."""
+    alert = decide([], [sub(ev(starts_at=starts_at), tenant=tenant)], T0).new[0]
+    alert.id, alert.incident_id = 9, 70
+    alert.source = source
+    alert.status, alert.resolved_at, alert.resolved_by = "resolved", T0, resolved_by
+    alert.ends_at = T0
+    return alert
+
+
+def last(alert: AlertState) -> dict[tuple[int, str], AlertState]:
+    return {(alert.tenant_id, alert.fingerprint): alert}
+
+
+@pytest.mark.parametrize("late", [timedelta(0), timedelta(minutes=-5)])
+def test_stale_resend_of_a_resolved_alert_opens_nothing(late: timedelta) -> None:
+    """An HA peer's (or a group's) re-send of the firing notification of an alert that has
+    resolved since: the same startsAt (or an older one) is that alert, not a new one."""
+    old = resolved_alert()
+    d = decide([], [sub(ev(starts_at=T0 + late))], NOW, {0: "silence:1"}, resolved=last(old))
+    assert d.new == [] and d.changed == {} and d.outbox == []
+    assert d.outcomes == [(old, Outcome.IGNORED)]
+    (h,) = d.history
+    assert (h.alert, h.outcome) == (old, Outcome.IGNORED)  # kept in its history
+    assert (old.status, old.occurrences, old.last_received_at) == ("resolved", 1, T0)
+
+
+def test_firing_with_a_new_start_after_resolve_opens_a_new_alert() -> None:
+    old = resolved_alert()
+    later = T0 + timedelta(minutes=10)
+    d = decide([], [sub(ev(starts_at=later))], NOW, resolved=last(old))
+    assert [o for _, o in d.outcomes] == [Outcome.CREATED]
+    assert d.new[0].starts_at == later and d.new[0] is not old
+
+
+def test_resend_of_an_alert_a_person_resolved_while_it_fired_opens_a_new_alert() -> None:
+    """The source never said it ended: still firing there, it is an alert again."""
+    old = resolved_alert(resolved_by="user:alice")
+    d = decide([], [sub(ev(starts_at=T0))], NOW, resolved=last(old))
+    assert [o for _, o in d.outcomes] == [Outcome.CREATED]
+    # ... but a notification older than it is still stale
+    d = decide([], [sub(ev(starts_at=T0 - timedelta(minutes=1)))], NOW, resolved=last(old))
+    assert [o for _, o in d.outcomes] == [Outcome.IGNORED]
+
+
+@pytest.mark.parametrize("source", ["pagerduty", "generic", "opsgenie", "api"])
+def test_sources_without_startsat_identity_always_open_a_new_alert(source: str) -> None:
+    old = resolved_alert(source=source, resolved_by=source)
+    event = ev(starts_at=T0)
+    event.source = source
+    d = decide([], [sub(event)], NOW, resolved=last(old))
+    assert [o for _, o in d.outcomes] == [Outcome.CREATED]
+
+
+def test_stale_resend_after_a_resolve_in_the_same_batch_is_ignored() -> None:
+    batch = [sub(ev(starts_at=T0)), sub(ev("resolve", starts_at=T0)), sub(ev(starts_at=T0)),
+             sub(ev(starts_at=T0 + timedelta(minutes=1)))]
+    d = decide([], batch, NOW)
+    first = d.new[0]
+    assert [(a, o) for a, o in d.outcomes][:3] == [
+        (first, Outcome.CREATED), (first, Outcome.RESOLVED), (first, Outcome.IGNORED)]
+    assert d.outcomes[3][1] is Outcome.CREATED and len(d.new) == 2
+
+
+def test_the_latest_resolved_alert_only_counts_for_its_tenant() -> None:
+    old = resolved_alert(tenant=2)
+    d = decide([], [sub(ev(starts_at=T0), tenant=1)], NOW, resolved=last(old))
+    assert [o for _, o in d.outcomes] == [Outcome.CREATED]

@@ -127,19 +127,34 @@ def test_pagerduty_events_v2_trigger_acknowledge_resolve(vigil: Harness) -> None
                                  "info": "info"}[trigger["payload"]["severity"]]
 
 
-def test_pagerduty_trigger_without_dedup_key_gets_one_back_that_resolves_it(
+def test_pagerduty_triggers_without_dedup_key_are_alerts_of_their_own(
     vigil: Harness,
 ) -> None:
+    """As PagerDuty: each trigger without a key gets a new one, handed back in its answer
+    (PagerDuty's shape), so two identical triggers are two alerts."""
     ev = {"routing_key": vigil.keys["pagerduty"], "event_action": "trigger",
           "payload": {"summary": "disk full on db-1", "source": "db-1", "severity": "error"}}
-    key1 = vigil.client.post("/api/v1/ingest/pagerduty/v2/enqueue", json=ev).json()["dedup_key"]
-    key2 = vigil.client.post("/v2/enqueue", json=ev).json()["dedup_key"]
-    assert key1 == key2
-    (alert,) = vigil.alerts()
-    assert alert["occurrences"] == 2
-    vigil.client.post("/v2/enqueue", json={"routing_key": vigil.keys["pagerduty"],
-                                           "event_action": "resolve", "dedup_key": key1})
-    assert vigil.alerts()[0]["status"] == "resolved"
+    answers = [vigil.client.post("/api/v1/ingest/pagerduty/v2/enqueue", json=ev),
+               vigil.client.post("/v2/enqueue", json=ev)]
+    keys = []
+    for resp in answers:
+        assert resp.status_code == 202
+        body = resp.json()
+        assert set(body) == {"status", "message", "dedup_key"}
+        assert (body["status"], body["message"]) == ("success", "Event processed")
+        assert len(body["dedup_key"]) == 32
+        keys.append(body["dedup_key"])
+    assert keys[0] != keys[1]
+    alerts = vigil.alerts()
+    assert sorted(a["dedup_key"] for a in alerts) == sorted(keys)
+    assert [a["occurrences"] for a in alerts] == [1, 1]
+    done = vigil.client.post("/v2/enqueue", json={"routing_key": vigil.keys["pagerduty"],
+                                                  "event_action": "resolve",
+                                                  "dedup_key": keys[0]})
+    assert done.json() == {"status": "success", "message": "Event processed",
+                           "dedup_key": keys[0]}
+    assert {a["dedup_key"]: a["status"] for a in vigil.alerts()} == {
+        keys[0]: "resolved", keys[1]: "firing"}
 
 
 def test_pagerduty_invalid_event_answers_in_pagerduty_format(vigil: Harness) -> None:
@@ -306,3 +321,127 @@ def test_json_nested_too_deeply_to_store_is_refused_not_a_poison_message(
     assert count(vigil, Alert) == 0  # nothing of it applied
     assert vigil.post_alertmanager(load("alertmanager", "firing_single.json")).status_code == 202
     assert count(vigil, Alert) == 1
+
+
+@pytest.mark.parametrize(("kind", "fixture", "other"), [
+    ("alertmanager", "firing_group.json", "3"), ("grafana", "firing.json", "4")])
+def test_a_webhook_payload_version_vigil_does_not_read_is_422_naming_version(
+    vigil: Harness, kind: str, fixture: str, other: str,
+) -> None:
+    payload = load(kind, fixture)
+    payload["version"] = other
+    resp = vigil.client.post(f"/api/v1/ingest/{kind}/{vigil.keys[kind]}", json=payload)
+    assert resp.status_code == 422, resp.text
+    error = resp.json()["error"]
+    assert error["field"] == "version" and repr(other) in error["message"]
+    assert count(vigil, Alert) == 0 and count(vigil, AlertEventRecord) == 0
+    del payload["version"]  # absent: read as the version Vigil knows
+    assert vigil.client.post(f"/api/v1/ingest/{kind}/{vigil.keys[kind]}",
+                             json=payload).status_code == 202
+
+
+@pytest.mark.parametrize("kind", ["alertmanager", "grafana", "generic"])
+def test_every_keyless_form_of_the_webhook_urls_is_401_naming_the_key(
+    vigil: Harness, kind: str,
+) -> None:
+    """Not a 307 to the URL without the slash, nor a 404: the sender is told what is
+    missing, whichever way its URL is written."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from starlette.types import Receive, Scope, Send
+
+    async def behind_fast_path(scope: Scope, receive: Receive, send: Send) -> None:
+        await FastAPI.__call__(vigil.client.app, scope, receive, send)  # type: ignore[arg-type]
+
+    payload = load("alertmanager", "firing_single.json")
+    del payload["version"]  # (read as each kind's own)
+    # The app's ingest fast path, and the framework's routes behind it (the same answers).
+    framework = TestClient(behind_fast_path)
+    for client in (vigil.client, framework):
+        for path, headers in [(f"/api/v1/ingest/{kind}", {}), (f"/api/v1/ingest/{kind}/", {}),
+                              (f"/api/v1/ingest/{kind}?token=", {}),
+                              (f"/api/v1/ingest/{kind}/?token=", {}),
+                              (f"/api/v1/ingest/{kind}", {"Authorization": "Bearer "}),
+                              (f"/api/v1/ingest/{kind}/", {"Authorization": "Basic eDp5"})]:
+            resp = client.post(path, json=payload, headers=headers, follow_redirects=False)
+            assert resp.status_code == 401, (path, headers, resp.status_code, resp.text)
+            error = resp.json()["error"]
+            assert error["field"] == "token"
+            assert error["message"].startswith("an integration key is required")
+            assert resp.headers["www-authenticate"] == "Bearer"
+    # ... and with the key, the trailing slash is no different
+    ok = vigil.client.post(f"/api/v1/ingest/{kind}/", json=payload,
+                           headers={"Authorization": f"Bearer {vigil.keys[kind]}"},
+                           follow_redirects=False)
+    assert ok.status_code == (202 if kind != "generic" else 422)  # (generic: no title)
+    assert count(vigil, Alert) == (1 if kind != "generic" else 0)
+
+
+def _incident_rows(h: Harness) -> list[tuple[int, str]]:
+    from vigil.incidents.models import Incident
+
+    with h.ctx.db.read() as s:
+        return [(i, st) for i, st in s.execute(select(Incident.id, Incident.status)
+                                                .order_by(Incident.id))]
+
+
+def _topics(h: Harness) -> list[str]:
+    with h.ctx.db.read() as s:
+        return list(s.scalars(select(OutboxEvent.topic).order_by(OutboxEvent.id)))
+
+
+@pytest.mark.parametrize("kind", ["alertmanager", "grafana"])
+def test_a_stale_resend_of_a_resolved_alert_opens_nothing_and_pages_nobody(
+    vigil: Harness, kind: str,
+) -> None:
+    """An HA Alertmanager peer (or a group re-send) delivering the old firing notification
+    after the alert resolved: Alertmanager's identity is fingerprint plus startsAt."""
+    firing = load("alertmanager", "cycling_firing.json")
+    resolved = load("alertmanager", "resolved.json")
+    if kind == "grafana":
+        for p in (firing, resolved):
+            p["version"] = "1"
+    url = f"/api/v1/ingest/{kind}/{vigil.keys[kind]}"
+    created = vigil.client.post(url, json=firing).json()["alerts"][0]
+    vigil.clock.advance(seconds=30)
+    assert vigil.client.post(url, json=resolved).json()["alerts"][0]["outcome"] == "resolved"
+    incidents, topics = _incident_rows(vigil), _topics(vigil)
+    assert [st for _, st in incidents] == ["resolved"]
+
+    for late in (5, 40 * 60):  # seconds: in, then past, the incident's reopen window
+        vigil.clock.advance(seconds=late)
+        stale = vigil.client.post(url, json=firing)
+        assert stale.status_code == 202
+        assert stale.json()["alerts"] == [{"id": created["id"], "fingerprint":
+                                           created["fingerprint"], "outcome": "ignored",
+                                           "status": "resolved"}]
+        (alert,) = vigil.alerts()
+        assert (alert["status"], alert["occurrences"]) == ("resolved", 1)
+        assert _incident_rows(vigil) == incidents  # nothing reopened, nothing new ...
+        assert _topics(vigil) == topics  # ... and nobody paged
+    detail = vigil.client.get(f"/api/v1/alerts/{created['id']}", headers=vigil.auth).json()
+    assert [e["outcome"] for e in detail["events"]] == [
+        "ignored", "ignored", "resolved", "created"]  # (newest first)
+
+    # An older instance's notification is stale too; a new startsAt is a new alert.
+    older = json.loads(json.dumps(firing))
+    older["alerts"][0]["startsAt"] = "2026-11-22T17:00:00Z"
+    assert vigil.client.post(url, json=older).json()["alerts"][0]["outcome"] == "ignored"
+    refire = json.loads(json.dumps(firing))
+    refire["alerts"][0]["startsAt"] = "2026-11-22T18:00:00Z"
+    again = vigil.client.post(url, json=refire).json()["alerts"][0]
+    assert again["outcome"] == "created" and again["id"] != created["id"]
+    assert [st for _, st in _incident_rows(vigil)] == ["resolved", "firing"]
+    # ... whose own re-send is a redelivery, as before
+    assert vigil.client.post(url, json=refire).json()["alerts"][0]["outcome"] == "redelivered"
+
+
+def test_a_resend_after_the_alert_was_resolved_by_hand_fires_again(vigil: Harness) -> None:
+    """A person resolving an alert that still fires at the source: Alertmanager's next
+    re-send (same startsAt) is an alert again, not a stale one."""
+    firing = load("alertmanager", "cycling_firing.json")
+    created = vigil.post_alertmanager(firing).json()["alerts"][0]
+    done = vigil.client.post(f"/api/v1/alerts/{created['id']}/resolve", headers=vigil.auth)
+    assert done.status_code == 200 and done.json()["status"] == "resolved"
+    again = vigil.post_alertmanager(firing).json()["alerts"][0]
+    assert again["outcome"] == "created" and again["id"] != created["id"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +16,7 @@ from vigil.clock import FakeClock
 from vigil.db import Database
 from vigil.errors import MalformedBody, Overloaded
 from vigil.metrics import Metrics
+from vigil.pipeline import store
 from vigil.pipeline.dedup import Outcome, Submission
 from vigil.pipeline.event import Action, AlertEvent
 from vigil.pipeline.fingerprint import fingerprint
@@ -235,3 +236,63 @@ def test_an_alert_resolved_and_firing_again_in_one_batch_is_two_alerts(db: Datab
         rows = s.execute(select(Alert.status, Alert.fingerprint).order_by(Alert.id)).all()
     assert [r.status for r in rows] == ["resolved", "firing"]
     assert rows[0].fingerprint == rows[1].fingerprint
+
+
+def am(i: int, action: Action = Action.TRIGGER, *, start: int | None = 0,
+       source: str = "alertmanager") -> Submission:
+    """An Alertmanager-style event of instance ``i`` whose startsAt is ``start`` minutes on."""
+    ev = AlertEvent(action=action, source=source, name=f"A{i}",
+                    labels={"alertname": "A", "instance": str(i)},
+                    starts_at=None if start is None
+                    else datetime(2026, 3, 1, tzinfo=UTC) + timedelta(minutes=start))
+    return Submission(1, None, fingerprint(ev, integration_id=0), ev)
+
+
+def test_the_latest_resolved_alert_is_loaded_only_for_triggers_that_need_it(
+        db: Database) -> None:
+    """``load_last_resolved``: per (tenant, fingerprint), the resolved alert that started
+    last, for Alertmanager/Grafana triggers that find no open alert, in one query through
+    its index, and no query at all when no trigger needs it."""
+
+    async def main() -> None:
+        runner = PipelineRunner(db, CLOCK, Metrics())
+        await runner.start()
+        for start in (10, 0):  # instance 1 fired and resolved twice (the latest id started
+            # first); 2 twice as well, and fires again
+            await runner.submit([am(1, start=start), am(2, start=start)])
+            await runner.submit([am(1, Action.RESOLVE), am(2, Action.RESOLVE)])
+        await runner.submit([am(2, start=20)])
+        await runner.stop()
+
+    asyncio.run(main())
+    statements: list[str] = []
+    with db.write_engine.begin() as conn:
+        raw = conn.connection.dbapi_connection
+        if db.dialect == "sqlite":
+            raw.set_trace_callback(statements.append)  # type: ignore[union-attr]
+        open_alerts = store.load_open(conn, [am(2)])
+        assert [a.starts_at.minute for a in open_alerts if a.starts_at] == [20]
+        found = store.load_last_resolved(conn, [
+            am(1, start=5), am(2, start=20), am(3), am(1, Action.RESOLVE),
+            am(1, source="pagerduty"), am(1, start=30)], open_alerts)
+        # Instance 1: its resolved alert that started last; 2 is open; 3 never was.
+        ((key, latest),) = found.items()
+        assert key == (1, am(1).fingerprint)
+        assert (latest.status, latest.starts_at) == ("resolved", am(1, start=10).event.starts_at)
+        if db.dialect == "sqlite":
+            assert len([s for s in statements if "r.status = 'resolved'" in s]) == 1
+            statements.clear()
+        for none_needed in ([am(2, start=20)], [am(1, source="generic")],
+                            [am(1, Action.RESOLVE)], [am(1, start=None)]):
+            assert store.load_last_resolved(conn, none_needed,
+                                            store.load_open(conn, none_needed)) == {}
+        if db.dialect == "sqlite":
+            assert not [s for s in statements if "r.status = 'resolved'" in s]
+            plan = raw.execute(  # type: ignore[union-attr]
+                "EXPLAIN QUERY PLAN SELECT " + store._LATEST_RESOLVED.format(t="1", f="'x'")
+            ).fetchall()
+        else:
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = conn.exec_driver_sql(
+                "EXPLAIN SELECT " + store._LATEST_RESOLVED.format(t="1", f="'x'")).fetchall()
+        assert "ix_alerts_resolved_fingerprint" in str(plan)

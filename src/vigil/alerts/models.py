@@ -24,6 +24,18 @@ class Alert(Base):
             sqlite_where=text("status != 'resolved'"),
             postgresql_where=text("status != 'resolved'"),
         ),
+        # An Alertmanager-style trigger that finds no open alert looks up the latest
+        # resolved one of its fingerprint (by startsAt), to tell a stale re-send from a
+        # new firing (pipeline/store.py ``load_last_resolved``).
+        Index(
+            "ix_alerts_resolved_fingerprint",
+            "tenant_id",
+            "fingerprint",
+            "starts_at",
+            "id",
+            sqlite_where=text("status = 'resolved'"),
+            postgresql_where=text("status = 'resolved'"),
+        ),
         Index("ix_alerts_tenant_last_received", "tenant_id", "last_received_at", "id"),
         Index("ix_alerts_tenant_status", "tenant_id", "status", "last_received_at"),
     )

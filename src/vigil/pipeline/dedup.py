@@ -3,7 +3,7 @@ decisions. No I/O; ``now`` is given."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -11,6 +11,11 @@ from typing import Any
 
 from vigil.pipeline.event import SEVERITY_LABELS, Action, AlertEvent
 from vigil.pipeline.fingerprint import FINGERPRINT_VERSION
+
+#: Sources whose notifications carry the alert's start (``startsAt``): for them the
+#: identity is the fingerprint *and* the start, so a late re-send of a firing notification
+#: of an alert that has since resolved is recognised as such (see ``decide``).
+STARTS_AT_SOURCES = frozenset({"alertmanager", "grafana"})
 
 
 class Outcome(StrEnum):
@@ -22,7 +27,9 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"  # an acknowledge of an already acknowledged alert
     SUPPRESSED = "suppressed"  # a new alert a silence covers: kept, but opens no incident
     UNSUPPRESSED = "unsuppressed"  # a suppressed alert firing again with no silence left
-    IGNORED = "ignored"  # acknowledge/resolve for no open alert
+    # Acknowledge/resolve for no open alert; or a trigger that is a stale re-send of a
+    # resolved alert (``stale``), recorded in that alert's history and changing nothing.
+    IGNORED = "ignored"
 
 
 @dataclass(slots=True)
@@ -135,17 +142,36 @@ def _payload(alert: AlertState, **extra: Any) -> dict[str, Any]:
     return body
 
 
+def stale(last: AlertState, ev: AlertEvent) -> bool:
+    """Whether a trigger that found no open alert re-sends a notification of ``last``, the
+    latest resolved alert of its fingerprint, rather than firing anew: only for sources
+    whose notifications carry their start, when it started before ``last`` did, or at the
+    same time if ``last`` was resolved by its source (the source said it ended; an alert
+    a person resolved while it still fired at the source is new again when re-sent)."""
+    start = ev.starts_at
+    if start is None or ev.source not in STARTS_AT_SOURCES or last.starts_at is None:
+        return False
+    return start < last.starts_at or (
+        start == last.starts_at and last.resolved_by == last.source)
+
+
 def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: datetime,
-           muted: dict[int, str] | None = None, *, outbox: bool = True) -> Decision:
+           muted: dict[int, str] | None = None, *, outbox: bool = True,
+           resolved: Mapping[tuple[int, str], AlertState] | None = None) -> Decision:
     """Apply ``batch`` in order to the open alerts it touches.
 
     Dedup is on (tenant, fingerprint) among unresolved alerts: a trigger joins the open
     alert, a trigger after resolve opens a new one. A re-sent notification with the same
     ``starts_at`` (Alertmanager re-sends whole groups) is a redelivery, not an occurrence.
+    ``resolved`` holds, for triggers that find no open alert, the latest resolved alert of
+    their fingerprint (``store.load_last_resolved``): a trigger that is a ``stale`` re-send
+    of it is ignored (kept in that alert's history; it opens nothing, pages nobody).
     ``outbox=False`` leaves out the alert-level outbox events (when nothing consumes them).
     """
     current = {(a.tenant_id, a.fingerprint): a for a in open_alerts}
     muted = muted or {}
+    # The latest resolved alert of a fingerprint: as loaded, or as this batch resolved it.
+    last_resolved = dict(resolved) if resolved else {}
     d = Decision()
 
     def emit(topic: str, alert: AlertState, **extra: Any) -> None:
@@ -161,6 +187,12 @@ def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: date
         ev = sub.event
         alert = current.get(key)
         if ev.action is Action.TRIGGER:
+            if alert is None and last_resolved and (
+                    last := last_resolved.get(key)) is not None and stale(last, ev):
+                # Nothing changes: the event is kept in the resolved alert's history.
+                d.history.append(HistoryEntry(sub, last, Outcome.IGNORED, now))
+                d.outcomes.append((last, Outcome.IGNORED))
+                continue
             if alert is None:
                 alert = _open(sub, now)
                 current[key] = alert
@@ -209,6 +241,7 @@ def decide(open_alerts: Iterable[AlertState], batch: list[Submission], now: date
             alert.ends_at = ev.ends_at or now
             alert.last_received_at = now
             del current[key]
+            last_resolved[key] = alert
             touch(alert)
             outcome = Outcome.RESOLVED
             emit("alert.resolved", alert)

@@ -70,9 +70,9 @@ def _settle(future: asyncio.Future[Any], value: Any, exc: BaseException | None) 
 def _lock_names(batch: list[Submission], routes: list[Route | None]) -> set[str]:
     """What two nodes must not decide at once: an alert (its fingerprint) and the incident
     group a trigger may open."""
-    names = {f"{s.tenant_id}:fp:{s.fingerprint}" for s in batch}
-    names.update(f"{s.tenant_id}:group:{r.key}" for s, r in zip(batch, routes, strict=True)
-                 if r is not None)
+    names = {store.fingerprint_lock(s.tenant_id, s.fingerprint) for s in batch}
+    names.update(store.group_lock(s.tenant_id, r.key)
+                 for s, r in zip(batch, routes, strict=True) if r is not None)
     return names
 
 
@@ -320,15 +320,17 @@ class PipelineRunner:
         if conn.dialect.name == "postgresql":  # SQLite: the write lock serializes
             store.lock_keys(conn, _lock_names(flat, routes))
         open_alerts = store.load_open(conn, flat)
+        resolved = store.load_last_resolved(conn, flat, open_alerts)
         muted, flaps = mutes(conn, self.muting, flat, open_alerts, now)
-        decision = decide(open_alerts, flat, now, muted, outbox=self.alert_events)
+        decision = decide(open_alerts, flat, now, muted, outbox=self.alert_events,
+                          resolved=resolved)
         assignments, _ = self.policies.rules(conn)
         incidents = correlate(incident_store.load_for_batch(conn, decision, now, routes,
                                                             cache),
                               decision.outcomes, now, routes=routes,
                               assignments=assignments)
         incident_store.write_new(conn, incidents)
-        store.write(conn, decision, alert_events=self.alert_events)
+        store.write(conn, decision, alert_events=self.alert_events, moved=incidents.moved)
         save_flaps(conn, flaps, now)
         incident_store.write_changes(conn, incidents)
         store.mark_received(conn, self._due_marks(flat), now)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Connection, Table, bindparam, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -18,7 +19,14 @@ from vigil.alerts.models import Alert, AlertEventRecord, AlertsPerHour
 from vigil.integrations.models import Integration
 from vigil.outbox.models import OutboxEvent
 from vigil.pipeline import bulk
-from vigil.pipeline.dedup import ALERT_COLUMNS, AlertState, Decision, Submission
+from vigil.pipeline.dedup import (
+    ALERT_COLUMNS,
+    STARTS_AT_SOURCES,
+    AlertState,
+    Decision,
+    Submission,
+)
+from vigil.pipeline.event import Action
 from vigil.pipeline.sqlarray import array, per_dialect
 
 _alerts = cast(Table, Alert.__table__)
@@ -33,6 +41,16 @@ _UPDATE_COLUMNS = (
     "labels", "annotations", "links", "ends_at", "last_received_at", "occurrences",
     "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "suppressed_by",
 )
+
+
+def fingerprint_lock(tenant_id: int, fingerprint: str) -> str:
+    """The ``lock_keys`` name of an alert identity."""
+    return f"{tenant_id}:fp:{fingerprint}"
+
+
+def group_lock(tenant_id: int, key: str) -> str:
+    """The ``lock_keys`` name of an incident group."""
+    return f"{tenant_id}:group:{key}"
 
 
 def lock_keys(conn: Connection, names: Iterable[str]) -> None:
@@ -69,6 +87,41 @@ def load_open(conn: Connection, batch: Sequence[Submission]) -> list[AlertState]
     return [AlertState(*row) for row in rows]  # columns in the dataclass's order
 
 
+# The latest resolved alert (by start) of each (tenant, fingerprint) asked about: one
+# correlated top-1 per key, each answered by ix_alerts_resolved_fingerprint.
+_LATEST_RESOLVED = (
+    "(SELECT r.id FROM alerts AS r WHERE r.tenant_id = {t} AND r.fingerprint = {f} "
+    "AND r.status = 'resolved' ORDER BY r.starts_at DESC, r.id DESC LIMIT 1)")
+_WHERE_LAST_RESOLVED = {
+    "sqlite": ("id IN (SELECT " + _LATEST_RESOLVED.format(
+        t="json_extract(k.value, '$[0]')", f="json_extract(k.value, '$[1]')")
+        + " FROM json_each({p}) AS k)"),
+    "postgresql": ("id IN (SELECT " + _LATEST_RESOLVED.format(t="k.t", f="k.f")
+                   + " FROM unnest(CAST({p} AS bigint[]), CAST({p} AS text[])) AS k(t, f))"),
+}
+
+
+def load_last_resolved(conn: Connection, batch: Sequence[Submission],
+                       open_alerts: Iterable[AlertState]) -> dict[tuple[int, str], AlertState]:
+    """For the batch's triggers from sources whose notifications carry their start
+    (Alertmanager, Grafana) that find no open alert: the latest resolved alert of each
+    fingerprint, by which ``dedup.decide`` tells a stale re-send from a new firing. One
+    query, and none when no trigger needs it."""
+    known = {(a.tenant_id, a.fingerprint) for a in open_alerts}
+    keys = sorted({(s.tenant_id, s.fingerprint) for s in batch
+                   if s.event.starts_at is not None and s.event.source in STARTS_AT_SOURCES
+                   and s.event.action is Action.TRIGGER}
+                  - known)
+    if not keys:
+        return {}
+    d = conn.dialect.name
+    params: tuple[Any, ...] = (
+        (orjson.dumps(keys).decode(),) if d == "sqlite"
+        else ([t for t, _ in keys], [f for _, f in keys]))
+    rows = bulk.select_rows(conn, _alerts, _OPEN_COLUMNS, _WHERE_LAST_RESOLVED[d], params)
+    return {(a.tenant_id, a.fingerprint): a for a in (AlertState(*row) for row in rows)}
+
+
 def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
     """``n`` fresh ids for ``table``. PostgreSQL: from the table's sequence, so nodes never
     clash. SQLite: after the current maximum, which is safe because writers hold the
@@ -101,14 +154,18 @@ _OUTBOX_COLUMNS = ("tenant_id", "topic", "aggregate", "payload", "created_at", "
 _EMPTY: dict[str, object] = {}
 
 
-def write(conn: Connection, decision: Decision, *, alert_events: bool = True) -> None:
+def write(conn: Connection, decision: Decision, *, alert_events: bool = True,
+          moved: Sequence[AlertState] = ()) -> None:
     """Insert and update the batch's alerts and their history; with ``alert_events``, also
-    the alert-level outbox events."""
+    the alert-level outbox events. ``moved``: existing alerts that correlation moved to
+    another incident (their ``incident_id``, which is otherwise never updated here)."""
     if decision.changed:
         # First: an alert resolved in this batch leaves the open-fingerprint index before
         # the batch's new alert with that fingerprint (it fired again) goes in.
         bulk.update_objects(conn, _alerts, _UPDATE_COLUMNS, "id",
                             list(decision.changed.values()))
+    if moved:
+        bulk.update_objects(conn, _alerts, ("incident_id",), "id", moved)
     if decision.new:
         # Ids are taken up front so the rows go in one executemany, not one INSERT ...
         # RETURNING per row (which is what SQLite needs to keep RETURNING in order).
