@@ -467,3 +467,90 @@ def test_mixed_batch_against_existing_incidents() -> None:
         "resolved", 2, 0)
     assert [(t.incident, t.kind) for t in inc.timeline] == [
         (disk, "created"), (existing, "alert_added"), (existing, "resolved")]
+
+
+# --- an open alert whose incident is done with ---------------------------------------------
+
+
+def left_open(status: str = "resolved", *, resolved_ago: timedelta = timedelta(minutes=5),
+              resolve_on: str = "all") -> tuple[list[AlertState], IncidentState]:
+    """An incident a person resolved (or then closed) ``resolved_ago``, leaving its two
+    alerts (instances a, b) open."""
+    alerts, existing = seeded(2, resolve_on=resolve_on, status=status)
+    existing.resolved_at = existing.last_seen_at = NOW - resolved_ago
+    return alerts, existing
+
+
+@pytest.mark.parametrize("starts_at", [None, T0])  # a repeat, or a re-send (redelivery)
+def test_an_alert_firing_again_in_a_recently_resolved_incident_reopens_it(
+        starts_at: datetime | None) -> None:
+    alerts, existing = left_open()
+    alerts[0].starts_at = T0
+    d, inc = run([sub(ev(instance="a", starts_at=starts_at))], known=[existing],
+                 open_alerts=alerts)
+    assert d.outcomes[0][1] in (Outcome.DEDUPLICATED, Outcome.REDELIVERED)
+    assert (existing.status, existing.resolved_at, existing.last_seen_at) == (
+        "firing", None, NOW)
+    assert (existing.alert_count, existing.open_alert_count) == (2, 2)  # it was counted
+    assert inc.new == [] and inc.links == [] and inc.moved == []
+    assert inc.changed == {100: existing}
+    assert kinds(inc) == ["reopened"]
+    assert topics(inc) == ["incident.status_changed"]
+
+
+@pytest.mark.parametrize(("status", "resolved_ago"), [
+    ("resolved", REOPEN_WINDOW + timedelta(minutes=1)), ("closed", timedelta(minutes=5))])
+def test_an_alert_firing_again_in_an_incident_done_with_opens_a_new_one(
+        status: str, resolved_ago: timedelta) -> None:
+    alerts, existing = left_open(status, resolved_ago=resolved_ago)
+    resolved_at = existing.resolved_at
+    d, inc = run([sub(ev(instance="a"))], known=[existing], open_alerts=alerts)
+    (new,) = inc.new
+    assert inc.links == [(alerts[0], new)] and inc.moved == [alerts[0]]
+    assert (new.status, new.alert_count, new.open_alert_count) == ("firing", 1, 1)
+    assert new.group_key == existing.group_key
+    # ... and it left the old one, which stays as it was otherwise
+    assert (existing.status, existing.resolved_at) == (status, resolved_at)
+    assert (existing.alert_count, existing.open_alert_count) == (1, 1)
+    assert inc.changed == {100: existing}
+    assert [(t.incident, t.kind) for t in inc.timeline] == [
+        (existing, "alert_moved"), (new, "created")]
+    assert topics(inc) == ["incident.created"]
+    persist(d, inc, first_incident_id=101)
+    assert alerts[0].incident_id == 101
+
+
+def test_an_alert_firing_again_joins_its_groups_open_incident_if_there_is_one() -> None:
+    alerts, existing = left_open(resolved_ago=REOPEN_WINDOW + timedelta(minutes=1))
+    fresh = incident(id=200, created_at=NOW - timedelta(minutes=10))
+    _, inc = run([sub(ev(instance="b"))], known=[existing, fresh], open_alerts=alerts)
+    assert inc.new == [] and inc.links == [(alerts[1], fresh)] and inc.moved == [alerts[1]]
+    assert (fresh.alert_count, fresh.open_alert_count) == (2, 2)
+    assert (existing.alert_count, existing.open_alert_count) == (1, 1)
+    assert kinds(inc) == ["alert_moved", "alert_added"]
+
+
+@pytest.mark.parametrize("resolve_on", ["first", "last"])
+def test_alerts_left_firing_on_purpose_by_resolve_on_first_or_last_stay(
+        resolve_on: str) -> None:
+    """Those rules resolve their incident while other alerts fire: a re-send of those is
+    not the incident firing again."""
+    alerts, existing = left_open(resolve_on=resolve_on)
+    _, inc = run([sub(ev(instance="b"))], known=[existing], open_alerts=alerts)
+    assert existing.status == "resolved"
+    assert inc.new == [] and inc.links == [] and inc.moved == [] and inc.timeline == []
+
+
+def test_a_stale_resend_of_a_resolved_alert_changes_no_incident() -> None:
+    alerts, existing = seeded(1)
+    old = alerts[0]
+    old.starts_at, old.status, old.resolved_by, old.resolved_at = T0, "resolved", \
+        "alertmanager", NOW - timedelta(minutes=1)
+    existing.status, existing.open_alert_count = "resolved", 0
+    existing.resolved_at = NOW - timedelta(minutes=1)
+    d = decide([], [sub(ev(instance="a", starts_at=T0))], NOW,
+               resolved={(1, old.fingerprint): old})
+    assert d.outcomes == [(old, Outcome.IGNORED)]
+    inc = correlate([existing], d.outcomes, NOW)
+    assert inc == IncidentDecision()
+    assert existing.status == "resolved"

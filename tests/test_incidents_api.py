@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from typing import Any
 
 from conftest import Harness
@@ -263,3 +264,143 @@ def test_simulate_creates_a_realistic_incident_through_the_pipeline(vigil: Harne
     bad = vigil.client.post("/api/v1/incidents/simulate", headers=vigil.auth,
                             json={"scenario": "alien invasion"})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "scenario"
+
+
+# --- resolving by hand resolves the incident's alerts ---------------------------------------
+
+T_START = "2026-03-01T11:50:00Z"
+
+
+def fired(name: str, instance: str, status: str = "firing") -> dict[str, Any]:
+    """An Alertmanager alert with its startsAt, as Alertmanager sends them."""
+    return {**alert(name, status, instance=instance), "startsAt": T_START}
+
+
+def alert_rows(h: Harness) -> dict[str, Any]:
+    """instance label -> the alert's row (the latest alert of each), from the database."""
+    from sqlalchemy import select
+
+    from vigil.alerts.models import Alert
+
+    with h.ctx.db.read() as s:
+        return {a.labels["instance"]: SimpleNamespace(
+            id=a.id, status=a.status, resolved_by=a.resolved_by, resolved_at=a.resolved_at,
+            ends_at=a.ends_at, incident_id=a.incident_id)
+            for a in s.scalars(select(Alert).order_by(Alert.id))}
+
+
+def test_resolving_an_incident_resolves_its_open_alerts(vigil: Harness) -> None:
+    vigil.post_alertmanager(am(fired("Err", "a"), fired("Err", "b"), fired("Err", "c")))
+    vigil.clock.advance(minutes=1)
+    vigil.post_alertmanager(am(fired("Err", "c", "resolved")))  # c ended at the source
+    (inc,) = incidents(vigil)
+    vigil.clock.advance(minutes=1)
+    now = vigil.clock.now()
+    done = act(vigil, inc["id"], "resolve", note="rolled back")
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert (body["status"], body["open_alert_count"], body["alert_count"]) == ("resolved", 0, 3)
+    assert {a["status"] for a in body["alerts"]} == {"resolved"}
+    assert body["timeline"][-1]["message"] == (
+        "Resolved by apikey:test admin, with its 2 open alerts: rolled back")
+    rows = alert_rows(vigil)
+    for instance in ("a", "b"):
+        a = rows[instance]
+        assert (a.status, a.resolved_by, a.resolved_at, a.ends_at) == (
+            "resolved", "apikey:test admin", now, now)
+        events = vigil.client.get(f"/api/v1/alerts/{a.id}", headers=vigil.auth).json()["events"]
+        assert (events[0]["action"], events[0]["outcome"], events[0]["actor"]) == (
+            "resolve", "resolved", "apikey:test admin")
+        assert events[0]["payload"] == {"action": "resolve", "via": "incident",
+                                        "incident_id": inc["id"], "note": "rolled back"}
+    assert rows["c"].resolved_by == "alertmanager"  # already resolved: left as it was
+    assert act(vigil, inc["id"], "resolve").status_code == 200  # a repeat is a no-op
+
+    # Still firing at the source, the alerts are re-sent: alerts again, and the incident
+    # reopens (a person's resolve is not the source's; a stale re-send of c is nothing).
+    vigil.clock.advance(minutes=2)
+    again = vigil.post_alertmanager(am(fired("Err", "a"), fired("Err", "c"))).json()
+    assert [a["outcome"] for a in again["alerts"]] == ["created", "ignored"]
+    reopened = detail(vigil, inc["id"])
+    assert (reopened["status"], reopened["open_alert_count"], reopened["alert_count"]) == (
+        "firing", 1, 4)
+    assert [t["kind"] for t in reopened["timeline"]][-3:] == [
+        "resolved", "reopened", "alert_added"]
+
+
+def test_resolving_with_resolve_alerts_false_leaves_them_open(vigil: Harness) -> None:
+    vigil.post_alertmanager(am(fired("Err", "a"), fired("Err", "b")))
+    (inc,) = incidents(vigil)
+    iid = inc["id"]
+    for bad in ({"json": {"resolve_alerts": "maybe"}},
+                {"json": {"resolve_alerts": False}, "params": {"resolve_alerts": "true"}}):
+        resp = vigil.client.post(f"/api/v1/incidents/{iid}/resolve", headers=vigil.auth,
+                                 **bad)  # type: ignore[arg-type]
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"]["field"] == "resolve_alerts"
+    assert detail(vigil, iid)["status"] == "firing"  # nothing of it applied
+
+    done = vigil.client.post(f"/api/v1/incidents/{iid}/resolve", headers=vigil.auth,
+                             params={"resolve_alerts": "false"})
+    assert done.status_code == 200, done.text
+    assert (done.json()["status"], done.json()["open_alert_count"]) == ("resolved", 2)
+    assert {a.status for a in alert_rows(vigil).values()} == {"firing"}
+
+    # Within the reopen window, an alert left open firing again reopens the incident ...
+    vigil.clock.advance(minutes=5)
+    resend = vigil.post_alertmanager(am(fired("Err", "a"))).json()["alerts"][0]
+    assert resend["outcome"] == "redelivered"
+    back = detail(vigil, iid)
+    assert (back["status"], back["alert_count"], back["open_alert_count"]) == ("firing", 2, 2)
+    assert [t["kind"] for t in back["timeline"]][-2:] == ["resolved", "reopened"]
+
+    # ... past it, it opens a new incident and leaves the resolved one.
+    resp = vigil.client.post(f"/api/v1/incidents/{iid}/resolve", headers=vigil.auth,
+                             json={"resolve_alerts": False, "note": "known, fix tomorrow"})
+    assert resp.status_code == 200 and resp.json()["status"] == "resolved"
+    vigil.clock.advance(minutes=40)
+    vigil.post_alertmanager(am(fired("Err", "b")))
+    new, old = incidents(vigil)
+    assert old["id"] == iid and new["id"] != iid
+    assert (new["status"], new["alert_count"]) == ("firing", 1)
+    old_now = detail(vigil, iid)
+    assert (old_now["status"], old_now["alert_count"], old_now["open_alert_count"]) == (
+        "resolved", 1, 1)
+    assert old_now["timeline"][-1]["kind"] == "alert_moved"
+    rows = alert_rows(vigil)
+    assert (rows["b"].incident_id, rows["a"].incident_id) == (new["id"], iid)
+    assert [a["id"] for a in detail(vigil, new["id"])["alerts"]] == [rows["b"].id]
+
+
+def test_an_alert_left_open_firing_again_joins_its_groups_newer_incident(
+        vigil: Harness) -> None:
+    """The group's open incident is found for it (and, on SQLite, the writer's memory of
+    incidents stays true), rather than a third incident being opened."""
+    vigil.post_alertmanager(am(fired("Err", "a")))
+    (first,) = incidents(vigil)
+    act(vigil, first["id"], "resolve", resolve_alerts=False)
+    vigil.clock.advance(minutes=40)
+    vigil.post_alertmanager(am(fired("Err", "c")))  # a new incident for the group
+    second, _ = incidents(vigil)
+    vigil.clock.advance(minutes=1)
+    vigil.post_alertmanager(am(fired("Err", "a")))
+    vigil.post_alertmanager(am(fired("Err", "d")))
+    assert [i["id"] for i in incidents(vigil)] == [second["id"], first["id"]]
+    assert detail(vigil, second["id"])["alert_count"] == 3
+    assert {k: a.incident_id for k, a in alert_rows(vigil).items()} == {
+        "a": second["id"], "c": second["id"], "d": second["id"]}
+
+
+def test_bulk_resolve_resolves_alerts_unless_told_not_to(vigil: Harness) -> None:
+    vigil.post_alertmanager(am(fired("A", "1"), fired("B", "2", )))
+    ids = sorted(i["id"] for i in incidents(vigil))
+    bulk = lambda **body: vigil.client.post(  # noqa: E731
+        "/api/v1/incidents/bulk", headers=vigil.auth, json=body)
+    bad = bulk(ids=ids, action="acknowledge", resolve_alerts=False)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "resolve_alerts"
+    kept = bulk(ids=ids[:1], action="resolve", resolve_alerts=False)
+    assert kept.status_code == 200, kept.text
+    done = bulk(ids=ids[1:], action="resolve")
+    assert done.status_code == 200, done.text
+    rows = alert_rows(vigil)
+    assert {i: a.status for i, a in rows.items()} == {"1": "firing", "2": "resolved"}

@@ -13,6 +13,7 @@ from vigil.auth.deps import responder, viewer
 from vigil.auth.service import Principal
 from vigil.clock import ensure_utc
 from vigil.context import Context, get_context
+from vigil.errors import InvalidInput
 from vigil.incidents import analytics, manage, service
 from vigil.incidents.lifecycle import ACTIONS
 from vigil.incidents.schemas import (
@@ -26,6 +27,7 @@ from vigil.incidents.schemas import (
     IncidentMerge,
     IncidentPage,
     IncidentRead,
+    IncidentResolve,
     IncidentSimulate,
     IncidentSplit,
     IncidentUpdate,
@@ -190,17 +192,21 @@ async def add_comment(incident_id: int, body: IncidentComment,
     return await run_in_threadpool(run)
 
 
+def _act(ctx: Context, who: Principal, incident_id: int, action: str, note: str | None,
+         resolve_alerts: bool = True) -> IncidentDetail:
+    with ctx.db.write() as s:
+        service.act(s, tenant_id=who.tenant_id, incident_id=incident_id, action=action,
+                    actor=who.actor, now=ctx.clock.now(), note=note,
+                    resolve_alerts=resolve_alerts)
+    return _detail(ctx, who.tenant_id, incident_id)
+
+
 def _action_route(action: str) -> None:
     async def endpoint(incident_id: int, body: IncidentAction | None = None,
                        who: Principal = Depends(responder),
                        ctx: Context = Depends(get_context)) -> IncidentDetail:
-        def run() -> IncidentDetail:
-            with ctx.db.write() as s:
-                service.act(s, tenant_id=who.tenant_id, incident_id=incident_id, action=action,
-                            actor=who.actor, now=ctx.clock.now(),
-                            note=body.note if body else None)
-            return _detail(ctx, who.tenant_id, incident_id)
-        return await run_in_threadpool(run)
+        return await run_in_threadpool(_act, ctx, who, incident_id, action,
+                                       body.note if body else None)
 
     endpoint.__name__ = f"{action}_incident"
     router.post(f"/{{incident_id}}/{action}", response_model=IncidentDetail,
@@ -208,7 +214,28 @@ def _action_route(action: str) -> None:
 
 
 for _action in ACTIONS:
-    _action_route(_action)
+    if _action != "resolve":
+        _action_route(_action)
+
+
+@router.post("/{incident_id}/resolve", response_model=IncidentDetail,
+             summary="Resolve an incident")
+async def resolve_incident(
+    incident_id: int, body: IncidentResolve | None = None,
+    resolve_alerts: bool | None = Query(None, description="resolve its open alerts too "
+                                        "(default true; or in the body)"),
+    who: Principal = Depends(responder), ctx: Context = Depends(get_context),
+) -> IncidentDetail:
+    """Resolve an incident and, as PagerDuty does, its open alerts (``resolve_alerts``
+    false leaves them open: one that fires again then reopens the incident or opens a new
+    one)."""
+    in_body = body.resolve_alerts if body is not None else None
+    if in_body is not None and resolve_alerts is not None and in_body != resolve_alerts:
+        raise InvalidInput("resolve_alerts: the query and the body disagree",
+                           field="resolve_alerts")
+    chosen = next((v for v in (in_body, resolve_alerts) if v is not None), True)
+    return await run_in_threadpool(_act, ctx, who, incident_id, "resolve",
+                                   body.note if body else None, chosen)
 
 
 @router.post("", response_model=IncidentDetail, status_code=201)
@@ -232,7 +259,7 @@ async def bulk_action(body: IncidentBulk, who: Principal = Depends(responder),
         with ctx.db.write() as s:
             done = manage.bulk(s, tenant_id=who.tenant_id, ids=body.ids, action=body.action,
                                actor=who.actor, now=ctx.clock.now(), note=body.note,
-                               assignee=body.assignee)
+                               assignee=body.assignee, resolve_alerts=body.resolve_alerts)
             s.flush()
             return [IncidentRead.model_validate(i) for i in done]
     return await run_in_threadpool(run)

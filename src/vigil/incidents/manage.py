@@ -212,10 +212,11 @@ BULK_ACTIONS = ("acknowledge", "investigate", "resolve", "close", "reopen", "con
 
 
 def bulk(session: Session, *, tenant_id: int, ids: list[int], action: str, actor: str,
-         now: datetime, note: str | None = None, assignee: str | None = None
-         ) -> list[Incident]:
+         now: datetime, note: str | None = None, assignee: str | None = None,
+         resolve_alerts: bool = True) -> list[Incident]:
     """One action on many incidents in one transaction: all of them or none (the first
-    that cannot take it is named, and nothing is applied)."""
+    that cannot take it is named, and nothing is applied). ``resolve_alerts``: see
+    ``service.act``."""
     out = []
     for i, incident_id in enumerate(ids):
         try:
@@ -233,7 +234,8 @@ def bulk(session: Session, *, tenant_id: int, ids: list[int], action: str, actor
                                   actor=actor, now=now, changes={"noise": True}))
             else:
                 out.append(act(session, tenant_id=tenant_id, incident_id=incident_id,
-                               action=action, actor=actor, now=now, note=note))
+                               action=action, actor=actor, now=now, note=note,
+                               resolve_alerts=resolve_alerts))
         except (Conflict, InvalidInput) as exc:
             raise type(exc)(f"ids[{i}] (incident {incident_id}): {exc.message}",
                             field=f"ids[{i}]") from None

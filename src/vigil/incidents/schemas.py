@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from vigil.alerts.schemas import AlertRead
 from vigil.pipeline.event import Severity
@@ -84,6 +84,12 @@ class IncidentAction(BaseModel):
     note: str | None = Field(default=None, max_length=10000)
 
 
+class IncidentResolve(IncidentAction):
+    #: Resolve the incident's open alerts too (as PagerDuty does); false leaves them open,
+    #: and one that fires again reopens the incident or opens a new one.
+    resolve_alerts: bool | None = None
+
+
 class IncidentComment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -158,6 +164,15 @@ class IncidentBulk(BaseModel):
                     "dismiss", "assign", "mark_noise"]
     note: str | None = Field(default=None, max_length=10000)
     assignee: str | None = Field(default=None, max_length=200)
+    #: With ``resolve``: resolve the incidents' open alerts too (the default).
+    resolve_alerts: bool = True
+
+    @field_validator("resolve_alerts")
+    @classmethod
+    def _only_with_resolve(cls, v: bool, info: ValidationInfo) -> bool:
+        if not v and info.data.get("action") != "resolve":
+            raise ValueError("only the resolve action leaves alerts open")
+        return v
 
 
 class IncidentLink(BaseModel):

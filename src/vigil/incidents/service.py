@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, insert, or_, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
-from vigil.alerts.models import Alert
+from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.incidents.lifecycle import next_status
 from vigil.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
@@ -19,6 +19,7 @@ from vigil.outbox.contracts import IncidentBefore, IncidentChange
 from vigil.outbox.models import OutboxEvent
 from vigil.pagination import keyset_page
 from vigil.pipeline.event import SEVERITY_LABELS, Severity
+from vigil.pipeline.store import fingerprint_lock, group_lock, lock_keys
 
 STATUSES = ("firing", "acknowledged", "investigating", "resolved", "closed", "merged",
             "deleted")
@@ -171,10 +172,54 @@ def record(session: Session, inc: Incident, *, now: datetime, actor: str, kind: 
                             payload=payload, created_at=now, available_at=now, attempts=0))
 
 
+def _lock_open_alerts(session: Session, *, tenant_id: int, incident_id: int) -> None:
+    """On PostgreSQL, take the advisory locks the ingest writer takes for the incident's
+    group and its open alerts' fingerprints (``pipeline.store.lock_keys``), before the
+    incident's row, as the writer does: a batch repeating or resolving one of those alerts
+    then runs wholly before or after this resolve, never with a view of the alert from
+    before it (which it would write back as open)."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":  # SQLite: one writer at a time anyway
+        return
+    group = session.scalar(select(Incident.group_key).where(
+        Incident.id == incident_id, Incident.tenant_id == tenant_id))
+    if group is None:
+        return  # (not found: get_incident says so)
+    fingerprints = session.scalars(select(Alert.fingerprint).where(
+        Alert.incident_id == incident_id, Alert.status != "resolved"))
+    lock_keys(conn, [group_lock(tenant_id, group),
+                     *(fingerprint_lock(tenant_id, fp) for fp in fingerprints)])
+
+
+def _resolve_alerts(session: Session, inc: Incident, *, actor: str, now: datetime,
+                    note: str | None) -> int:
+    """Resolve the incident's open alerts as an alert resolve does (status, end and resolve
+    times, who; an ``alert_events`` row each), and answer how many there were."""
+    rows = session.execute(
+        sa_update(Alert).where(Alert.incident_id == inc.id, Alert.status != "resolved")
+        .values(status="resolved", resolved_at=now, resolved_by=actor, ends_at=now)
+        .returning(Alert.id, Alert.integration_id, Alert.fingerprint)
+        .execution_options(synchronize_session=False)).all()
+    if rows:
+        payload = {"action": "resolve", "via": "incident", "incident_id": inc.id,
+                   "note": note}
+        session.execute(insert(AlertEventRecord), [
+            {"tenant_id": inc.tenant_id, "alert_id": alert_id, "integration_id": integration_id,
+             "fingerprint": fp, "action": "resolve", "outcome": "resolved", "actor": actor,
+             "received_at": now, "payload": payload}
+            for alert_id, integration_id, fp in sorted(rows)])
+    inc.open_alert_count = 0
+    return len(rows)
+
+
 def act(session: Session, *, tenant_id: int, incident_id: int, action: str, actor: str,
-        now: datetime, note: str | None = None) -> Incident:
+        now: datetime, note: str | None = None, resolve_alerts: bool = True) -> Incident:
     """Move an incident through its life. Repeating an action is a no-op; an action its
-    status forbids is a 409 naming the status."""
+    status forbids is a 409 naming the status. Resolving resolves the incident's open
+    alerts too (as PagerDuty does), unless ``resolve_alerts`` is false."""
+    resolving = action == "resolve" and resolve_alerts
+    if resolving:
+        _lock_open_alerts(session, tenant_id=tenant_id, incident_id=incident_id)
     inc = get_incident(session, tenant_id=tenant_id, incident_id=incident_id, for_update=True)
     target = next_status(inc.status, action)
     if target is None:
@@ -190,15 +235,20 @@ def act(session: Session, *, tenant_id: int, incident_id: int, action: str, acto
     inc.status = target
     if action == "acknowledge" or (action == "investigate" and inc.acknowledged_at is None):
         inc.acknowledged_at = now
-    elif action == "resolve":
+    resolved_alerts = 0
+    if action == "resolve":
         inc.resolved_at = now
         if note:
             inc.resolution = note
+        if resolving:
+            resolved_alerts = _resolve_alerts(session, inc, actor=actor, now=now, note=note)
     elif action == "close":
         inc.closed_at = now
     elif action == "reopen":
         inc.resolved_at = None
     message = f"{_DONE[action]} by {actor}"
+    if resolved_alerts:
+        message += f", with its {resolved_alerts} open alert{'s' * (resolved_alerts != 1)}"
     if note:
         message += f": {note}"
     record(session, inc, now=now, actor=actor, kind=target if action != "reopen" else "reopened",

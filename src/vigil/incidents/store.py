@@ -17,11 +17,13 @@ from vigil.incidents.correlate import (
     IncidentDecision,
     IncidentState,
     group_key,
+    refires,
+    reopens,
 )
 from vigil.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
 from vigil.outbox.models import OutboxEvent
 from vigil.pipeline import bulk, sqlarray
-from vigil.pipeline.dedup import Decision, Outcome
+from vigil.pipeline.dedup import AlertState, Decision, Outcome
 from vigil.pipeline.store import allocate_ids
 from vigil.tenants.models import Tenant
 
@@ -88,24 +90,48 @@ _OUTBOX_COLUMNS = ("tenant_id", "topic", "aggregate", "payload", "created_at", "
                    "attempts")
 
 
+#: Outcomes whose alert's incident correlation may change (the others leave it alone).
+_BY_INCIDENT = frozenset({Outcome.RESOLVED, Outcome.DEDUPLICATED, Outcome.REDELIVERED})
+
+
 def load_for_batch(conn: Connection, decision: Decision, now: datetime,
                    routes: list[Route | None] | None = None,
                    cache: IncidentCache | None = None) -> list[IncidentState]:
     """The incidents the batch's alerts may touch: each new alert's group's latest open or
-    recently resolved incident, and the incidents of its existing alerts. With ``cache``
-    (the writer's, already checked for this transaction), what it knows is not read
-    again."""
+    recently resolved incident, and the incidents of its existing alerts (and, for a repeat
+    of an alert whose incident is done with, which may leave it (``correlate.refires``),
+    its group's too). With ``cache`` (the writer's, already checked for this transaction),
+    what it knows is not read again."""
     keys: set[tuple[int, str]] = set()
     ids: set[int] = set()
+    repeats: list[tuple[int, AlertState, int]] = []
     for n, (alert, outcome) in enumerate(decision.outcomes):
         if alert is None:
             continue
         if outcome in (Outcome.CREATED, Outcome.UNSUPPRESSED):
             rt = routes[n] if routes is not None else None
             keys.add((alert.tenant_id, rt.key if rt is not None else group_key(alert)))
-        elif alert.incident_id is not None:
+        elif alert.incident_id is not None and outcome in _BY_INCIDENT:
             ids.add(alert.incident_id)
+            if outcome is not Outcome.RESOLVED:
+                repeats.append((n, alert, alert.incident_id))
     found: dict[int, IncidentState] = {}
+    loaded: list[IncidentState] = []
+    if cache is not None:
+        for i in ids:
+            inc = cache.by_id.get(i)
+            if inc is not None:
+                found[i] = inc
+    ids -= found.keys()
+    if ids:
+        for by_id in conn.execute(_BY_ID, {"ids": sorted(ids)}):
+            found[by_id.id] = _state(by_id)
+            loaded.append(found[by_id.id])
+    for n, alert, incident_id in repeats:
+        inc = found.get(incident_id)
+        if inc is not None and refires(alert, inc) and not reopens(inc, now):
+            rt = routes[n] if routes is not None else None
+            keys.add((alert.tenant_id, rt.key if rt is not None else group_key(alert)))
     if cache is not None:
         missing = set()
         for key in keys:
@@ -115,26 +141,19 @@ def load_for_batch(conn: Connection, decision: Decision, now: datetime,
             else:
                 found.update((inc.id, inc) for inc in known if inc.id is not None)
         keys = missing
-        for i in ids:
-            inc = cache.by_id.get(i)
-            if inc is not None:
-                found[i] = inc
-    loaded: list[IncidentState] = []
     if keys:
         d = conn.dialect.name
         tenants = sorted({t for t, _ in keys})
+        by_id_loaded = {inc.id for inc in loaded}
         for row in bulk.select_rows(conn, _incidents, _LOAD_COLUMNS, _WHERE_GROUP[d], (
                 sqlarray.array(d, tenants), sqlarray.array(d, {k for _, k in keys}),
                 _since(d, now - REOPEN_WINDOW))):
             inc = found.get(row[0])
             if inc is None:  # (one the cache has is the same row: keep its object)
                 inc = found[row[0]] = _state(row)
+            elif row[0] in by_id_loaded:  # (read above already)
+                continue
             loaded.append(inc)
-    ids -= found.keys()
-    if ids:
-        for by_id in conn.execute(_BY_ID, {"ids": sorted(ids)}):
-            found[by_id.id] = _state(by_id)
-            loaded.append(found[by_id.id])
     if cache is not None:
         cache.learn(keys, loaded)
     return list(found.values())
