@@ -207,6 +207,26 @@ def test_routing_rules_retry_with_backoff_then_dead_letter(vigil: Harness,
     assert subs[0].event.labels["channel"] == "webhook"
 
 
+def test_news_due_with_a_retry_is_not_folded_into_it(vigil: Harness,
+                                                     receiver: Receiver) -> None:
+    """A re-send keeps its first key; a receiver that drops keys it has seen would drop
+    the news folded into it. Only first tries fold."""
+    channel(vigil, name="ops-hook", kind="webhook",
+            config={"url": f"http://127.0.0.1:{receiver.port}/hook"})
+    vigil.client.post("/api/v1/routing-rules", headers=vigil.auth,
+                      json={"name": "all", "channels": ["ops-hook"]})
+    receiver.statuses = [503]
+    vigil.post_alertmanager(am(alert("Down", severity="critical")))
+    assert run_once(vigil.ctx).counts["failed"] == 1  # "triggered": retried in ~10 s
+    (inc,) = incidents(vigil)
+    act(vigil, inc["id"], "acknowledge")
+    vigil.clock.advance(seconds=13)  # the retry and the new notice are due together
+    assert run_once(vigil.ctx).counts["sent"] == 2
+    events = [b["event"] for b in receiver.bodies]
+    assert sorted(events[1:]) == ["acknowledged", "triggered"]
+    assert len({h["X-Vigil-Key"] for h in receiver.headers}) == 2
+
+
 def test_rate_limit_queues_and_a_burst_is_coalesced(vigil: Harness,
                                                     receiver: Receiver) -> None:
     channel(vigil, name="hook", kind="webhook", rate_per_minute=1,

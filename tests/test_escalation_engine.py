@@ -276,3 +276,25 @@ def test_multi_ack_needs_everyone_the_step_paged(vigil: Harness) -> None:
         assert ("alice" in paged) is (len(ackers) == 1), (ackers, paged)
         kinds = [t["kind"] for t in detail(vigil, iid)["timeline"]]
         assert kinds.count("also_acknowledged") == len(ackers) - 1
+
+
+def test_a_merged_incident_stops_escalating_and_a_resolved_one_it_reopens_escalates(
+        vigil: Harness) -> None:
+    iid = setup(vigil)
+    vigil.post_alertmanager(am(alert("DiskFull", severity="critical", service="db")))
+    other = max(i["id"] for i in incidents(vigil))
+    assert tick(vigil.ctx).counts["escalations_started"] == 2
+    act(vigil, other, "resolve")
+    tick(vigil.ctx)
+    merged = vigil.client.post(f"/api/v1/incidents/{iid}/merge", headers=vigil.auth,
+                               json={"into": other})
+    assert merged.status_code == 200, merged.text
+    assert detail(vigil, other)["status"] == "firing"  # a firing alert moved in
+    done = tick(vigil.ctx).counts
+    assert (done["escalations_started"], done["escalations_stopped"]) == (1, 1)
+    with vigil.ctx.db.read() as s:
+        status = {e.incident_id: e.status for e in s.scalars(select(Escalation))}
+    assert status == {iid: "resolved", other: "active"}
+    vigil.clock.advance(minutes=30)  # nothing more for the merged one
+    tick(vigil.ctx)
+    assert {i["incident_id"] for i in intents(vigil)[4:]} <= {other}

@@ -311,7 +311,8 @@ def merge(session: Session, *, tenant_id: int, source_id: int, target_id: int, a
     tgt.sources = [*tgt.sources, *(x for x in src.sources if x not in tgt.sources)]
     tgt.started_at = min(tgt.started_at, src.started_at)
     tgt.last_seen_at = max(tgt.last_seen_at, src.last_seen_at)
-    if tgt.status == "resolved" and src.open_alert_count:
+    reopened = tgt.status == "resolved" and src.open_alert_count > 0
+    if reopened:  # firing alerts moved in: it is firing again, and escalates again
         tgt.status, tgt.resolved_at = "firing", None
     src.status = "merged"
     src.merged_into_id = tgt.id
@@ -320,6 +321,8 @@ def merge(session: Session, *, tenant_id: int, source_id: int, target_id: int, a
             message=f"Merged into INC-{tgt.number} by {actor}", before=src_before,
             topic="incident.merged")
     record(session, tgt, now=now, actor=actor, kind="merged_in",
-            message=f"INC-{src.number} merged in by {actor} ({src.alert_count} alerts)",
-            before=tgt_before, topic="incident.updated")
+            message=f"INC-{src.number} merged in by {actor} ({src.alert_count} alerts)"
+                    + (", reopening it" if reopened else ""),
+            before=tgt_before,
+            topic="incident.status_changed" if reopened else "incident.updated")
     return tgt

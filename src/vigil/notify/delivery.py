@@ -191,6 +191,7 @@ def _claim_rows(session: Session, due: list[Delivery], now: datetime, base_url: 
                 key: bytes, cache: PassCache) -> list[Claim]:
     claims: list[Claim] = []
     by_target: dict[tuple[Any, ...], Claim] = {}
+    first_tries: set[int] = set()  # rows claimed in this pass for their first attempt
     taken: dict[tuple[int, str], int] = {}  # claimed in this pass, per channel and address
     sent_recently: dict[tuple[int, str], int] = {}
     channels: dict[int | None, NotificationChannel | None] = {}
@@ -225,8 +226,11 @@ def _claim_rows(session: Session, due: list[Delivery], now: datetime, base_url: 
             sent_recently[pair] = sent + sending
         recent = sent_recently[pair] + taken.get(pair, 0)
         target = (chan.id, d.address, d.incident_id)
-        if d.incident_id is not None and target in by_target:
-            # A burst about one incident to one address: one message, not one each.
+        if d.incident_id is not None and target in by_target and d.attempts == 0 \
+                and by_target[target].id in first_tries:
+            # A burst about one incident to one address: one message, not one each. Only
+            # first tries fold: a re-send keeps its old key, which a receiver that drops
+            # keys it has seen would drop, and a new page folded into it with it.
             by_target[target].folded.append(d.id)
             d.status, d.updated_at = "coalesced", now
             d.last_error = f"folded into delivery {by_target[target].id}"
@@ -234,6 +238,8 @@ def _claim_rows(session: Session, due: list[Delivery], now: datetime, base_url: 
         if recent >= chan.rate_per_minute:  # queued, not dropped
             d.next_attempt_at = now + timedelta(seconds=60 / max(chan.rate_per_minute, 1))
             continue
+        if d.attempts == 0:
+            first_tries.add(d.id)
         d.status, d.lease_until, d.updated_at = "sending", now + LEASE, now
         d.attempts += 1
         taken[chan.id, d.address] = taken.get((chan.id, d.address), 0) + 1

@@ -51,7 +51,7 @@ from vigil.outbox.models import OutboxEvent
 log = logging.getLogger(__name__)
 
 CURSOR = "escalation"
-_WATCHED = ("incident.created", "incident.status_changed")
+_WATCHED = ("incident.created", "incident.status_changed", "incident.merged")
 #: Fault injection for the crash test: kill this process after deciding, before commit.
 CRASH_ENV = "VIGIL_TEST_CRASH_BEFORE_ESCALATION_COMMIT"
 
