@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from conftest import Harness
 from test_escalation_engine import intents, people, setup
@@ -318,3 +318,61 @@ def test_vigil_pings_its_dead_mans_switch_only_while_healthy(
                 switch.received.get_nowait()
             with pytest.raises(queue_mod.Empty):
                 switch.wait(1, timeout=0.5)
+
+
+def test_an_event_that_commits_after_a_later_one_is_not_skipped(vigil: Harness,
+                                                                db_url: str) -> None:
+    """PostgreSQL hands out ids at INSERT and shows rows at COMMIT: event 100 can commit
+    after event 101. The consumer must not move its cursor past 100 while it is open."""
+    import threading
+    import time
+
+    from vigil.db import Database
+    from vigil.oncall import engine
+    from vigil.oncall.models import Escalation
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: ids commit in order")
+    iid = setup(vigil)
+    tick(vigil.ctx)
+    now = vigil.clock.now()
+
+    def event(status: str) -> OutboxEvent:
+        return OutboxEvent(tenant_id=1, topic="incident.status_changed",
+                           aggregate=f"incident:{iid}", created_at=now, available_at=now,
+                           attempts=0, payload={
+                               "incident_id": iid, "number": 1, "status": status,
+                               "severity": "critical", "title": "Down",
+                               "previous": {"status": "firing"}, "actor": "user:alice",
+                               "kind": status})
+
+    other = Database(db_url)
+    slow = other.write()
+    session = slow.__enter__()
+    try:
+        session.add(event("acknowledged"))
+        session.flush()  # id taken, not committed
+        with vigil.ctx.db.write() as s:
+            s.add(event("investigating"))  # a later id, committed first
+        done: list[engine.PassResult] = []
+        consumer = threading.Thread(target=lambda: done.append(
+            engine.run_pass(vigil.ctx.db, now)))
+        consumer.start()
+        with vigil.ctx.db.read() as s:  # the consumer waits for the open writer
+            for _ in range(500):
+                waiting = s.scalar(text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND NOT granted"))
+                if waiting:
+                    break
+                s.rollback()
+                time.sleep(0.01)
+            assert waiting, "the consumer did not wait for the open transaction"
+    finally:
+        slow.__exit__(None, None, None)  # commits the earlier id
+        other.dispose()
+    consumer.join(30)
+    assert done and done[0].stopped == 1  # the acknowledgement was not skipped
+    with vigil.ctx.db.read() as s:
+        row = s.scalars(select(Escalation).where(Escalation.incident_id == iid)).one()
+        assert row.status == "acknowledged"

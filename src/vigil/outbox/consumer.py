@@ -29,7 +29,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, not_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    exists,
+    func,
+    not_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -119,9 +130,29 @@ def _failed_ids(name: str) -> Any:
     return select(OutboxFailure.event_id).where(OutboxFailure.consumer == name)
 
 
+#: The advisory lock every outbox writer holds shared on PostgreSQL (migration 0016).
+WRITER_LOCK = (7400, 1)
+
+
+def _settled(session: Session) -> int | None:
+    """On PostgreSQL, the highest outbox id below which no open transaction can still
+    commit an event (None on SQLite, whose writers take turns): waits for the writers
+    under way, then lets the next ones go at once."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    params = {"a": WRITER_LOCK[0], "b": WRITER_LOCK[1]}
+    session.execute(text("SELECT pg_advisory_lock(:a, :b)"), params)
+    try:
+        return int(session.scalar(select(func.max(OutboxEvent.id))) or 0)
+    finally:
+        session.execute(text("SELECT pg_advisory_unlock(:a, :b)"), params)
+
+
 def _new_events(session: Session, c: Consumer[Any], after: int) -> list[OutboxEvent]:
+    settled = _settled(session)
     return list(session.scalars(select(OutboxEvent).where(
         OutboxEvent.id > after, OutboxEvent.topic.in_(c.topics),
+        OutboxEvent.id <= settled if settled is not None else true(),
         # (a failed event is retried on its own schedule, not with the batch)
         OutboxEvent.id.not_in(_failed_ids(c.name).where(OutboxFailure.event_id > after)))
         .order_by(OutboxEvent.id).limit(c.limit)))
