@@ -96,8 +96,10 @@ _WHERE_LAST_RESOLVED = {
     "sqlite": ("id IN (SELECT " + _LATEST_RESOLVED.format(
         t="json_extract(k.value, '$[0]')", f="json_extract(k.value, '$[1]')")
         + " FROM json_each({p}) AS k)"),
-    "postgresql": ("id IN (SELECT " + _LATEST_RESOLVED.format(t="k.t", f="k.f")
-                   + " FROM unnest(CAST({p} AS bigint[]), CAST({p} AS text[])) AS k(t, f))"),
+    # (= ANY of an ARRAY: an InitPlan, then the primary key; "IN (SELECT ...)" is planned
+    # as a hash join over a scan of every alert.)
+    "postgresql": ("id = ANY(ARRAY(SELECT " + _LATEST_RESOLVED.format(t="k.t", f="k.f")
+                   + " FROM unnest(CAST({p} AS bigint[]), CAST({p} AS text[])) AS k(t, f)))"),
 }
 
 
