@@ -171,7 +171,9 @@ def test_integrations_show_their_url_and_last_received(vigil: Harness) -> None:
 def test_system_endpoints(vigil: Harness) -> None:
     vigil.post_alertmanager(am([firing("X")]))
     vigil.post_alertmanager(am([firing("X")]))
-    assert vigil.client.get("/health").json() == {"status": "ok", "database": "ok"}
+    health = vigil.client.get("/health").json()
+    assert (health["status"], health["database"], health["reasons"]) == ("ok", "ok", [])
+    assert [c["name"] for c in health["consumers"]] == ["escalation", "delivery"]
     info = vigil.client.get("/system/info").json()
     assert info["database"]["dialect"] == vigil.ctx.db.dialect
     assert info["queue_depth"] == 0
