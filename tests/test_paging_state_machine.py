@@ -10,7 +10,9 @@ through a personal webhook channel. After every step it checks:
   per firing episode (an episode starts when the incident is created or reopened and ends
   when it is resolved, merged or closed): one step-1 intent, and one step-1 page at the
   receiver;
-* no step fires for an incident outside a firing episode;
+* no step fires for an incident outside a firing episode, and a stale re-send (a firing
+  notification with the startsAt of an alert its source resolved) opens no alert and
+  reopens no incident;
 * no consumer is stuck: nothing escaped a pass (what the worker loops would log as a
   traceback), and the ``escalation`` and ``delivery`` cursors have reached the newest event
   of their topics, or the events they passed over are recorded in ``outbox_failures``;
@@ -56,6 +58,7 @@ from sqlalchemy import select
 
 from channel_servers import RecordingServer
 from conftest import _pg_conninfo
+from vigil.alerts.models import Alert
 from vigil.app import create_app
 from vigil.auth.service import create_api_key
 from vigil.clock import FakeClock
@@ -70,6 +73,7 @@ from vigil.worker.tick import tick
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SERVICE = "checkout"
+SOURCE = "alertmanager"  # who resolved an alert its source resolved
 POLICY = "checkout-oncall"
 #: One correlation rule per alert name, one incident per rule at a time (group by name).
 RESOLVE_ON = {"GroupAll": "all", "GroupFirst": "first", "GroupLast": "last"}
@@ -246,6 +250,7 @@ class PagingJourney(RuleBasedStateMachine):
         self.status: dict[int, str] = {}  # each incident's status as last seen
         self.episodes: dict[int, list[Episode]] = {}
         self.stray: list[str] = []  # steps fired for an incident outside an episode
+        self.stale_counted: list[str] = []  # stale re-sends that opened or reopened something
         self.pages: list[Page] = []
         self.pages_checked = 0
         self.escaped: list[str] = []  # tracebacks that escaped a pass
@@ -290,10 +295,28 @@ class PagingJourney(RuleBasedStateMachine):
     @rule(n=st.integers(0, len(ALERTS) - 1))
     def resend_firing(self, n: int) -> None:
         """The last firing notification again, same labels and startsAt: a re-send while
-        the alert is open, a stale notification once it has resolved."""
+        the alert is open, a stale notification once its source has resolved it (which
+        opens no alert, reopens no incident and pages nobody: docs/integrations.md)."""
         which = sorted(self.starts)[n % len(self.starts)]
+        before = self.latest_alert(which)
+        stale = before is not None and before[1:] == ("resolved", SOURCE, self.starts[which])
+        episodes = sum(len(eps) for eps in self.episodes.values())
         self.send_alert(which, "firing", self.starts[which])
-        self.settle(f"re-send firing {which} (startsAt {_iso(self.starts[which])})")
+        what = f"re-send firing {which} (startsAt {_iso(self.starts[which])})"
+        self.settle(what + (" after its source resolved it" if stale else ""))
+        began = sum(len(eps) for eps in self.episodes.values()) - episodes
+        if stale and (self.latest_alert(which) != before or began):
+            self.stale_counted.append(f"{what}: alert {before} became "
+                                      f"{self.latest_alert(which)}, {began} incidents reopened")
+
+    def latest_alert(self, which: tuple[str, str]) -> tuple[int, str, str | None,
+                                                          datetime | None] | None:
+        """The newest alert of this identity: (id, status, resolved_by, starts_at)."""
+        with self.ctx.db.read() as s:
+            rows = [(a.id, a.status, a.resolved_by, a.starts_at) for a in s.scalars(
+                select(Alert).where(Alert.name == which[0]))
+                if a.labels.get("instance") == which[1]]
+        return max(rows) if rows else None
 
     # -- people ---------------------------------------------------------------------------
 
@@ -490,6 +513,8 @@ class PagingJourney(RuleBasedStateMachine):
                     assert len(ep.step1_pages) == 1, "merge reopened: " + paged + what
         assert not self.stray, ("a step fired for an incident outside any firing episode: "
                                 f"{self.stray}\n" + self.story())
+        assert not self.stale_counted, ("a stale re-send counted as firing: "
+                                        f"{self.stale_counted}\n" + self.story())
 
     def pages_are_for_live_incidents(self) -> None:
         for page in self.pages[self.pages_checked:]:
