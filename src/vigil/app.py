@@ -40,16 +40,16 @@ from vigil.notify.replies import router as replies_router
 from vigil.oncall.escalation_api import router as escalation_router
 from vigil.oncall.people_api import router as people_router
 from vigil.oncall.schedules_api import router as schedules_router
+from vigil.outbox.api import router as outbox_router
 from vigil.pipeline.runner import PipelineRunner
 from vigil.rules.api import router as silences_router
 from vigil.rules.quiet_api import router as quiet_router
-from vigil.outbox.api import router as outbox_router
 from vigil.system.api import router as system_router
+from vigil.system.health import monitor_loop
 from vigil.web.auth_pages import router as web_auth_router
 from vigil.web.events import router as web_events_router
 from vigil.web.pages import router as web_pages_router
 from vigil.web.render import SignIn
-from vigil.system.health import monitor_loop
 from vigil.worker.notifier import notifier_loop
 from vigil.worker.retention import purge_events
 from vigil.worker.tick import tick_loop
