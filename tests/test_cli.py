@@ -187,3 +187,39 @@ email: alice@example.com
     applied = runner.invoke(app, ["apply", "-f", str(out)])
     assert applied.exit_code == 0, applied.output
     assert "EscalationPolicy/sre: created" in applied.output
+
+
+def test_outbox_list_and_replay_parked_events(env: Path) -> None:
+    from datetime import UTC, datetime
+
+    from vigil.db import Database
+    from vigil.outbox.models import OutboxEvent, OutboxFailure
+
+    runner.invoke(app, ["migrate"])
+    assert runner.invoke(app, ["outbox", "list"]).output == "No failed outbox events.\n"
+    now = datetime(2026, 12, 7, 18, 0, tzinfo=UTC)
+    db = Database(f"sqlite:///{env}")
+    with db.write() as s:
+        ev = OutboxEvent(tenant_id=1, topic="incident.status_changed", aggregate="incident:1",
+                         payload={}, created_at=now, available_at=now, attempts=0)
+        s.add(ev)
+        s.flush()
+        for consumer, parked in (("escalation", now), ("delivery", None)):
+            s.add(OutboxFailure(consumer=consumer, event_id=ev.id, tenant_id=1,
+                                topic=ev.topic, attempts=5 if parked else 2,
+                                error="Traceback ...\nContractError: previous: not a dict",
+                                first_failed_at=now, last_failed_at=now, parked_at=parked,
+                                next_attempt_at=None if parked else now))
+    db.dispose()
+    listed = runner.invoke(app, ["outbox", "list"]).output
+    assert "escalation   event 1" in listed and "5 attempts, parked: ContractError" in listed
+    assert "delivery" in listed and "2 attempts, retry at 2026-12-07 18:00:00" in listed
+    parked = runner.invoke(app, ["outbox", "list", "--state", "parked"]).output
+    assert "escalation" in parked and "delivery" not in parked
+    assert runner.invoke(app, ["outbox", "list", "--state", "gone"]).exit_code == 2
+    done = runner.invoke(app, ["outbox", "replay"])
+    assert done.exit_code == 0 and done.output == "Replayed 1 parked event(s).\n"
+    assert runner.invoke(app, ["outbox", "list", "--state", "parked"]).output == \
+        "No failed outbox events.\n"
+    assert runner.invoke(app, ["outbox", "replay", "1"]).output == \
+        "Replayed 0 parked event(s).\n"
