@@ -35,7 +35,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    not_,
     select,
     text,
     true,
@@ -148,14 +147,21 @@ def _settled(session: Session) -> int | None:
         session.execute(text("SELECT pg_advisory_unlock(:a, :b)"), params)
 
 
-def _new_events(session: Session, c: Consumer[Any], after: int) -> list[OutboxEvent]:
+def _new_events(session: Session, c: Consumer[Any], after: int
+                ) -> tuple[list[OutboxEvent], int]:
+    """The events of the consumer's topics past ``after`` to handle now, and the id the
+    cursor may move to: past them and past those that failed (each retried on its own
+    schedule from ``outbox_failures``, not with the batch)."""
     settled = _settled(session)
-    return list(session.scalars(select(OutboxEvent).where(
+    events = list(session.scalars(select(OutboxEvent).where(
         OutboxEvent.id > after, OutboxEvent.topic.in_(c.topics),
-        OutboxEvent.id <= settled if settled is not None else true(),
-        # (a failed event is retried on its own schedule, not with the batch)
-        OutboxEvent.id.not_in(_failed_ids(c.name).where(OutboxFailure.event_id > after)))
+        OutboxEvent.id <= settled if settled is not None else true())
         .order_by(OutboxEvent.id).limit(c.limit)))
+    if not events:
+        return [], after
+    failed = set(session.scalars(_failed_ids(c.name).where(
+        OutboxFailure.event_id > after, OutboxFailure.event_id <= events[-1].id)))
+    return [e for e in events if e.id not in failed], events[-1].id
 
 
 def _due_retries(session: Session, name: str, now: datetime) -> list[OutboxEvent]:
@@ -191,14 +197,17 @@ def _attempt(db: Database, c: Consumer[Any], now: datetime, only: OutboxEvent | 
                 fresh = [e for e in events if e.id > cursor.last_id]
                 retried = [e for e in events if e.id <= cursor.last_id]
             else:
-                fresh = _new_events(s, c, cursor.last_id)
+                fresh, seen = _new_events(s, c, cursor.last_id)
                 retried = _due_retries(s, c.name, now)
                 events = sorted([*fresh, *retried], key=lambda e: e.id)
+                if not events:
+                    cursor.last_id = seen  # (past failed events only, if any)
+                    return 0, None
             if not events:
                 return 0, None
             _process(s, c, events, now)
-            if fresh and only is None:
-                cursor.last_id = fresh[-1].id
+            if only is None:
+                cursor.last_id = seen
             if retried:  # handled at last: no longer a failure
                 s.execute(delete(OutboxFailure).where(
                     OutboxFailure.consumer == c.name,
@@ -279,7 +288,7 @@ def _one_by_one(db: Database, c: Consumer[Any], now: datetime, retry: Retry,
                 out: Outcome) -> int:
     with db.read() as s:
         cursor = s.get(OutboxCursor, c.name)
-        events = [*_new_events(s, c, cursor.last_id if cursor else 0),
+        events = [*_new_events(s, c, cursor.last_id if cursor else 0)[0],
                   *_due_retries(s, c.name, now)]
         s.expunge_all()
     handled = 0
@@ -306,9 +315,7 @@ def pending(c: Consumer[Any], now: datetime) -> ColumnElement[bool]:
     lock)."""
     last = select(OutboxCursor.last_id).where(OutboxCursor.name == c.name).scalar_subquery()
     return exists().where(OutboxEvent.id > func.coalesce(last, 0),
-                          OutboxEvent.topic.in_(c.topics),
-                          not_(exists().where(OutboxFailure.consumer == c.name,
-                                              OutboxFailure.event_id == OutboxEvent.id))) | \
+                          OutboxEvent.topic.in_(c.topics)) | \
         exists().where(OutboxFailure.consumer == c.name, OutboxFailure.parked_at.is_(None),
                        OutboxFailure.next_attempt_at <= now)
 
@@ -332,8 +339,7 @@ def lag(session: Session, c: Consumer[Any]) -> Lag:
     cursor = session.get(OutboxCursor, c.name)
     last = cursor.last_id if cursor else 0
     first_new = session.execute(select(OutboxEvent.id, OutboxEvent.created_at).where(
-        OutboxEvent.id > last, OutboxEvent.topic.in_(c.topics),
-        OutboxEvent.id.not_in(_failed_ids(c.name).where(OutboxFailure.event_id > last)))
+        OutboxEvent.id > last, OutboxEvent.topic.in_(c.topics))
         .order_by(OutboxEvent.id).limit(1)).first()
     waiting = 0
     if first_new is not None:
