@@ -191,12 +191,20 @@ async def opsgenie_create(request: Request) -> Response:
     return _og_accepted(started)
 
 
-def _fingerprint_of(ctx: Context, tenant_id: int, identifier: str) -> str:
-    """identifierType=id names Vigil's alert id."""
+def _fingerprint_of(ctx: Context, integ: IntegrationInfo, identifier: str) -> str:
+    """identifierType=id (or tiny) names Vigil's alert id. An integration key acts only on
+    its own integration's alerts: another integration's alert is a 404, as if it did not
+    exist."""
     if not identifier.isdigit():
         raise NotFound(f"no alert with id {identifier!r}", field="identifier")
     with ctx.db.read() as s:
-        return get_alert(s, tenant_id=tenant_id, alert_id=int(identifier)).fingerprint
+        try:
+            alert = get_alert(s, tenant_id=integ.tenant_id, alert_id=int(identifier))
+        except NotFound:
+            alert = None
+        if alert is None or alert.integration_id != integ.id:
+            raise NotFound(f"no alert with id {identifier!r}", field="identifier")
+        return alert.fingerprint
 
 
 async def _opsgenie_action(request: Request, identifier: str, action: Action) -> Response:
@@ -208,10 +216,11 @@ async def _opsgenie_action(request: Request, identifier: str, action: Action) ->
         payload = orjson.loads(body) if body.strip() else {}
         act = opsgenie.parse_action(payload)
         kind = request.query_params.get("identifierType", "id")
-        if kind not in ("id", "alias"):
-            raise InvalidInput("identifierType must be id or alias", field="identifierType")
-        if kind == "id":
-            fp = await run_in_threadpool(_fingerprint_of, ctx, integ.tenant_id, identifier)
+        if kind not in ("id", "tiny", "alias"):
+            raise InvalidInput("identifierType must be id, tiny or alias",
+                               field="identifierType")
+        if kind in ("id", "tiny"):
+            fp = await run_in_threadpool(_fingerprint_of, ctx, integ, identifier)
             event = AlertEvent(action=action, source="opsgenie", name=identifier,
                                actor=act.user, raw=payload)
             await ctx.runner.submit([Submission(integ.tenant_id, integ.id, fp, event)])
