@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
@@ -63,21 +64,133 @@ def validated(model: type[BaseModel], data: Any) -> Any:
         raise InvalidInput(f"{loc}: {first['msg']}", field=loc) from None
 
 
+#: What a secret is shown as: this, then the value's last 4 characters when it is long
+#: enough that they give nothing away (``••••abcd``).
+MASK = "\u2022\u2022\u2022\u2022"
 _SECRET_WORDS = ("password", "token", "secret", "auth", "key", "sid")
 
 
-def redact(config: dict[str, Any]) -> dict[str, Any]:
-    """A channel's config as shown: secrets masked (URLs that embed tokens too)."""
+def mask_token(value: Any) -> str:
+    text = str(value)
+    return MASK + text[-4:] if len(text) >= 12 else MASK
+
+
+def mask_url(value: str, *, whole_path: bool = False) -> str:
+    """A URL as shown: scheme, host, port and path, without the password, query values or
+    fragment; path segments long enough to be tokens (or the whole path of URLs whose path
+    is the secret: ``whole_path``) masked."""
+    try:
+        parts = urlsplit(value)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return mask_token(value)
+    if not parts.scheme or not host:
+        return mask_token(value)
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    if parts.username is not None:
+        user = quote(unquote(parts.username), safe="") if parts.username else ""
+        netloc = (f"{user}:{MASK}" if parts.password is not None else user) + "@" + netloc
+    path = parts.path
+    if whole_path and path.strip("/"):
+        path = "/" + mask_token(path)
+    else:
+        path = "/".join(mask_token(seg) if len(seg) >= 20 else seg for seg in path.split("/"))
+    query = "&".join(
+        (f"{k}={MASK}" if v else f"{k}=") if sep else k
+        for k, sep, v in (pair.partition("=") for pair in parts.query.split("&") if pair))
+    return urlunsplit((parts.scheme, netloc, path, query, MASK if parts.fragment else ""))
+
+
+def _mask_opaque_url(value: str) -> str:
+    """Apprise URLs carry tokens anywhere (``tgram://<bot token>/<chat>``): the scheme."""
+    scheme, sep, _ = value.partition("://")
+    return f"{scheme}://{mask_token(value)}" if sep else mask_token(value)
+
+
+def _mask(how: str, value: Any) -> Any:
+    if value is None or value == "" or value == {}:
+        return value
+    if how == "headers" and isinstance(value, dict):
+        return {k: mask_token(v) if v else v for k, v in value.items()}
+    if not isinstance(value, str):
+        return mask_token(value)
+    if how == "url":
+        return mask_url(value)
+    if how == "secret_url":
+        return mask_url(value, whole_path=True)
+    if how == "opaque_url":
+        return _mask_opaque_url(value)
+    return mask_token(value)
+
+
+def _secret_fields(kind: str) -> dict[str, str]:
+    from vigil.notify.channels import KINDS
+
+    model = KINDS.get(kind, (None, None))[0]
+    return dict(getattr(model, "SECRETS", {}))
+
+
+def mask_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    """A channel's config as shown to anyone (admins too): secrets are write-only. Each
+    kind's config model names its secrets (``SECRETS``); any other field whose name
+    suggests a secret, or a URL, is masked too."""
+    declared = _secret_fields(kind)
     out: dict[str, Any] = {}
     for k, v in config.items():
-        secret = any(w in k.lower() for w in _SECRET_WORDS) or (
-            k.lower().endswith("url") and isinstance(v, str) and "hooks" in v)
-        out[k] = ("•••" + str(v)[-4:]) if secret and v else v
+        how = declared.get(k)
+        if how is None and any(w in k.lower() for w in _SECRET_WORDS):
+            how = "token"
+        elif how is None and k.lower().endswith("url") and isinstance(v, str):
+            how = "url"
+        out[k] = v if how is None else _mask(how, v)
     return out
 
 
+def _has_mask(value: Any) -> bool:
+    if isinstance(value, str):
+        return MASK in value
+    if isinstance(value, dict):
+        return any(_has_mask(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_mask(v) for v in value)
+    return False
+
+
+def has_masked_values(config: Any) -> bool:
+    return _has_mask(config)
+
+
+def unmask_config(kind: str, incoming: dict[str, Any],
+                  stored: dict[str, Any] | None) -> dict[str, Any]:
+    """``incoming`` with every value sent back exactly as shown (masked) replaced by the
+    stored secret, so a GET -> PUT round trip keeps the secrets. A masked value that does
+    not match what is shown for the stored one is refused (never stored as the mask)."""
+    shown = mask_config(kind, stored) if stored is not None else {}
+
+    def resolve(path: str, value: Any, shown_v: Any, stored_v: Any) -> Any:
+        if isinstance(value, str) and MASK in value:
+            if stored is not None and value == shown_v:
+                return stored_v
+            raise InvalidInput(f"{path}: a masked value ({MASK}) that is not this channel's "
+                               "stored one; send the secret itself", field=path)
+        if isinstance(value, dict) and _has_mask(value):
+            sv = shown_v if isinstance(shown_v, dict) else {}
+            rv = stored_v if isinstance(stored_v, dict) else {}
+            return {k: resolve(f"{path}.{k}", v, sv.get(k), rv.get(k))
+                    for k, v in value.items()}
+        if isinstance(value, list) and _has_mask(value):
+            raise InvalidInput(f"{path}: a masked value ({MASK}); send the secret itself",
+                               field=path)
+        return value
+
+    raw = stored or {}
+    return {k: resolve(f"config.{k}", v, shown.get(k), raw.get(k)) for k, v in incoming.items()}
+
+
 def channel_read(c: NotificationChannel) -> dict[str, Any]:
-    return {"id": c.id, "name": c.name, "kind": c.kind, "config": redact(c.config),
+    return {"id": c.id, "name": c.name, "kind": c.kind, "config": mask_config(c.kind, c.config),
             "personal": c.personal, "enabled": c.enabled, "rate_per_minute": c.rate_per_minute,
             "created_at": c.created_at, "updated_at": c.updated_at}
 
@@ -87,16 +200,23 @@ def upsert_channel(session: Session, *, tenant_id: int, body: ChannelIn, now: da
                    ) -> tuple[NotificationChannel, str]:
     from vigil.notify.channels import build
 
-    try:
-        build(body.kind, body.config)
-    except InvalidInput as exc:
-        raise InvalidInput(exc.message, field=exc.field or "config") from None
     existing = (get_channel(session, tenant_id=tenant_id, channel_id=channel_id)
                 if channel_id is not None else session.scalars(select(NotificationChannel).where(
                     NotificationChannel.tenant_id == tenant_id,
                     NotificationChannel.name == body.name)).first())
     if existing is not None and create_only:
         raise Conflict(f"a channel named {body.name!r} exists", field="name")
+    if has_masked_values(body.config):
+        # Secrets are write-only: what GET showed, sent back, keeps the stored secret
+        # (only of the same kind: another kind's fields mean other things).
+        same = existing is not None and existing.kind == body.kind
+        config = unmask_config(body.kind, body.config,
+                               dict(existing.config) if same and existing else None)
+        body = body.model_copy(update={"config": config})
+    try:
+        build(body.kind, body.config)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field=exc.field or "config") from None
     if body.personal:
         other = session.scalars(select(NotificationChannel).where(
             NotificationChannel.tenant_id == tenant_id, NotificationChannel.kind == body.kind,

@@ -10,6 +10,7 @@ detail.
 from __future__ import annotations
 
 import logging
+from typing import ClassVar
 
 import apprise
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -23,6 +24,8 @@ _TYPES = {"critical": apprise.NotifyType.FAILURE, "high": apprise.NotifyType.FAI
 
 class AppriseConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    #: Write-only fields and how they are shown (``notify.service.mask_config``).
+    SECRETS: ClassVar[dict[str, str]] = {"url": "opaque_url"}
 
     url: str = Field(min_length=3, max_length=4096)
 

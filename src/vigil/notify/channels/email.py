@@ -18,7 +18,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -41,6 +41,8 @@ def _address(value: str) -> str:
 
 class EmailConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    #: Write-only fields and how they are shown (``notify.service.mask_config``).
+    SECRETS: ClassVar[dict[str, str]] = {"password": "token"}
 
     smtp_host: str = Field(min_length=1, max_length=255)
     #: Defaults by security: 587 (starttls), 465 (tls), 25 (none).

@@ -12,7 +12,7 @@ EU accounts use ``base_url = "https://api.eu.opsgenie.com"``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -33,6 +33,8 @@ CLOSING = {"acknowledged": "acknowledge", "resolved": "close"}
 
 class OpsgenieConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    #: Write-only fields and how they are shown (``notify.service.mask_config``).
+    SECRETS: ClassVar[dict[str, str]] = {"api_key": "token", "base_url": "url"}
 
     api_key: SecretStr = Field(min_length=8)
     base_url: HttpURL = "https://api.opsgenie.com"

@@ -9,7 +9,7 @@ incident id the message key is used. provider_id is the dedup_key PagerDuty echo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -30,6 +30,8 @@ ACTIONS = {"acknowledged": "acknowledge", "resolved": "resolve"}
 
 class PagerDutyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    #: Write-only fields and how they are shown (``notify.service.mask_config``).
+    SECRETS: ClassVar[dict[str, str]] = {"routing_key": "token", "base_url": "url"}
 
     #: The integration key of an Events API v2 integration (32 characters).
     routing_key: SecretStr = Field(min_length=32, max_length=32)

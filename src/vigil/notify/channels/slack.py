@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import http.client
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from slack_sdk import WebClient
@@ -45,6 +45,9 @@ _STATE = {"acknowledged": ":eyes: Acknowledged", "resolved": ":white_check_mark:
 
 class SlackConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    #: Write-only fields and how they are shown (``notify.service.mask_config``).
+    SECRETS: ClassVar[dict[str, str]] = {"webhook_url": "secret_url", "token": "token",
+                                         "base_url": "url"}
 
     webhook_url: HttpURL | None = None
     token: SecretStr | None = None

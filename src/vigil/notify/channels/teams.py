@@ -8,7 +8,7 @@ throttling ("... returned HTTP error 429 ..."): that is treated as retryable, no
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,8 @@ _COLORS = {"critical": "Attention", "high": "Attention", "warning": "Warning",
 
 class TeamsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    #: Write-only fields and how they are shown (``notify.service.mask_config``).
+    SECRETS: ClassVar[dict[str, str]] = {"webhook_url": "url"}
 
     webhook_url: HttpURL
     timeout: float = Field(default=10.0, gt=0, le=120)

@@ -30,6 +30,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from typing import ClassVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -44,6 +45,8 @@ _RESERVED = ("x-vigil-", "content-type", "content-length", "host", "transfer-enc
 
 class WebhookConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    #: Write-only fields and how they are shown (``notify.service.mask_config``).
+    SECRETS: ClassVar[dict[str, str]] = {"url": "url", "headers": "headers", "secret": "token"}
 
     url: HttpURL
     headers: dict[str, str] = Field(default_factory=dict, max_length=30)
