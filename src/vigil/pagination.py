@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import BigInteger, Integer, Select, SmallInteger, and_, or_
 from sqlalchemy.orm import Session
 
 from vigil.errors import InvalidInput
@@ -27,11 +27,23 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
         value, ident = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if sort.endswith("_at"):
             value = datetime.fromisoformat(value)
+            if value.utcoffset() is None:  # this API gives out UTC times only
+                raise ValueError(value)
         elif not isinstance(value, int):
             raise ValueError(value)
-        return value, int(ident)
+        if not isinstance(ident, int):
+            raise ValueError(ident)
+        return value, ident
     except Exception:
         raise InvalidInput("cursor is not one this API gave out", field="cursor") from None
+
+
+def _fits(col: Any, value: int) -> bool:
+    """Whether ``value`` fits the integer column ``col`` on every database we run on."""
+    kind = col.type
+    bits = (16 if isinstance(kind, SmallInteger) else 64 if isinstance(kind, BigInteger)
+            else 32 if isinstance(kind, Integer) else 64)
+    return bool(-(2 ** (bits - 1)) <= value < 2 ** (bits - 1))
 
 
 def keyset_page(
@@ -47,6 +59,9 @@ def keyset_page(
     col = sorts[key]
     if cursor:
         value, ident = decode_cursor(cursor, key)
+        if not _fits(id_col, ident) or (isinstance(value, int) and not _fits(col, value)):
+            # No row holds it (and the database would refuse to compare with it).
+            raise InvalidInput("cursor is not one this API gave out", field="cursor")
         if col is id_col:
             stmt = stmt.where(id_col < ident if descending else id_col > ident)
         elif descending:

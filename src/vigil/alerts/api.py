@@ -12,6 +12,7 @@ from vigil.auth.service import Principal
 from vigil.clock import ensure_utc
 from vigil.context import Context, get_context
 from vigil.errors import Conflict
+from vigil.ids import BigIdPath, IdQuery
 from vigil.pipeline.dedup import Submission
 from vigil.pipeline.event import Action, AlertEvent
 
@@ -27,7 +28,7 @@ async def list_alerts(
     q: str | None = Query(None, description="text in name or summary"),
     since: datetime | None = Query(None, description="last received at or after"),
     until: datetime | None = Query(None, description="first received before"),
-    integration_id: int | None = None,
+    integration_id: IdQuery = None,
     sort: str = Query("-last_received_at"),
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = None,
@@ -64,7 +65,7 @@ def _detail(ctx: Context, tenant_id: int, alert_id: int) -> AlertDetail:
 
 @router.get("/{alert_id}", response_model=AlertDetail)
 async def get_alert(
-    alert_id: int, who: Principal = Depends(viewer), ctx: Context = Depends(get_context)
+    alert_id: BigIdPath, who: Principal = Depends(viewer), ctx: Context = Depends(get_context)
 ) -> AlertDetail:
     return await run_in_threadpool(_detail, ctx, who.tenant_id, alert_id)
 
@@ -88,7 +89,7 @@ async def _act(ctx: Context, who: Principal, alert_id: int, action: Action,
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertDetail)
 async def acknowledge(
-    alert_id: int, body: AlertAction | None = None, who: Principal = Depends(responder),
+    alert_id: BigIdPath, body: AlertAction | None = None, who: Principal = Depends(responder),
     ctx: Context = Depends(get_context),
 ) -> AlertDetail:
     return await _act(ctx, who, alert_id, Action.ACKNOWLEDGE, body)
@@ -96,7 +97,7 @@ async def acknowledge(
 
 @router.post("/{alert_id}/resolve", response_model=AlertDetail)
 async def resolve(
-    alert_id: int, body: AlertAction | None = None, who: Principal = Depends(responder),
+    alert_id: BigIdPath, body: AlertAction | None = None, who: Principal = Depends(responder),
     ctx: Context = Depends(get_context),
 ) -> AlertDetail:
     return await _act(ctx, who, alert_id, Action.RESOLVE, body)

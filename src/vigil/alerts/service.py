@@ -42,6 +42,8 @@ def parse_label_filters(values: list[str]) -> dict[str, str]:
         key, sep, val = v.partition("=")
         if not sep or not key:
             raise InvalidInput(f"label filter {v!r} must look like key=value", field="label")
+        if "\x00" in v:  # no label holds one, and PostgreSQL refuses it in text
+            raise InvalidInput(f"label filter {v!r} holds a NUL character", field="label")
         out[key] = val
     return out
 

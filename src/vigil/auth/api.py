@@ -8,6 +8,7 @@ from vigil.auth.deps import admin
 from vigil.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
+from vigil.ids import IdPath
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
 
@@ -38,7 +39,7 @@ async def create_key(
 
 @router.delete("/{key_id}", response_model=ApiKeyRead)
 async def revoke_key(
-    key_id: int, who: Principal = Depends(admin), ctx: Context = Depends(get_context)
+    key_id: IdPath, who: Principal = Depends(admin), ctx: Context = Depends(get_context)
 ) -> ApiKeyRead:
     def run() -> ApiKeyRead:
         with ctx.db.write() as s:

@@ -12,6 +12,7 @@ from vigil.correlation import service
 from vigil.correlation.engine import RuleSet, compile_rule, route
 from vigil.correlation.schemas import RuleCreate, RuleRead, RuleTestRequest, RuleUpdate
 from vigil.errors import InvalidInput
+from vigil.ids import IdPath
 from vigil.pipeline.dedup import Submission
 from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
@@ -76,7 +77,7 @@ async def test_rules(body: RuleTestRequest, who: Principal = Depends(viewer),
 
 
 @router.get("/{rule_id}", response_model=RuleRead)
-async def get_rule(rule_id: int, who: Principal = Depends(viewer),
+async def get_rule(rule_id: IdPath, who: Principal = Depends(viewer),
                    ctx: Context = Depends(get_context)) -> RuleRead:
     def run() -> RuleRead:
         with ctx.db.read() as s:
@@ -85,7 +86,7 @@ async def get_rule(rule_id: int, who: Principal = Depends(viewer),
 
 
 @router.patch("/{rule_id}", response_model=RuleRead)
-async def update_rule(rule_id: int, body: RuleUpdate, who: Principal = Depends(admin),
+async def update_rule(rule_id: IdPath, body: RuleUpdate, who: Principal = Depends(admin),
                       ctx: Context = Depends(get_context)) -> RuleRead:
     def run() -> RuleRead:
         with ctx.db.write() as s:
@@ -99,7 +100,7 @@ async def update_rule(rule_id: int, body: RuleUpdate, who: Principal = Depends(a
 
 
 @router.delete("/{rule_id}", status_code=204)
-async def delete_rule(rule_id: int, who: Principal = Depends(admin),
+async def delete_rule(rule_id: IdPath, who: Principal = Depends(admin),
                       ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
         with ctx.db.write() as s:

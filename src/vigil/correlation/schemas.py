@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Severity = Literal["low", "info", "warning", "high", "critical"]
 Priority = Literal["P1", "P2", "P3", "P4", "P5"]
@@ -60,6 +60,17 @@ class RuleUpdate(BaseModel):
     priority: Priority | None = None
     category: str | None = Field(default=None, max_length=64)
     team: str | None = Field(default=None, max_length=200)
+
+    # Leaving a field out leaves it alone; null unsets it, which only the optional ones
+    # (title_template, severity, priority, category, team) can be.
+    @field_validator("name", "description", "position", "enabled", "condition", "group_by",
+                     "window_minutes", "create_on", "threshold_alerts",
+                     "threshold_occurrences", "resolve_on", "require_approval", mode="before")
+    @classmethod
+    def _not_null(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError("may not be null (leave the field out to keep it)")
+        return v
 
 
 class RuleRead(RuleCreate):

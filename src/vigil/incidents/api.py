@@ -14,6 +14,7 @@ from vigil.auth.service import Principal
 from vigil.clock import ensure_utc
 from vigil.context import Context, get_context
 from vigil.errors import InvalidInput
+from vigil.ids import BigIdPath
 from vigil.incidents import analytics, manage, service
 from vigil.incidents.lifecycle import ACTIONS
 from vigil.incidents.schemas import (
@@ -150,7 +151,7 @@ async def simulate(body: IncidentSimulate | None = None, who: Principal = Depend
 
 
 @router.post("/{incident_id}/merge", response_model=IncidentDetail)
-async def merge(incident_id: int, body: IncidentMerge, who: Principal = Depends(responder),
+async def merge(incident_id: BigIdPath, body: IncidentMerge, who: Principal = Depends(responder),
                 ctx: Context = Depends(get_context)) -> IncidentDetail:
     """Merge this incident into another: its alerts move there; it becomes ``merged``."""
     def run() -> IncidentDetail:
@@ -162,13 +163,13 @@ async def merge(incident_id: int, body: IncidentMerge, who: Principal = Depends(
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
-async def get_incident(incident_id: int, who: Principal = Depends(viewer),
+async def get_incident(incident_id: BigIdPath, who: Principal = Depends(viewer),
                        ctx: Context = Depends(get_context)) -> IncidentDetail:
     return await run_in_threadpool(_detail, ctx, who.tenant_id, incident_id)
 
 
 @router.patch("/{incident_id}", response_model=IncidentDetail)
-async def update_incident(incident_id: int, body: IncidentUpdate,
+async def update_incident(incident_id: BigIdPath, body: IncidentUpdate,
                           who: Principal = Depends(responder),
                           ctx: Context = Depends(get_context)) -> IncidentDetail:
     def run() -> IncidentDetail:
@@ -181,7 +182,7 @@ async def update_incident(incident_id: int, body: IncidentUpdate,
 
 
 @router.post("/{incident_id}/comments", response_model=TimelineRead, status_code=201)
-async def add_comment(incident_id: int, body: IncidentComment,
+async def add_comment(incident_id: BigIdPath, body: IncidentComment,
                       who: Principal = Depends(responder),
                       ctx: Context = Depends(get_context)) -> TimelineRead:
     def run() -> TimelineRead:
@@ -202,7 +203,7 @@ def _act(ctx: Context, who: Principal, incident_id: int, action: str, note: str 
 
 
 def _action_route(action: str) -> None:
-    async def endpoint(incident_id: int, body: IncidentAction | None = None,
+    async def endpoint(incident_id: BigIdPath, body: IncidentAction | None = None,
                        who: Principal = Depends(responder),
                        ctx: Context = Depends(get_context)) -> IncidentDetail:
         return await run_in_threadpool(_act, ctx, who, incident_id, action,
@@ -221,7 +222,7 @@ for _action in ACTIONS:
 @router.post("/{incident_id}/resolve", response_model=IncidentDetail,
              summary="Resolve an incident")
 async def resolve_incident(
-    incident_id: int, body: IncidentResolve | None = None,
+    incident_id: BigIdPath, body: IncidentResolve | None = None,
     resolve_alerts: bool | None = Query(None, description="resolve its open alerts too "
                                         "(default true; or in the body)"),
     who: Principal = Depends(responder), ctx: Context = Depends(get_context),
@@ -266,7 +267,7 @@ async def bulk_action(body: IncidentBulk, who: Principal = Depends(responder),
 
 
 @router.post("/{incident_id}/split", response_model=IncidentDetail, status_code=201)
-async def split(incident_id: int, body: IncidentSplit, who: Principal = Depends(responder),
+async def split(incident_id: BigIdPath, body: IncidentSplit, who: Principal = Depends(responder),
                 ctx: Context = Depends(get_context)) -> IncidentDetail:
     """Move some of this incident's alerts into a new incident; answers the new one."""
     def run() -> IncidentDetail:
@@ -280,7 +281,7 @@ async def split(incident_id: int, body: IncidentSplit, who: Principal = Depends(
 
 
 @router.post("/{incident_id}/assign", response_model=IncidentDetail)
-async def assign(incident_id: int, body: IncidentAssign | None = None,
+async def assign(incident_id: BigIdPath, body: IncidentAssign | None = None,
                  who: Principal = Depends(responder),
                  ctx: Context = Depends(get_context)) -> IncidentDetail:
     """Assign to someone, or to yourself when no assignee is given."""
@@ -296,7 +297,7 @@ async def assign(incident_id: int, body: IncidentAssign | None = None,
 
 
 @router.post("/{incident_id}/confirm", response_model=IncidentDetail)
-async def confirm(incident_id: int, who: Principal = Depends(responder),
+async def confirm(incident_id: BigIdPath, who: Principal = Depends(responder),
                   ctx: Context = Depends(get_context)) -> IncidentDetail:
     """Confirm a candidate incident (made by a rule with ``require_approval``)."""
     def run() -> IncidentDetail:
@@ -308,7 +309,7 @@ async def confirm(incident_id: int, who: Principal = Depends(responder),
 
 
 @router.post("/{incident_id}/dismiss", response_model=IncidentDetail)
-async def dismiss(incident_id: int, body: IncidentAction | None = None,
+async def dismiss(incident_id: BigIdPath, body: IncidentAction | None = None,
                   who: Principal = Depends(responder),
                   ctx: Context = Depends(get_context)) -> IncidentDetail:
     """Dismiss a candidate incident."""
@@ -322,7 +323,7 @@ async def dismiss(incident_id: int, body: IncidentAction | None = None,
 
 
 @router.post("/{incident_id}/links", response_model=IncidentDetail)
-async def link(incident_id: int, body: IncidentLink, who: Principal = Depends(responder),
+async def link(incident_id: BigIdPath, body: IncidentLink, who: Principal = Depends(responder),
                ctx: Context = Depends(get_context)) -> IncidentDetail:
     """Mark another incident as related to this one (recorded on both timelines)."""
     def run() -> IncidentDetail:
@@ -334,7 +335,7 @@ async def link(incident_id: int, body: IncidentLink, who: Principal = Depends(re
 
 
 @router.delete("/{incident_id}/links/{other_id}", response_model=IncidentDetail)
-async def unlink(incident_id: int, other_id: int, who: Principal = Depends(responder),
+async def unlink(incident_id: BigIdPath, other_id: BigIdPath, who: Principal = Depends(responder),
                  ctx: Context = Depends(get_context)) -> IncidentDetail:
     def run() -> IncidentDetail:
         with ctx.db.write() as s:

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.auth.deps import admin, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
+from vigil.ids import IdPath
 from vigil.incidents import policy_service as svc
 
 router = APIRouter(tags=["assignment and severity rules"])
@@ -42,7 +43,7 @@ def _routes(kind: str, path: str) -> None:
             return out
         return await run_in_threadpool(run)
 
-    async def replace(policy_id: int, body: dict[str, Any] = Body(),
+    async def replace(policy_id: IdPath, body: dict[str, Any] = Body(),
                       who: Principal = Depends(admin),
                       ctx: Context = Depends(get_context)) -> dict[str, Any]:
         def run() -> dict[str, Any]:
@@ -55,7 +56,7 @@ def _routes(kind: str, path: str) -> None:
             return out
         return await run_in_threadpool(run)
 
-    async def delete(policy_id: int, who: Principal = Depends(admin),
+    async def delete(policy_id: IdPath, who: Principal = Depends(admin),
                      ctx: Context = Depends(get_context)) -> Response:
         def run() -> None:
             with ctx.db.write() as s:

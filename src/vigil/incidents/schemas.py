@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from vigil.alerts.schemas import AlertRead
+from vigil.ids import BigId
 from vigil.pipeline.event import Severity
 
 SeverityName = Literal["critical", "high", "warning", "info", "low"]
@@ -109,11 +110,20 @@ class IncidentUpdate(BaseModel):
     resolution: str | None = Field(default=None, max_length=20000)
     custom_fields: dict[str, str | int | float | bool | None] | None = None
 
+    # Leaving a field out leaves it alone; null clears it, which only the nullable ones
+    # (priority, assignee, team, category, resolution) can be.
+    @field_validator("title", "severity", "noise", "custom_fields", mode="before")
+    @classmethod
+    def _not_null(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError("may not be null (leave the field out to keep it)")
+        return v
+
 
 class IncidentMerge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    into: int = Field(description="the incident to merge this one into")
+    into: BigId = Field(description="the incident to merge this one into")
 
 
 class IncidentSimulate(BaseModel):
@@ -137,7 +147,7 @@ class IncidentCreate(BaseModel):
     team: str | None = Field(default=None, max_length=200)
     services: list[str] = Field(default_factory=list, max_length=50)
     custom_fields: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
-    alert_ids: list[int] = Field(default_factory=list, max_length=1000,
+    alert_ids: list[BigId] = Field(default_factory=list, max_length=1000,
                                  description="alerts to move into the new incident")
 
 
@@ -152,14 +162,14 @@ class IncidentAssign(BaseModel):
 class IncidentSplit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    alert_ids: list[int] = Field(min_length=1, max_length=1000)
+    alert_ids: list[BigId] = Field(min_length=1, max_length=1000)
     title: str | None = Field(default=None, min_length=1, max_length=512)
 
 
 class IncidentBulk(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[int] = Field(min_length=1, max_length=500)
+    ids: list[BigId] = Field(min_length=1, max_length=500)
     action: Literal["acknowledge", "investigate", "resolve", "close", "reopen", "confirm",
                     "dismiss", "assign", "mark_noise"]
     note: str | None = Field(default=None, max_length=10000)
@@ -178,4 +188,4 @@ class IncidentBulk(BaseModel):
 class IncidentLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    incident_id: int = Field(description="the related incident")
+    incident_id: BigId = Field(description="the related incident")

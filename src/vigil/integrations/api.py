@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.auth.deps import admin, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
+from vigil.ids import IdPath
 from vigil.integrations import service
 from vigil.integrations.models import Integration
 from vigil.integrations.schemas import IntegrationCreate, IntegrationRead
@@ -59,7 +60,7 @@ async def create_integration(
 
 @router.get("/{integration_id}", response_model=IntegrationRead)
 async def get_integration(
-    integration_id: int, who: Principal = Depends(viewer), ctx: Context = Depends(get_context)
+    integration_id: IdPath, who: Principal = Depends(viewer), ctx: Context = Depends(get_context)
 ) -> IntegrationRead:
     def run() -> IntegrationRead:
         with ctx.db.read() as s:
@@ -70,7 +71,7 @@ async def get_integration(
 
 @router.delete("/{integration_id}", response_model=IntegrationRead)
 async def revoke_integration(
-    integration_id: int, who: Principal = Depends(admin), ctx: Context = Depends(get_context)
+    integration_id: IdPath, who: Principal = Depends(admin), ctx: Context = Depends(get_context)
 ) -> IntegrationRead:
     def run() -> IntegrationRead:
         with ctx.db.write() as s:

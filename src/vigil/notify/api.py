@@ -16,6 +16,7 @@ from vigil.auth.deps import admin, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.errors import Conflict, NotFound
+from vigil.ids import MAX_BIG_ID, BigIdQuery, IdPath
 from vigil.incidents.models import Incident
 from vigil.incidents.service import act, get_incident
 from vigil.notify import delivery, links, templates
@@ -48,7 +49,7 @@ async def create_channel(body: dict[str, Any] = Body(), who: Principal = Depends
 
 
 @router.put("/api/v1/channels/{channel_id}")
-async def replace_channel(channel_id: int, body: dict[str, Any] = Body(),
+async def replace_channel(channel_id: IdPath, body: dict[str, Any] = Body(),
                           who: Principal = Depends(admin),
                           ctx: Context = Depends(get_context)) -> dict[str, Any]:
     spec = svc.validated(svc.ChannelIn, body)
@@ -63,7 +64,7 @@ async def replace_channel(channel_id: int, body: dict[str, Any] = Body(),
 
 
 @router.delete("/api/v1/channels/{channel_id}", status_code=204)
-async def delete_channel(channel_id: int, who: Principal = Depends(admin),
+async def delete_channel(channel_id: IdPath, who: Principal = Depends(admin),
                          ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
         with ctx.db.write() as s:
@@ -79,7 +80,7 @@ async def delete_channel(channel_id: int, who: Principal = Depends(admin),
 
 
 @router.post("/api/v1/channels/{channel_id}/test")
-async def test_channel(channel_id: int, address: str = Body("", embed=True),
+async def test_channel(channel_id: IdPath, address: str = Body("", embed=True),
                        who: Principal = Depends(admin),
                        ctx: Context = Depends(get_context)) -> dict[str, Any]:
     """Send a real test message through the channel and report what happened."""
@@ -127,7 +128,7 @@ async def create_routing(body: dict[str, Any] = Body(examples=[{
 
 
 @router.delete("/api/v1/routing-rules/{rule_id}", status_code=204)
-async def delete_routing(rule_id: int, who: Principal = Depends(admin),
+async def delete_routing(rule_id: IdPath, who: Principal = Depends(admin),
                          ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
         with ctx.db.write() as s:
@@ -152,7 +153,8 @@ async def set_template(body: dict[str, Any] = Body(), who: Principal = Depends(a
 
 
 @router.post("/api/v1/notification-templates/preview")
-async def preview(incident_id: int = Body(embed=True), kind: str = Body("email", embed=True),
+async def preview(incident_id: int = Body(embed=True, ge=1, le=MAX_BIG_ID),
+                  kind: str = Body("email", embed=True),
                   event: str = Body("triggered", embed=True),
                   title: str | None = Body(None, embed=True),
                   body: str | None = Body(None, embed=True),
@@ -179,7 +181,7 @@ async def preview(incident_id: int = Body(embed=True), kind: str = Body("email",
 
 
 @router.get("/api/v1/deliveries")
-async def list_deliveries(incident_id: int | None = None,
+async def list_deliveries(incident_id: BigIdQuery = None,
                           status: str | None = None, limit: int = Query(100, ge=1, le=1000),
                           who: Principal = Depends(viewer),
                           ctx: Context = Depends(get_context)) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from vigil.auth.deps import admin, responder, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.errors import Conflict, InvalidInput
+from vigil.ids import BigIdPath, IdPath
 from vigil.incidents import manage
 from vigil.incidents.service import get_incident
 from vigil.oncall import engine, escalation_view
@@ -55,7 +56,7 @@ async def create_policy(body: dict[str, Any] = Body(examples=[_EXAMPLE]),
 
 
 @router.get(_POLICIES + "/{policy_id}")
-async def get_policy(policy_id: int, who: Principal = Depends(viewer),
+async def get_policy(policy_id: IdPath, who: Principal = Depends(viewer),
                      ctx: Context = Depends(get_context)) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with ctx.db.read() as s:
@@ -64,7 +65,7 @@ async def get_policy(policy_id: int, who: Principal = Depends(viewer),
 
 
 @router.put(_POLICIES + "/{policy_id}")
-async def replace_policy(policy_id: int, body: dict[str, Any] = Body(),
+async def replace_policy(policy_id: IdPath, body: dict[str, Any] = Body(),
                          who: Principal = Depends(admin),
                          ctx: Context = Depends(get_context)) -> dict[str, Any]:
     def run() -> dict[str, Any]:
@@ -77,7 +78,7 @@ async def replace_policy(policy_id: int, body: dict[str, Any] = Body(),
 
 
 @router.delete(_POLICIES + "/{policy_id}", status_code=204)
-async def delete_policy(policy_id: int, who: Principal = Depends(admin),
+async def delete_policy(policy_id: IdPath, who: Principal = Depends(admin),
                         ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
         with ctx.db.write() as s:
@@ -93,13 +94,13 @@ def _row(ctx: Context, who: Principal, incident_id: int) -> dict[str, Any]:
 
 
 @router.get("/api/v1/incidents/{incident_id}/escalation")
-async def incident_escalation(incident_id: int, who: Principal = Depends(viewer),
+async def incident_escalation(incident_id: BigIdPath, who: Principal = Depends(viewer),
                               ctx: Context = Depends(get_context)) -> dict[str, Any]:
     return await run_in_threadpool(_row, ctx, who, incident_id)
 
 
 @router.post("/api/v1/incidents/{incident_id}/escalate")
-async def escalate_now(incident_id: int, who: Principal = Depends(responder),
+async def escalate_now(incident_id: BigIdPath, who: Principal = Depends(responder),
                        ctx: Context = Depends(get_context)) -> dict[str, Any]:
     """Jump to the next step now (its people are notified at once)."""
     def run() -> dict[str, Any]:
@@ -135,7 +136,7 @@ class Reassign(BaseModel):
 
 
 @router.post("/api/v1/incidents/{incident_id}/reassign")
-async def reassign(incident_id: int, body: Reassign, who: Principal = Depends(responder),
+async def reassign(incident_id: BigIdPath, body: Reassign, who: Principal = Depends(responder),
                    ctx: Context = Depends(get_context)) -> dict[str, Any]:
     """Restart the incident's escalation from the first step of ``policy``, or page
     ``user`` or ``schedule`` now (a one-off policy of one step)."""

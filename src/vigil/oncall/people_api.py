@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.auth.deps import admin, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
+from vigil.ids import IdPath
 from vigil.oncall import people_service as svc
 from vigil.oncall.bodies import JsonObjectRoute
 from vigil.oncall.people_schemas import (
@@ -60,7 +61,7 @@ async def create_user(body: UserCreate, who: Principal = Depends(admin),
 
 
 @router.get(_USER, response_model=UserDetail)
-async def get_user(user_id: int, who: Principal = Depends(viewer),
+async def get_user(user_id: IdPath, who: Principal = Depends(viewer),
                    ctx: Context = Depends(get_context)) -> UserDetail:
     def run() -> UserDetail:
         with ctx.db.read() as s:
@@ -70,7 +71,7 @@ async def get_user(user_id: int, who: Principal = Depends(viewer),
 
 
 @router.patch(_USER, response_model=UserDetail)
-async def update_user(user_id: int, body: UserUpdate, who: Principal = Depends(admin),
+async def update_user(user_id: IdPath, body: UserUpdate, who: Principal = Depends(admin),
                       ctx: Context = Depends(get_context)) -> UserDetail:
     """Renaming a user renames them in teams, schedules and escalation policies too."""
     def run() -> UserDetail:
@@ -82,7 +83,7 @@ async def update_user(user_id: int, body: UserUpdate, who: Principal = Depends(a
 
 
 @router.delete(_USER, status_code=204)
-async def delete_user(user_id: int, replace_with: str | None = None,
+async def delete_user(user_id: IdPath, replace_with: str | None = None,
                       who: Principal = Depends(admin),
                       ctx: Context = Depends(get_context)) -> Response:
     """Refused (409, listing the places) while teams, schedules or escalation policies name
@@ -96,7 +97,7 @@ async def delete_user(user_id: int, replace_with: str | None = None,
 
 
 @router.get(_USER + "/warnings")
-async def user_warnings(user_id: int, who: Principal = Depends(viewer),
+async def user_warnings(user_id: IdPath, who: Principal = Depends(viewer),
                         ctx: Context = Depends(get_context)) -> list[str]:
     def run() -> list[str]:
         with ctx.db.read() as s:
@@ -106,7 +107,7 @@ async def user_warnings(user_id: int, who: Principal = Depends(viewer),
 
 
 @router.get(_USER + "/contact-methods", response_model=list[ContactMethodRead])
-async def list_contact_methods(user_id: int, who: Principal = Depends(viewer),
+async def list_contact_methods(user_id: IdPath, who: Principal = Depends(viewer),
                                ctx: Context = Depends(get_context)) -> list[ContactMethodRead]:
     def run() -> list[ContactMethodRead]:
         with ctx.db.read() as s:
@@ -116,7 +117,7 @@ async def list_contact_methods(user_id: int, who: Principal = Depends(viewer),
 
 
 @router.post(_USER + "/contact-methods", response_model=ContactMethodRead, status_code=201)
-async def create_contact_method(user_id: int, body: ContactMethodCreate,
+async def create_contact_method(user_id: IdPath, body: ContactMethodCreate,
                                 who: Principal = Depends(admin),
                                 ctx: Context = Depends(get_context)) -> ContactMethodRead:
     def run() -> ContactMethodRead:
@@ -127,7 +128,7 @@ async def create_contact_method(user_id: int, body: ContactMethodCreate,
 
 
 @router.delete(_USER + "/contact-methods/{cm_id}", status_code=204)
-async def delete_contact_method(user_id: int, cm_id: int, who: Principal = Depends(admin),
+async def delete_contact_method(user_id: IdPath, cm_id: IdPath, who: Principal = Depends(admin),
                                 ctx: Context = Depends(get_context)) -> Response:
     """The notification rules that use it are deleted with it."""
     def run() -> None:
@@ -139,7 +140,7 @@ async def delete_contact_method(user_id: int, cm_id: int, who: Principal = Depen
 
 
 @router.get(_USER + "/notification-rules", response_model=list[NotificationRuleRead])
-async def list_notification_rules(user_id: int, who: Principal = Depends(viewer),
+async def list_notification_rules(user_id: IdPath, who: Principal = Depends(viewer),
                                   ctx: Context = Depends(get_context)
                                   ) -> list[NotificationRuleRead]:
     def run() -> list[NotificationRuleRead]:
@@ -151,7 +152,7 @@ async def list_notification_rules(user_id: int, who: Principal = Depends(viewer)
 
 @router.post(_USER + "/notification-rules", response_model=NotificationRuleRead,
              status_code=201)
-async def create_notification_rule(user_id: int, body: NotificationRuleCreate,
+async def create_notification_rule(user_id: IdPath, body: NotificationRuleCreate,
                                    who: Principal = Depends(admin),
                                    ctx: Context = Depends(get_context)) -> NotificationRuleRead:
     def run() -> NotificationRuleRead:
@@ -162,7 +163,7 @@ async def create_notification_rule(user_id: int, body: NotificationRuleCreate,
 
 
 @router.delete(_USER + "/notification-rules/{rule_id}", status_code=204)
-async def delete_notification_rule(user_id: int, rule_id: int,
+async def delete_notification_rule(user_id: IdPath, rule_id: IdPath,
                                    who: Principal = Depends(admin),
                                    ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
@@ -193,7 +194,7 @@ async def create_team(body: TeamCreate, who: Principal = Depends(admin),
 
 
 @router.get(_TEAMS + "/{team_id}", response_model=TeamRead)
-async def get_team(team_id: int, who: Principal = Depends(viewer),
+async def get_team(team_id: IdPath, who: Principal = Depends(viewer),
                    ctx: Context = Depends(get_context)) -> TeamRead:
     def run() -> TeamRead:
         with ctx.db.read() as s:
@@ -203,7 +204,7 @@ async def get_team(team_id: int, who: Principal = Depends(viewer),
 
 
 @router.patch(_TEAMS + "/{team_id}", response_model=TeamRead)
-async def update_team(team_id: int, body: TeamUpdate, who: Principal = Depends(admin),
+async def update_team(team_id: IdPath, body: TeamUpdate, who: Principal = Depends(admin),
                       ctx: Context = Depends(get_context)) -> TeamRead:
     def run() -> TeamRead:
         with ctx.db.write() as s:
@@ -213,7 +214,7 @@ async def update_team(team_id: int, body: TeamUpdate, who: Principal = Depends(a
 
 
 @router.delete(_TEAMS + "/{team_id}", status_code=204)
-async def delete_team(team_id: int, who: Principal = Depends(admin),
+async def delete_team(team_id: IdPath, who: Principal = Depends(admin),
                       ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
         with ctx.db.write() as s:
@@ -243,7 +244,7 @@ async def create_service(body: ServiceCreate, who: Principal = Depends(admin),
 
 
 @router.get(_SERVICES + "/{service_id}", response_model=ServiceRead)
-async def get_service(service_id: int, who: Principal = Depends(viewer),
+async def get_service(service_id: IdPath, who: Principal = Depends(viewer),
                       ctx: Context = Depends(get_context)) -> ServiceRead:
     def run() -> ServiceRead:
         with ctx.db.read() as s:
@@ -253,7 +254,7 @@ async def get_service(service_id: int, who: Principal = Depends(viewer),
 
 
 @router.patch(_SERVICES + "/{service_id}", response_model=ServiceRead)
-async def update_service(service_id: int, body: ServiceUpdate,
+async def update_service(service_id: IdPath, body: ServiceUpdate,
                          who: Principal = Depends(admin),
                          ctx: Context = Depends(get_context)) -> ServiceRead:
     def run() -> ServiceRead:
@@ -265,7 +266,7 @@ async def update_service(service_id: int, body: ServiceUpdate,
 
 
 @router.delete(_SERVICES + "/{service_id}", status_code=204)
-async def delete_service(service_id: int, who: Principal = Depends(admin),
+async def delete_service(service_id: IdPath, who: Principal = Depends(admin),
                          ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
         with ctx.db.write() as s:
@@ -281,7 +282,7 @@ class PasswordIn(BaseModel):
 
 
 @router.put("/api/v1/users/{user_id}/password", status_code=204)
-async def set_password(user_id: int, body: PasswordIn, who: Principal = Depends(viewer),
+async def set_password(user_id: IdPath, body: PasswordIn, who: Principal = Depends(viewer),
                        ctx: Context = Depends(get_context)) -> Response:
     """Set a person's web sign-in password: an admin for anyone, a person for themselves."""
     from vigil.errors import Forbidden, NotFound

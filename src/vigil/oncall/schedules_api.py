@@ -14,6 +14,7 @@ from vigil.auth.deps import admin, responder, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.errors import InvalidInput, MalformedBody
+from vigil.ids import IdPath
 from vigil.oncall import schedules_service as svc
 from vigil.oncall import shifts as q
 from vigil.oncall.bodies import JsonObjectRoute
@@ -58,7 +59,7 @@ async def create_schedule(body: dict[str, Any] = Body(examples=[_EXAMPLE]),
 
 
 @router.get(_ONE)
-async def get_schedule(schedule_id: int, who: Principal = Depends(viewer),
+async def get_schedule(schedule_id: IdPath, who: Principal = Depends(viewer),
                        ctx: Context = Depends(get_context)) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with ctx.db.read() as s:
@@ -68,7 +69,7 @@ async def get_schedule(schedule_id: int, who: Principal = Depends(viewer),
 
 
 @router.put(_ONE)
-async def replace_schedule(schedule_id: int, body: dict[str, Any] = Body(),
+async def replace_schedule(schedule_id: IdPath, body: dict[str, Any] = Body(),
                            who: Principal = Depends(admin),
                            ctx: Context = Depends(get_context)) -> dict[str, Any]:
     def run() -> dict[str, Any]:
@@ -82,7 +83,7 @@ async def replace_schedule(schedule_id: int, body: dict[str, Any] = Body(),
 
 
 @router.delete(_ONE, status_code=204)
-async def delete_schedule(schedule_id: int, who: Principal = Depends(admin),
+async def delete_schedule(schedule_id: IdPath, who: Principal = Depends(admin),
                           ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
         with ctx.db.write() as s:
@@ -92,7 +93,7 @@ async def delete_schedule(schedule_id: int, who: Principal = Depends(admin),
 
 
 @router.post(_ONE + "/overrides", status_code=201)
-async def add_override(schedule_id: int,
+async def add_override(schedule_id: IdPath,
                        body: dict[str, Any] = Body(examples=[_OVERRIDE_EXAMPLE]),
                        who: Principal = Depends(responder),
                        ctx: Context = Depends(get_context)) -> dict[str, Any]:
@@ -106,7 +107,7 @@ async def add_override(schedule_id: int,
 
 
 @router.delete(_ONE + "/overrides/{index}", status_code=204)
-async def remove_override(schedule_id: int, index: int, who: Principal = Depends(responder),
+async def remove_override(schedule_id: IdPath, index: int, who: Principal = Depends(responder),
                           ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
         with ctx.db.write() as s:
@@ -117,7 +118,7 @@ async def remove_override(schedule_id: int, index: int, who: Principal = Depends
 
 
 @router.post(_ONE + "/swaps", status_code=201)
-async def request_swap(schedule_id: int, body: dict[str, Any] = Body(examples=[_SWAP_EXAMPLE]),
+async def request_swap(schedule_id: IdPath, body: dict[str, Any] = Body(examples=[_SWAP_EXAMPLE]),
                        who: Principal = Depends(responder),
                        ctx: Context = Depends(get_context)) -> dict[str, Any]:
     """``{requester, counterpart, start, end[, return_start, return_end]}`` becomes a swap
@@ -130,7 +131,7 @@ async def request_swap(schedule_id: int, body: dict[str, Any] = Body(examples=[_
 
 
 @router.post(_ONE + "/swaps/{swap_id}/{action}")
-async def act_on_swap(schedule_id: int, swap_id: str, action: str,
+async def act_on_swap(schedule_id: IdPath, swap_id: str, action: str,
                       body: dict[str, Any] = Body(examples=[{"by": "bob"}]),
                       who: Principal = Depends(responder),
                       ctx: Context = Depends(get_context)) -> dict[str, Any]:
@@ -145,7 +146,7 @@ async def act_on_swap(schedule_id: int, swap_id: str, action: str,
 
 
 @router.get(_ONE + "/shifts")
-async def get_shifts(schedule_id: int, start: str | None = None, end: str | None = None,
+async def get_shifts(schedule_id: IdPath, start: str | None = None, end: str | None = None,
                      who: Principal = Depends(viewer),
                      ctx: Context = Depends(get_context)) -> list[dict[str, Any]]:
     """Final shifts (layers, temporary schedules, accepted swaps and overrides applied) in
@@ -161,7 +162,7 @@ async def get_shifts(schedule_id: int, start: str | None = None, end: str | None
 
 
 @router.get(_ONE + "/report")
-async def get_report(schedule_id: int, start: str | None = None, end: str | None = None,
+async def get_report(schedule_id: IdPath, start: str | None = None, end: str | None = None,
                      who: Principal = Depends(viewer),
                      ctx: Context = Depends(get_context)) -> dict[str, Any]:
     """Gaps (nobody on call), hours on call per person and the covered fraction of
@@ -181,7 +182,7 @@ async def get_report(schedule_id: int, start: str | None = None, end: str | None
 
 
 @router.get(_ONE + "/shifts.ics")
-async def schedule_calendar(schedule_id: int, token: str = "",
+async def schedule_calendar(schedule_id: IdPath, token: str = "",
                             ctx: Context = Depends(get_context)) -> Response:
     """The next 90 days of final shifts as iCalendar, for calendar apps: no API key, the
     schedule's ``ical_url`` token instead (404 for a wrong one)."""
@@ -193,7 +194,7 @@ async def schedule_calendar(schedule_id: int, token: str = "",
 
 
 @router.get("/api/v1/users/{user_id}/shifts.ics")
-async def user_calendar(user_id: int, token: str = "",
+async def user_calendar(user_id: IdPath, token: str = "",
                         ctx: Context = Depends(get_context)) -> Response:
     """The user's own shifts across every schedule, with the user's ``ical_token``."""
     def run() -> bytes:
@@ -203,7 +204,7 @@ async def user_calendar(user_id: int, token: str = "",
 
 
 @router.post(_ONE + "/import", status_code=201)
-async def import_calendar(schedule_id: int, request: Request, who: Principal = Depends(admin),
+async def import_calendar(schedule_id: IdPath, request: Request, who: Principal = Depends(admin),
                           ctx: Context = Depends(get_context)) -> dict[str, Any]:
     """A ``text/calendar`` body (or JSON ``{"ics": "..."}``): its events become a temporary
     schedule covering their span; each event's user is read from "On call: <user>"."""

@@ -6,6 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.auth.deps import responder, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
+from vigil.ids import IdPath
 from vigil.rules import service
 from vigil.rules.models import Silence
 from vigil.rules.schemas import SilenceCreate, SilenceRead
@@ -44,7 +45,7 @@ async def create_silence(body: SilenceCreate, who: Principal = Depends(responder
 
 
 @router.delete("/{silence_id}", response_model=SilenceRead)
-async def expire_silence(silence_id: int, who: Principal = Depends(responder),
+async def expire_silence(silence_id: IdPath, who: Principal = Depends(responder),
                          ctx: Context = Depends(get_context)) -> SilenceRead:
     def run() -> SilenceRead:
         with ctx.db.write() as s:

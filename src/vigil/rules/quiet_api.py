@@ -11,6 +11,7 @@ from vigil.auth.deps import responder, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.errors import Conflict
+from vigil.ids import IdPath
 from vigil.rules import quiet
 
 router = APIRouter(tags=["maintenance and inhibition"])
@@ -54,7 +55,7 @@ async def create_window(body: dict[str, Any] = Body(examples=[_WINDOW_EXAMPLE]),
 
 
 @router.get(_WINDOWS + "/{window_id}")
-async def get_window(window_id: int, who: Principal = Depends(viewer),
+async def get_window(window_id: IdPath, who: Principal = Depends(viewer),
                      ctx: Context = Depends(get_context)) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with ctx.db.read() as s:
@@ -64,7 +65,7 @@ async def get_window(window_id: int, who: Principal = Depends(viewer),
 
 
 @router.put(_WINDOWS + "/{window_id}")
-async def replace_window(window_id: int, body: dict[str, Any] = Body(),
+async def replace_window(window_id: IdPath, body: dict[str, Any] = Body(),
                          who: Principal = Depends(responder),
                          ctx: Context = Depends(get_context)) -> dict[str, Any]:
     def run() -> dict[str, Any]:
@@ -80,7 +81,7 @@ async def replace_window(window_id: int, body: dict[str, Any] = Body(),
 
 
 @router.delete(_WINDOWS + "/{window_id}", status_code=204)
-async def delete_window(window_id: int, who: Principal = Depends(responder),
+async def delete_window(window_id: IdPath, who: Principal = Depends(responder),
                         ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
         with ctx.db.write() as s:
@@ -118,7 +119,7 @@ async def create_inhibition(body: dict[str, Any] = Body(examples=[_INHIBIT_EXAMP
 
 
 @router.delete(_INHIBIT + "/{rule_id}", status_code=204)
-async def delete_inhibition(rule_id: int, who: Principal = Depends(responder),
+async def delete_inhibition(rule_id: IdPath, who: Principal = Depends(responder),
                             ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
         with ctx.db.write() as s:

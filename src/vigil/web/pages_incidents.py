@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.context import Context, get_context
 from vigil.errors import InvalidInput, NotFound
+from vigil.ids import BigIdPath
 from vigil.incidents import service
 from vigil.incidents.models import OPEN_STATUSES, Incident
 from vigil.oncall import escalation_view
@@ -268,7 +269,7 @@ STATUS_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
 
 
 @router.get("/ui/incidents/{incident_id}", response_class=HTMLResponse)
-async def incident_page(request: Request, incident_id: int,
+async def incident_page(request: Request, incident_id: BigIdPath,
                         alerts_before: int | None = Query(None, ge=1),
                         timeline_before: int | None = Query(None, ge=1),
                         who: Viewer = Depends(signed_in()),

@@ -16,6 +16,7 @@ from vigil.alerts import service
 from vigil.alerts.models import Alert
 from vigil.context import Context, get_context
 from vigil.errors import InvalidInput, NotFound
+from vigil.ids import BigIdPath
 from vigil.incidents.models import Incident
 from vigil.integrations.models import Integration
 from vigil.pipeline.event import SEVERITY_LABELS
@@ -109,7 +110,7 @@ def _dump(value: Any) -> str:
 
 
 @router.get("/ui/alerts/{alert_id}", response_class=HTMLResponse)
-async def alert_detail(request: Request, alert_id: int, who: Viewer = Depends(signed_in()),
+async def alert_detail(request: Request, alert_id: BigIdPath, who: Viewer = Depends(signed_in()),
                        ctx: Context = Depends(get_context)) -> Response:
     def run() -> dict[str, Any] | None:
         with ctx.db.read() as s:

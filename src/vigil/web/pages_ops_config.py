@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.context import Context, get_context
 from vigil.errors import Forbidden, InvalidInput
+from vigil.ids import IdPath
 from vigil.oncall import escalation_service, people_service
 from vigil.oncall.escalation import Step, Target
 from vigil.oncall.escalation_parse import parse_policy
@@ -138,7 +139,7 @@ async def policies(request: Request, who: Viewer = Depends(signed_in()),
 
 
 @router.get("/ui/escalation-policies/{policy_id}", response_class=HTMLResponse)
-async def policy(request: Request, policy_id: int, who: Viewer = Depends(signed_in()),
+async def policy(request: Request, policy_id: IdPath, who: Viewer = Depends(signed_in()),
                  ctx: Context = Depends(get_context)) -> Response:
     data = await run_in_threadpool(_policies, ctx, who, policy_id)
     if data is None:

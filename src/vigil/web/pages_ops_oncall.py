@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.context import Context, get_context
 from vigil.errors import InvalidInput, NotFound
+from vigil.ids import IdPath
 from vigil.oncall import people_service
 from vigil.oncall import schedules_service as svc
 from vigil.oncall import shifts as q
@@ -136,7 +137,7 @@ def _anchor(value: str, today: date) -> date:
 
 
 @router.get("/ui/oncall/{schedule_id}", response_class=HTMLResponse)
-async def schedule_page(request: Request, schedule_id: int, view: str = "week",
+async def schedule_page(request: Request, schedule_id: IdPath, view: str = "week",
                         start: str = "", who: Viewer = Depends(signed_in()),
                         ctx: Context = Depends(get_context)) -> Response:
     view = view if view in VIEWS else "week"
