@@ -11,6 +11,7 @@ import pytest
 
 from conftest import Harness
 from test_incidents_api import alert, am, detail, incidents
+from test_ui_incidents import sign_in
 
 RULES = "/api/v1/correlation-rules"
 TOO_BIG = 2**63  # one past the largest 64-bit id
@@ -220,3 +221,24 @@ def test_a_nul_in_a_label_filter_is_422_naming_it(vigil: Harness, label: str) ->
     assert resp.status_code == 422, resp.text
     assert field_of(resp) == "label"
     assert len(vigil.alerts(label="env=prod")) == 1
+
+
+# --- the web UI's incident page and lookup ----------------------------------------------
+
+def test_the_incident_page_refuses_ids_beyond_64_bits(vigil: Harness) -> None:
+    inc = an_incident(vigil)
+    sign_in(vigil)
+    for params, field in [({"alerts_before": TOO_BIG}, "alerts_before"),
+                          ({"timeline_before": TOO_BIG}, "timeline_before")]:
+        resp = vigil.client.get(f"/ui/incidents/{inc['id']}", params=params)
+        assert resp.status_code == 422, resp.text
+        assert field_of(resp) == field
+    assert vigil.client.get(f"/ui/incidents/{TOO_BIG}").status_code == 422
+    for number in (str(2**31), str(TOO_BIG), "9" * 5000):
+        resp = vigil.client.get("/ui/incidents/lookup", params={"number": number})
+        assert resp.status_code == 404, resp.text
+        assert field_of(resp) == "number"
+    bad = vigil.client.get("/ui/incidents/lookup", params={"number": "INC-\u00b2"})
+    assert bad.status_code == 422 and field_of(bad) == "number"
+    assert vigil.client.get("/ui/incidents/lookup", params={"number": "INC-1"}).json() == {
+        "id": inc["id"], "number": 1}

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.context import Context, get_context
 from vigil.errors import InvalidInput, NotFound
-from vigil.ids import BigIdPath
+from vigil.ids import MAX_ID, BigIdPath, BigIdQuery
 from vigil.incidents import service
 from vigil.incidents.models import OPEN_STATUSES, Incident
 from vigil.oncall import escalation_view
@@ -175,8 +175,10 @@ async def incident_lookup(number: str = "", who: Viewer = Depends(signed_in()),
                           ctx: Context = Depends(get_context)) -> JSONResponse:
     """``INC-42`` or ``42`` -> ``{"id": ..., "number": 42}`` (for "merge into INC-...")."""
     raw = number.strip().upper().removeprefix("INC-")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise InvalidInput("give an incident number, like INC-42", field="number")
+    if len(raw) > 10 or int(raw) > MAX_ID:  # beyond the column: no such incident
+        raise NotFound(f"no incident INC-{raw}", field="number")
 
     def run() -> dict[str, int]:
         with ctx.db.read() as s:
@@ -270,8 +272,8 @@ STATUS_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
 
 @router.get("/ui/incidents/{incident_id}", response_class=HTMLResponse)
 async def incident_page(request: Request, incident_id: BigIdPath,
-                        alerts_before: int | None = Query(None, ge=1),
-                        timeline_before: int | None = Query(None, ge=1),
+                        alerts_before: BigIdQuery = None,
+                        timeline_before: BigIdQuery = None,
                         who: Viewer = Depends(signed_in()),
                         ctx: Context = Depends(get_context)) -> Response:
     """The header, the escalation (as ``GET /api/v1/incidents/{id}/escalation`` tells it),
