@@ -195,3 +195,23 @@ equal: [instance]
         "kind: MaintenanceWindow\nname: bad\nschedule: {cron: 'nope'}\nduration_minutes: 5\n")
     with pytest.raises(Exception, match=r"quiet.yaml#1: schedule.cron"):
         configfiles.load([tmp_path])
+
+
+def test_stale_re_sends_of_a_resolved_alert_do_not_make_it_flap(vigil: Harness) -> None:
+    """Alertmanager re-sends a group's old firing notification (an HA peer, a group
+    re-send) after the alert resolved: that is no state change, so no flapping."""
+    fire = alert("Steady", instance="y")
+    fire["startsAt"] = "2026-03-01T11:58:00Z"
+    assert outcomes(vigil.post_alertmanager(am(fire))) == ["created"]
+    vigil.clock.advance(minutes=1)
+    gone = alert("Steady", "resolved", instance="y")
+    gone["startsAt"] = fire["startsAt"]
+    assert outcomes(vigil.post_alertmanager(am(gone))) == ["resolved"]
+    for _ in range(6):  # each would have counted as a fire, then resolve
+        vigil.clock.advance(minutes=1)
+        assert outcomes(vigil.post_alertmanager(am(fire))) == ["ignored"]
+    vigil.clock.advance(minutes=1)
+    again = alert("Steady", instance="y")
+    again["startsAt"] = "2026-03-01T12:08:00Z"  # it really fires again: a new alert
+    assert outcomes(vigil.post_alertmanager(am(again))) == ["created"]
+    assert not [a for a in vigil.alerts() if a["suppressed_by"] == "flapping"]

@@ -5,12 +5,13 @@ inside the batch's transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from vigil.pipeline.dedup import AlertState, Submission
+from vigil.pipeline.dedup import AlertState, Submission, stale
 from vigil.pipeline.event import Action
 from vigil.rules import store as rule_store
 from vigil.rules.flapping import DEFAULT_THRESHOLD, DEFAULT_WINDOW, FlapState, flapping, record
@@ -40,8 +41,11 @@ class FlapChanges:
 
 
 def mutes(conn: Connection, m: Muting, batch: list[Submission], open_alerts: list[AlertState],
-          now: datetime) -> tuple[dict[int, str], FlapChanges]:
-    """Index in ``batch`` -> why that trigger is muted; and the flap states to save."""
+          now: datetime, resolved: Mapping[tuple[int, str], AlertState] | None = None,
+          ) -> tuple[dict[int, str], FlapChanges]:
+    """Index in ``batch`` -> why that trigger is muted; and the flap states to save.
+    ``resolved`` (``store.load_last_resolved``) tells stale re-sends, which change
+    nothing, from new firings."""
     out: dict[int, str] = {}
     silences = m.silences.active(conn, {s.tenant_id for s in batch}, now)
     for i, sid in muted(silences, batch).items():
@@ -55,11 +59,12 @@ def mutes(conn: Connection, m: Muting, batch: list[Submission], open_alerts: lis
         sources = rule_store.inhibition_sources(conn, source_query(rules))
         for i, rid in inhibited(rules, sources, batch).items():
             out.setdefault(i, f"inhibited:{rid}")
-    return out, _flapping(conn, m, batch, open_alerts, now, out)
+    return out, _flapping(conn, m, batch, open_alerts, now, out, resolved or {})
 
 
 def _flapping(conn: Connection, m: Muting, batch: list[Submission],
-              open_alerts: list[AlertState], now: datetime, out: dict[int, str]) -> FlapChanges:
+              open_alerts: list[AlertState], now: datetime, out: dict[int, str],
+              resolved: Mapping[tuple[int, str], AlertState]) -> FlapChanges:
     """An alert identity is tracked from its first resolve on: each later fire (a new alert
     for the fingerprint) and resolve is a change; while it flaps, its new alerts are muted."""
     current = {(a.tenant_id, a.fingerprint): a for a in open_alerts}
@@ -68,6 +73,9 @@ def _flapping(conn: Connection, m: Muting, batch: list[Submission],
         key = (s.tenant_id, s.fingerprint)
         alert = current.get(key)
         if s.event.action is Action.TRIGGER:
+            if alert is None and (last := resolved.get(key)) is not None and \
+                    stale(last, s.event):
+                continue  # a re-send of a resolved alert's firing: not a change
             if alert is None or alert.suppressed_by == FLAPPING:
                 keys.add(key)
         elif s.event.action is Action.RESOLVE and alert is not None:
@@ -82,6 +90,9 @@ def _flapping(conn: Connection, m: Muting, batch: list[Submission],
             continue
         state = states.get(key)
         if s.event.action is Action.TRIGGER:
+            if not is_open[key] and (last := resolved.get(key)) is not None and \
+                    stale(last, s.event):
+                continue
             if not is_open[key]:
                 is_open[key] = True
                 if state is None:

@@ -321,7 +321,7 @@ class PipelineRunner:
             store.lock_keys(conn, _lock_names(flat, routes))
         open_alerts = store.load_open(conn, flat)
         resolved = store.load_last_resolved(conn, flat, open_alerts)
-        muted, flaps = mutes(conn, self.muting, flat, open_alerts, now)
+        muted, flaps = mutes(conn, self.muting, flat, open_alerts, now, resolved)
         decision = decide(open_alerts, flat, now, muted, outbox=self.alert_events,
                           resolved=resolved)
         assignments, _ = self.policies.rules(conn)
