@@ -242,3 +242,24 @@ def test_the_incident_page_refuses_ids_beyond_64_bits(vigil: Harness) -> None:
     assert bad.status_code == 422 and field_of(bad) == "number"
     assert vigil.client.get("/ui/incidents/lookup", params={"number": "INC-1"}).json() == {
         "id": inc["id"], "number": 1}
+
+
+def test_a_contact_method_id_beyond_its_column_is_422(vigil: Harness) -> None:
+    user = vigil.client.post("/api/v1/users", headers=vigil.auth,
+                             json={"username": "ana", "name": "Ana", "email": "ana@example.com"})
+    assert user.status_code == 201, user.text
+    for bad in (2**31, TOO_BIG):
+        resp = vigil.client.post(f"/api/v1/users/{user.json()['id']}/notification-rules",
+                                 headers=vigil.auth, json={"contact_method_id": bad})
+        assert resp.status_code == 422, resp.text
+        assert field_of(resp) == "contact_method_id"
+
+
+@pytest.mark.parametrize("delay", [TOO_BIG, 10**15])
+def test_an_escalation_delay_beyond_timedelta_is_422(vigil: Harness, delay: int) -> None:
+    resp = vigil.client.post("/api/v1/escalation-policies", headers=vigil.auth, json={
+        "name": "p", "steps": [{"targets": [{"user": "ana"}], "delay_minutes": delay}]})
+    assert resp.status_code == 422, resp.text
+    assert field_of(resp) == "steps[0].delay_minutes"
+    assert vigil.client.get("/api/v1/escalation-policies", headers=vigil.auth).json() in (
+        [], {"items": []})

@@ -25,5 +25,7 @@ BigIdPath = Annotated[int, Path(ge=1, le=MAX_BIG_ID, description=_BIG_ID)]
 #: Optional ids in a query string: ``?integration_id=3``, ``?incident_id=7``.
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description=_ID)]
 BigIdQuery = Annotated[int | None, Query(ge=1, le=MAX_BIG_ID, description=_BIG_ID)]
-#: The id of an alert or incident in a request body (pydantic models).
+#: Ids in a request body (pydantic models): of a configuration object, of an alert or
+#: incident.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 BigId = Annotated[int, Field(ge=1, le=MAX_BIG_ID)]

@@ -80,7 +80,14 @@ def parse_duration(value: Any, path: str) -> timedelta:
     "1h30m" (a bare number string is minutes)."""
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    try:
+        return _duration(value, path)
+    except (OverflowError, ValueError):  # beyond timedelta, or a number of 4,300+ digits
+        raise InvalidInput("the duration is too long (or not a number)", field=path) from None
+
+
+def _duration(value: Any, path: str) -> timedelta:
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:

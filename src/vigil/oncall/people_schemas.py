@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from vigil.ids import Id
+
 Role = Literal["admin", "responder", "viewer"]
 ContactType = Literal["email", "sms", "voice", "slack", "teams", "webhook"]
 Urgency = Literal["high", "low"]
@@ -127,7 +129,7 @@ class ContactMethodCreate(_Body):
 
 
 class NotificationRuleCreate(_Body):
-    contact_method_id: int
+    contact_method_id: Id
     urgency: Urgency = "high"
     delay_minutes: int = Field(default=0, ge=0, le=1440)
 
