@@ -12,11 +12,13 @@ from vigil.correlation import service
 from vigil.correlation.engine import RuleSet, compile_rule, route
 from vigil.correlation.schemas import RuleCreate, RuleRead, RuleTestRequest, RuleUpdate
 from vigil.errors import InvalidInput
+from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import IdPath
 from vigil.pipeline.dedup import Submission
 from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
-router = APIRouter(prefix="/api/v1/correlation-rules", tags=["correlation rules"])
+router = APIRouter(prefix="/api/v1/correlation-rules", tags=["correlation rules"],
+                   route_class=JsonObjectRoute)
 
 
 @router.get("", response_model=list[RuleRead])

@@ -16,6 +16,7 @@ from vigil.auth.deps import admin, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.errors import Conflict, NotFound
+from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import MAX_BIG_ID, BigIdQuery, IdPath
 from vigil.incidents.models import Incident
 from vigil.incidents.service import act, get_incident
@@ -23,7 +24,7 @@ from vigil.notify import delivery, links, templates
 from vigil.notify import service as svc
 from vigil.notify.models import Delivery, RoutingRule
 
-router = APIRouter(tags=["notifications"])
+router = APIRouter(tags=["notifications"], route_class=JsonObjectRoute)
 
 
 @router.get("/api/v1/channels")

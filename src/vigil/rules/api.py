@@ -6,12 +6,13 @@ from starlette.concurrency import run_in_threadpool
 from vigil.auth.deps import responder, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
+from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import IdPath
 from vigil.rules import service
 from vigil.rules.models import Silence
 from vigil.rules.schemas import SilenceCreate, SilenceRead
 
-router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
+router = APIRouter(prefix="/api/v1/silences", tags=["silences"], route_class=JsonObjectRoute)
 
 
 def _read(s: Silence, ctx: Context) -> SilenceRead:

@@ -11,10 +11,11 @@ from vigil.auth.deps import responder, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.errors import Conflict
+from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import IdPath
 from vigil.rules import quiet
 
-router = APIRouter(tags=["maintenance and inhibition"])
+router = APIRouter(tags=["maintenance and inhibition"], route_class=JsonObjectRoute)
 _WINDOWS = "/api/v1/maintenance-windows"
 _INHIBIT = "/api/v1/inhibition-rules"
 _WINDOW_EXAMPLE = {"name": "sunday db patching", "matchers": ['service="db"'],
