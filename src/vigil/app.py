@@ -50,6 +50,7 @@ from vigil.web.auth_pages import router as web_auth_router
 from vigil.web.events import router as web_events_router
 from vigil.web.pages import router as web_pages_router
 from vigil.web.render import SignIn
+from vigil.web.security import SecurityHeaders
 from vigil.worker.notifier import notifier_loop
 from vigil.worker.retention import purge_events
 from vigil.worker.tick import tick_loop
@@ -240,4 +241,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         return RedirectResponse(exc.to, status_code=303)
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    # Outermost (added last), so the body limit's 413 gets the headers too.
+    app.add_middleware(SecurityHeaders, no_csp=(app.docs_url, app.redoc_url,
+                                                app.swagger_ui_oauth2_redirect_url))
     return app

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +16,7 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -85,9 +87,68 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+#: The SQLite database and its -wal and -shm files: readable and writable by the owner only.
+PRIVATE_MODE = 0o600
+_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def sqlite_path(url: str | URL) -> str | None:
+    """The file a SQLite URL names, or None (not SQLite, or an in-memory database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database.startswith("file:"):  # a URI filename (?uri=true)
+        database, _, query = database[len("file:"):].partition("?")
+        if "mode=memory" in query:
+            return None
+    if database in ("", ":memory:"):
+        return None
+    return database
+
+
+def private_sqlite_file(url: str | URL) -> None:
+    """Create the SQLite file of ``url`` readable by its owner only (0600) before SQLite
+    does, or narrow an existing one (and its -wal/-shm files) that others may read, with
+    a warning. SQLite creates the -wal and -shm files with the database file's mode.
+
+    The database holds password hashes, API key hashes, channel secrets and the signing
+    key of the one-click links: no other local user has any business reading it."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
+    except FileExistsError:
+        pass
+    except OSError:  # e.g. no such directory: SQLite says so when it connects
+        return
+    else:
+        os.close(fd)
+        os.chmod(path, PRIVATE_MODE)  # os.open's mode is narrowed by the umask, never widened
+        return
+    for suffix in _SIDE_FILES:
+        name = path + suffix
+        try:
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+        except OSError:
+            continue
+        if mode & 0o077 == 0:
+            continue
+        try:
+            os.chmod(name, mode & 0o700)
+        except OSError as exc:
+            log.warning("the database file %s is readable by others (mode %03o) and could "
+                        "not be narrowed to %03o: %s", name, mode, mode & 0o700, exc)
+        else:
+            log.warning("the database file %s was readable by others (mode %03o): narrowed "
+                        "to %03o", name, mode, mode & 0o700)
+
+
 def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL", echo: bool = False,
                 pool_size: int = 8, max_overflow: int = 8) -> Engine:
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(
             url,
             echo=echo,

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from vigil.db import private_sqlite_file
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -20,6 +22,7 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    private_sqlite_file(engine.url)  # 0600, also for an engine made elsewhere
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
