@@ -27,6 +27,18 @@ class Settings(BaseSettings):
     #: Past this, SQLite's write-ahead log is restarted (a brief pause of the writer).
     sqlite_wal_limit_mb: int = Field(default=256, ge=16)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    #: What one inbound request and alert may hold; more is a 422 naming the field
+    #: (``integrations.base.check_event``).
+    ingest_max_alerts: int = Field(default=1_000, ge=1)
+    ingest_max_labels: int = Field(default=128, ge=1)
+    ingest_max_label_name_chars: int = Field(default=256, ge=1)
+    ingest_max_label_value_chars: int = Field(default=4_096, ge=1)
+    ingest_max_name_chars: int = Field(default=1_024, ge=1)
+    ingest_max_summary_chars: int = Field(default=4_096, ge=1)
+    #: ... the description, and each annotation's value.
+    ingest_max_description_chars: int = Field(default=32_768, ge=1)
+    ingest_max_annotations: int = Field(default=128, ge=1)
+    ingest_max_links: int = Field(default=32, ge=1)
     #: Alerts that may wait for a commit before new requests get 503 + Retry-After.
     queue_max_alerts: int = Field(default=50_000, ge=1)
     #: The most alerts one group commit takes.

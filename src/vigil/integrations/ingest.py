@@ -100,7 +100,7 @@ async def ingest_body(request: Request, kind: str, token: str | None) -> Respons
                        field="type")
     ctx = get_context(request)
     integ = await integration_for(ctx, token_from(request, token), kind)
-    events = parse(await read_json(request), integ.config)
+    events = parse(await read_json(request), integ.config, ctx.settings)
     results = await submit(ctx, integ, events)
     return Response(_answer(results), status_code=202, media_type="application/json")
 
@@ -145,7 +145,7 @@ async def pagerduty_enqueue(request: Request) -> Response:
         payload = await read_json(request)
         event = pagerduty.parse_event(payload)
         integ = await integration_for(ctx, event.routing_key, "pagerduty")
-        alert_event = pagerduty.to_alert_event(event, payload)
+        alert_event = pagerduty.to_alert_event(event, payload, limits=ctx.settings)
         await submit(ctx, integ, [alert_event])
     except VigilError as exc:
         return _pd_error(exc)
@@ -184,7 +184,7 @@ async def opsgenie_create(request: Request) -> Response:
     ctx = get_context(request)
     try:
         integ = await integration_for(ctx, token_from(request), "opsgenie")
-        event = opsgenie.parse_create(await read_json(request))
+        event = opsgenie.parse_create(await read_json(request), ctx.settings)
         await submit(ctx, integ, [event])
     except VigilError as exc:
         return _og_error(exc, started)

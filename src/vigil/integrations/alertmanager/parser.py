@@ -17,7 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from vigil.errors import InvalidInput
-from vigil.integrations.base import UTCTime, invalid_from, link, optional_time, str_map, text
+from vigil.integrations.base import (
+    DEFAULT_LIMITS,
+    Limits,
+    UTCTime,
+    check_count,
+    check_event,
+    invalid_from,
+    link,
+    optional_time,
+    str_map,
+)
 from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
 LabelMap = dict[str, str]
@@ -99,31 +109,51 @@ _PAYLOAD = TypeAdapter(_Payload)
 
 
 def event_from_alert(alert: AMAlert, source: str, raw: dict[str, Any],
-                     extra_links: list[dict[str, str]]) -> AlertEvent:
+                     extra_links: list[dict[str, str]], where: str,
+                     limits: Limits = DEFAULT_LIMITS) -> AlertEvent:
     return _event(alert.status, alert.labels, alert.annotations, alert.startsAt, alert.endsAt,
-                  alert.generatorURL, source, raw, extra_links)
+                  alert.generatorURL, source, raw, extra_links, where, limits)
 
 
 def _event(status: str, labels: LabelMap, ann: LabelMap, starts_at: datetime | None,
            ends_at: datetime | None, generator_url: str | None, source: str,
-           raw: dict[str, Any], extra_links: list[dict[str, str]]) -> AlertEvent:
-    name = labels.get("alertname") or ann.get("summary") or "alert"
-    summary = ann.get("summary") or ann.get("message") or ann.get("description") or name
+           raw: dict[str, Any], extra_links: list[dict[str, str]], where: str,
+           limits: Limits) -> AlertEvent:
+    """The event for one alert, held to ``limits`` (a 422 naming ``where``'s field)."""
+    name = labels.get("alertname")
+    name_field = "labels.alertname" if name else None
+    if not name:
+        name = ann.get("summary") or "alert"
+    summary = ann.get("summary")
+    summary_field = "annotations.summary" if summary else None
+    if not summary:
+        summary = ann.get("message") or ann.get("description") or name
     links = link(generator_url, "Source")
     if ann:
         links += link(ann.get("runbook_url"), "Runbook") + link(
             ann.get("dashboard_url") or ann.get("dashboard"), "Dashboard")
     resolved = status == "resolved"
-    return AlertEvent(
-        Action.RESOLVE if resolved else Action.TRIGGER, source, text(name, 512),
-        text(summary, 4000), parse_severity(labels.get("severity") or labels.get("priority")),
+    return check_event(AlertEvent(
+        Action.RESOLVE if resolved else Action.TRIGGER, source, name,
+        summary, parse_severity(labels.get("severity") or labels.get("priority")),
         None, ann.get("description"), _service(labels), _environment(labels), labels, ann,
         links + extra_links if extra_links else links, optional_time(starts_at),
         optional_time(ends_at) if resolved else None, raw,
-    )
+    ), limits, where, name=name_field, summary=summary_field,
+        description="annotations.description")
 
 
-def parse(payload: Any, config: dict[str, Any]) -> list[AlertEvent]:
+def check_alert_count(payload: Any, limits: Limits) -> None:
+    """Too many alerts is refused before any is validated."""
+    if isinstance(payload, dict):
+        alerts = payload.get("alerts")
+        if isinstance(alerts, list):
+            check_count(alerts, "alerts", limits)
+
+
+def parse(payload: Any, config: dict[str, Any],
+          limits: Limits = DEFAULT_LIMITS) -> list[AlertEvent]:
+    check_alert_count(payload, limits)
     try:
         body = _PAYLOAD.validate_python(payload)
     except ValidationError as exc:
@@ -133,7 +163,7 @@ def parse(payload: Any, config: dict[str, Any]) -> list[AlertEvent]:
     return [
         _event(a["status"], a["labels"], a.get("annotations") or {},
                _utc(a.get("startsAt"), i, "startsAt"), _utc(a.get("endsAt"), i, "endsAt"),
-               a.get("generatorURL"), "alertmanager", raws[i], [])
+               a.get("generatorURL"), "alertmanager", raws[i], [], f"alerts[{i}]", limits)
         for i, a in enumerate(body["alerts"])
     ]
 
@@ -152,4 +182,5 @@ def _utc(value: datetime | None, i: int, name: str) -> datetime | None:
                            field=field) from None
 
 
-__all__ = ["AMAlert", "AMPayload", "check_version", "event_from_alert", "parse", "str_map"]
+__all__ = ["AMAlert", "AMPayload", "check_alert_count", "check_version", "event_from_alert",
+           "parse", "str_map"]

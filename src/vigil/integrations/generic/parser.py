@@ -12,7 +12,16 @@ from jsonpath_ng.ext import parser as jsonpath_ext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vigil.errors import InvalidInput
-from vigil.integrations.base import derived_key, invalid_from, str_map, text
+from vigil.integrations.base import (
+    DEFAULT_LIMITS,
+    Limits,
+    check_count,
+    check_event,
+    derived_key,
+    invalid_from,
+    str_map,
+    text,
+)
 from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
 #: Where to look when the integration names no path for a field.
@@ -80,7 +89,7 @@ def _first(obj: Any, paths: tuple[str, ...]) -> Any:
     return None
 
 
-def _event(obj: dict[str, Any], cfg: GenericConfig, where: str) -> AlertEvent:
+def _event(obj: dict[str, Any], cfg: GenericConfig, where: str, limits: Limits) -> AlertEvent:
     def get(name: str) -> Any:
         configured = getattr(cfg, name)
         return _first(obj, (configured,) if configured else DEFAULT_PATHS[name])
@@ -114,29 +123,34 @@ def _event(obj: dict[str, Any], cfg: GenericConfig, where: str) -> AlertEvent:
     url = get("url")
     description = get("description")
     environment = get("environment")
-    return AlertEvent(
+    name = str(title)
+    return check_event(AlertEvent(
         action=action,
         source="generic",
-        name=text(title, 512),
-        summary=text(title, 4000),
+        name=name,
+        summary=name,
         severity=parse_severity(get("severity")),
         dedup_key=text(dedup_key, 512),
-        description=None if description is None else text(description, 20000)
+        description=None if description is None else description
         if isinstance(description, str) else str_map({"d": description})["d"],
         service=None if service is None else text(service, 200),
         environment=None if environment is None else text(environment, 100),
         labels=labels,
         links=[{"href": str(url), "text": "Source"}] if isinstance(url, str) else [],
         raw=obj,
-    )
+    ), limits, where, name="title", summary="title",
+        # A description that is not text is serialized here: cut, not refused.
+        description="description" if isinstance(description, str) else None)
 
 
-def parse(payload: Any, config: dict[str, Any]) -> list[AlertEvent]:
+def parse(payload: Any, config: dict[str, Any],
+          limits: Limits = DEFAULT_LIMITS) -> list[AlertEvent]:
     try:
         cfg = GenericConfig.model_validate(config or {})
     except ValidationError as exc:
         raise invalid_from(exc, "config") from None
     if isinstance(payload, list):
+        check_count(payload, "body", limits)
         for i, item in enumerate(payload):
             if not isinstance(item, dict):
                 raise InvalidInput(f"[{i}]: each alert must be a JSON object", field=f"[{i}]")
@@ -147,7 +161,8 @@ def parse(payload: Any, config: dict[str, Any]) -> list[AlertEvent]:
     if not items:
         raise InvalidInput("the array holds no alerts", field="body")
     many = isinstance(body, list)
-    return [_event(obj, cfg, f"[{i}]" if many else "body") for i, obj in enumerate(items)]
+    return [_event(obj, cfg, f"[{i}]" if many else "body", limits)
+            for i, obj in enumerate(items)]
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:

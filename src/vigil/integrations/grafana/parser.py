@@ -14,10 +14,11 @@ from pydantic import ConfigDict, Field, ValidationError
 from vigil.integrations.alertmanager.parser import (
     AMAlert,
     AMPayload,
+    check_alert_count,
     check_version,
     event_from_alert,
 )
-from vigil.integrations.base import invalid_from, link
+from vigil.integrations.base import DEFAULT_LIMITS, Limits, check_length, invalid_from, link
 from vigil.pipeline.event import AlertEvent
 
 #: The webhook payload version Vigil reads.
@@ -44,7 +45,9 @@ class GrafanaPayload(AMPayload):
     alerts: list[GrafanaAlert] = Field(min_length=1)  # type: ignore[assignment]
 
 
-def parse(payload: Any, config: dict[str, Any]) -> list[AlertEvent]:
+def parse(payload: Any, config: dict[str, Any],
+          limits: Limits = DEFAULT_LIMITS) -> list[AlertEvent]:
+    check_alert_count(payload, limits)
     try:
         body = GrafanaPayload.model_validate(payload)
     except ValidationError as exc:
@@ -59,8 +62,10 @@ def parse(payload: Any, config: dict[str, Any]) -> list[AlertEvent]:
             + link(a.silenceURL, "Silence in Grafana")
             + link(a.imageURL, "Image")
         )
-        ev = event_from_alert(a, "grafana", raws[i], extra)
         if a.valueString:
-            ev.annotations = {**ev.annotations, "value": a.valueString}
-        events.append(ev)
+            # Held to the limits with the annotations, but named as what it is.
+            check_length(a.valueString, f"alerts[{i}].valueString",
+                         limits.ingest_max_description_chars, "ingest_max_description_chars")
+            a.annotations = {**a.annotations, "value": a.valueString}
+        events.append(event_from_alert(a, "grafana", raws[i], extra, f"alerts[{i}]", limits))
     return events

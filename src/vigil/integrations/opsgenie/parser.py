@@ -10,7 +10,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vigil.integrations.base import derived_key, invalid_from, str_map
+from vigil.integrations.base import (
+    DEFAULT_LIMITS,
+    Limits,
+    check_event,
+    check_length,
+    derived_key,
+    invalid_from,
+    str_map,
+)
 from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
 _PRIORITY = {"P1": "critical", "P2": "high", "P3": "warning", "P4": "info", "P5": "low"}
@@ -39,7 +47,7 @@ class OGAction(BaseModel):
     note: str | None = Field(default=None, max_length=25000)
 
 
-def parse_create(payload: Any) -> AlertEvent:
+def parse_create(payload: Any, limits: Limits = DEFAULT_LIMITS) -> AlertEvent:
     try:
         body = OGCreate.model_validate(payload)
     except ValidationError as exc:
@@ -53,9 +61,11 @@ def parse_create(payload: Any) -> AlertEvent:
     ann = dict(details)
     if body.tags:
         ann["tags"] = ",".join(body.tags)
+        check_length(ann["tags"], "tags", limits.ingest_max_description_chars,
+                     "ingest_max_description_chars")
     if body.entity:
         ann.setdefault("entity", body.entity)
-    return AlertEvent(
+    return check_event(AlertEvent(
         action=Action.TRIGGER,
         source="opsgenie",
         name=body.message,
@@ -69,7 +79,8 @@ def parse_create(payload: Any) -> AlertEvent:
         annotations=ann,
         raw=payload,
         actor=body.user,
-    )
+    ), limits, name="message", summary="message", description="description", labels="",
+        annotations="details")
 
 
 def parse_action(payload: Any) -> OGAction:

@@ -15,7 +15,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.errors import InvalidInput
-from vigil.integrations.base import UTCTime, invalid_from, optional_time, str_map, text
+from vigil.integrations.base import (
+    DEFAULT_LIMITS,
+    Limits,
+    UTCTime,
+    check_event,
+    invalid_from,
+    optional_time,
+    str_map,
+)
 from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
 _SEVERITY = {"critical": "critical", "error": "high", "warning": "warning", "info": "info"}
@@ -78,7 +86,8 @@ def new_dedup_key() -> str:
 
 
 def to_alert_event(ev: PDEvent, raw: dict[str, Any], *,
-                   new_key: Callable[[], str] = new_dedup_key) -> AlertEvent:
+                   new_key: Callable[[], str] = new_dedup_key,
+                   limits: Limits = DEFAULT_LIMITS) -> AlertEvent:
     action = Action(ev.event_action)
     if ev.payload is None:
         return AlertEvent(action=action, source="pagerduty", name=ev.dedup_key or "",
@@ -98,10 +107,10 @@ def to_alert_event(ev: PDEvent, raw: dict[str, Any], *,
     links += [{"href": img.href or img.src, "text": img.alt or "Image"} for img in ev.images]
     if ev.client_url:
         links.append({"href": ev.client_url, "text": ev.client or "Source"})
-    return AlertEvent(
+    return check_event(AlertEvent(
         action=action,
         source="pagerduty",
-        name=text(p.summary, 512),
+        name=p.summary,
         summary=p.summary,
         severity=parse_severity(_SEVERITY[p.severity]),
         dedup_key=dedup_key,
@@ -112,4 +121,5 @@ def to_alert_event(ev: PDEvent, raw: dict[str, Any], *,
         links=links,
         starts_at=optional_time(p.timestamp),
         raw=raw,
-    )
+    ), limits, name="payload.summary", summary="payload.summary", labels="payload",
+        annotations="payload.custom_details")
