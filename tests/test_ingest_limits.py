@@ -113,22 +113,10 @@ def test_alertmanager_values_exactly_at_the_limits_are_accepted(vigil: Harness) 
     assert resp.json()["accepted"] == 1000
 
 
-#: Not in Vigil's ingest, and outside this change's files: on PostgreSQL, the incident an
-#: alert opens has a title (varchar 512) that is the alert's summary, uncut
-#: (incidents/correlate.py), and a group key (varchar 512) of "default:ID:SERVICE:NAME",
-#: uncut (correlation/engine.py default_key), so a summary over 512 characters or a name
-#: over about 500 fails the whole group commit. Strict: it fails once that is fixed, to be
-#: turned into a plain test.
-PG_COLUMN_BUG = ("PostgreSQL: incident title/group_key (varchar 512) are not cut from a long "
-                 "summary or alert name")
-
-
 @pytest.mark.parametrize("post", ["alertmanager", "generic"])
-def test_name_and_summary_at_their_limits_are_accepted(
-    vigil: Harness, db_url: str, request: pytest.FixtureRequest, post: str,
-) -> None:
-    if db_url.startswith("postgresql"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=PG_COLUMN_BUG))
+def test_name_and_summary_at_their_limits_are_accepted(vigil: Harness, post: str) -> None:
+    """(An incident's title and group key are cut to their 512-character columns: on
+    PostgreSQL a longer one used to fail the whole group commit.)"""
     if post == "alertmanager":
         alert = am_alert(0, alertname="a" * 1024)
         alert["annotations"]["summary"] = "s" * 4096

@@ -14,6 +14,7 @@ its own values, plus the few rules that pin nothing, before any CEL runs.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -114,14 +115,16 @@ class Route:
     context: Mapping[str, Any] = field(default_factory=dict)
 
     def title(self, fallback: str) -> str:
+        """The incident's title: the rule's template, else ``fallback`` (at most 512
+        characters, the column's width)."""
         template = self.rule.title_template
         if template is None:
-            return fallback
+            return fallback[:512]
         try:
             text = str(template.render(**self.context)).strip()
         except Exception:  # a template that fails on this alert falls back, never fails it
-            return fallback
-        return text[:512] or fallback
+            return fallback[:512]
+        return text[:512] or fallback[:512]
 
 
 DEFAULT_RULE = CompiledRule(
@@ -410,7 +413,12 @@ class RuleSet:
 def default_key(integration_id: int | None, service: str | None, name: str) -> str:
     """The default rule's group: same integration, same service, same alert name (the
     format incidents have had from the start)."""
-    return f"default:{integration_id or 0}:{service or ''}:{name}"
+    key = f"default:{integration_id or 0}:{service or ''}:{name}"
+    if len(key) <= 512:
+        return key
+    # The column holds 512 characters: a longer key keeps its start and a digest of the
+    # whole, so two long names that share their first 470 characters stay apart.
+    return f"{key[:470]}#{hashlib.sha256(key.encode()).hexdigest()[:40]}"
 
 
 def group_key(rule: CompiledRule, ctx: Mapping[str, Any]) -> str:
