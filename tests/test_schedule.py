@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigil.errors import Forbidden, InvalidInput
+from vigil.oncall.overrides import shadows
 from vigil.oncall.schedule import (
     Interval,
     Layer,
@@ -45,7 +46,6 @@ from vigil.oncall.shifts import (
     next_handoff,
     on_call_at,
     quality_report,
-    shadows,
 )
 from vigil.oncall.validation import parse_schedule
 

@@ -23,6 +23,7 @@ from vigil.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vigil.oncall import shifts as q
 from vigil.oncall.ical import export_ics, import_ics
 from vigil.oncall.models import ScheduleRow, User
+from vigil.oncall.overrides import Shadow, shadows
 from vigil.oncall.schedule import (
     Override,
     OverrideKind,
@@ -128,7 +129,7 @@ def describe_override(override: Override, index: int) -> str:
     return f"overrides[{index}] ({what}, {iso(override.start)} to {iso(override.end)})"
 
 
-def _shadow_text(schedule: Schedule, shadow: q.Shadow, new: int | None) -> str:
+def _shadow_text(schedule: Schedule, shadow: Shadow, new: int | None) -> str:
     """What ``shadow`` means, naming both overrides (``new``: the one being added, called
     "this override")."""
     def name(k: int) -> str:
@@ -147,7 +148,7 @@ def _shadow_text(schedule: Schedule, shadow: q.Shadow, new: int | None) -> str:
             f"{by}, coming {order}, {effect} there")
 
 
-def _other(shadow: q.Shadow, new: int | None) -> int:
+def _other(shadow: Shadow, new: int | None) -> int:
     """The override a clash names in ``field``: not the one being added; in a definition,
     the earlier one."""
     if new is not None:
@@ -160,7 +161,7 @@ def override_warnings(schedule: Schedule, new: int | None = None) -> list[str]:
     Raises Conflict (409) for a duplicate or full shadow, naming the other override in its
     message and ``field``: one of the two would change nothing at all."""
     warnings = []
-    for shadow in q.shadows(schedule.overrides, involving=new):
+    for shadow in shadows(schedule.overrides, involving=new):
         text = _shadow_text(schedule, shadow, new)
         if not shadow.full:
             warnings.append(text)
@@ -180,7 +181,7 @@ def override_warnings(schedule: Schedule, new: int | None = None) -> list[str]:
 def stored_warnings(schedule: Schedule) -> list[str]:
     """Every shadow among stored overrides, as text (full ones included: they may predate
     the check)."""
-    return [_shadow_text(schedule, shadow, None) for shadow in q.shadows(schedule.overrides)]
+    return [_shadow_text(schedule, shadow, None) for shadow in shadows(schedule.overrides)]
 
 
 def validate(session: Session, *, tenant_id: int, data: Any,

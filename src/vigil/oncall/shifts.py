@@ -218,7 +218,7 @@ def _layer_lookup(layer: Layer, zone: ZoneInfo, a: datetime, b: datetime) -> _Lo
     return _Lookup(segments)
 
 
-def _apply(override: Override, users: frozenset[str]) -> frozenset[str]:
+def apply_override(override: Override, users: frozenset[str]) -> frozenset[str]:
     if override.kind is OverrideKind.ADD:
         return users | {override.user}
     if override.kind is OverrideKind.REMOVE:
@@ -228,82 +228,6 @@ def _apply(override: Override, users: frozenset[str]) -> frozenset[str]:
     if override.replaces in users:
         return (users - {override.replaces}) | {override.user}
     return users
-
-
-@dataclass(frozen=True, slots=True)
-class Shadow:
-    """Where overrides ``hidden`` and ``by`` both apply (``[start, end)``), ``hidden`` makes
-    no difference because of ``by``: overrides are applied in list order to one on-call set,
-    so ``by`` either comes later and decides the outcome alone, or comes first and leaves
-    nothing for ``hidden`` to change. ``full``: that holds over all of ``hidden``'s interval,
-    so ``hidden`` changes nothing at all; ``duplicate``: the two are the same override."""
-
-    hidden: int
-    by: int
-    start: datetime
-    end: datetime
-    full: bool
-    duplicate: bool = False
-
-
-_SOMEONE_ELSE = "\x00"  # stands for every user neither override names: all fare alike
-
-
-def _subsets(overrides: Sequence[Override]) -> list[frozenset[str]]:
-    """Every on-call set that can tell the overrides apart: all subsets of the users they
-    name, plus one user they do not name."""
-    names = sorted({_SOMEONE_ELSE, *(o.user for o in overrides),
-                    *(o.replaces for o in overrides if o.replaces is not None)})
-    return [frozenset(n for bit, n in enumerate(names) if mask >> bit & 1)
-            for mask in range(1 << len(names))]
-
-
-def _hides(first: Override, then: Override) -> tuple[bool, bool]:
-    """(``then`` makes ``first`` irrelevant, ``first`` makes ``then`` irrelevant), applying
-    ``first`` then ``then`` to any on-call set."""
-    later_wins = first_wins = True
-    for users in _subsets((first, then)):
-        after_first = _apply(first, users)
-        both = _apply(then, after_first)
-        later_wins = later_wins and both == _apply(then, users)
-        first_wins = first_wins and both == after_first
-    return later_wins, first_wins
-
-
-def shadows(overrides: Sequence[Override], involving: int | None = None) -> list[Shadow]:
-    """The pairs of ``overrides`` (in application order) where one makes the other
-    irrelevant where their intervals meet, only those with ``involving`` if given; sorted
-    by the later one's index, then the earlier one's. Overlaps that compose (``add alice``
-    and ``add bob``; ``replace`` by carol and ``add dave``) are not shadows."""
-    order = sorted(range(len(overrides)), key=lambda k: overrides[k].start)
-    out: list[Shadow] = []
-    for pos, i in enumerate(order):
-        a = overrides[i]
-        for j in order[pos + 1:]:
-            b = overrides[j]
-            if b.start >= a.end:
-                break
-            if involving is not None and involving not in (i, j):
-                continue
-            first, then = (i, j) if i < j else (j, i)
-            out.extend(_shadow(overrides[first], overrides[then], first, then))
-    out.sort(key=lambda s: (max(s.hidden, s.by), min(s.hidden, s.by)))
-    return out
-
-
-def _shadow(a: Override, b: Override, i: int, j: int) -> list[Shadow]:
-    """``a`` (index ``i``) is applied before ``b`` (index ``j``); their intervals meet."""
-    start, end = max(a.start, b.start), min(a.end, b.end)
-    if a == b:
-        return [Shadow(i, j, start, end, full=True, duplicate=True)]
-    later_wins, first_wins = _hides(a, b)
-    b_covers_a = b.start <= a.start and a.end <= b.end
-    a_covers_b = a.start <= b.start and b.end <= a.end
-    if later_wins and (b_covers_a or not (first_wins and a_covers_b)):
-        return [Shadow(i, j, start, end, full=b_covers_a)]
-    if first_wins:
-        return [Shadow(j, i, start, end, full=a_covers_b)]
-    return []
 
 
 def _coverage(schedule: Schedule, a: datetime, b: datetime) -> list[_Cover]:
@@ -325,7 +249,7 @@ def _coverage(schedule: Schedule, a: datetime, b: datetime) -> list[_Cover]:
         users = _base(x, layers, temps)
         for override in overrides:
             if override.start <= x < override.end:
-                users = _apply(override, users)
+                users = apply_override(override, users)
         if out and out[-1][2] == users:
             out[-1] = (out[-1][0], y, users)
         else:
@@ -424,7 +348,7 @@ def _in_windows(windows: Sequence[Window], zone: ZoneInfo, t: datetime,
 
 
 def _apply_at(users: set[str], kind: OverrideKind, user: str, replaces: str | None) -> None:
-    """``_apply``, in place."""
+    """``apply_override``, in place."""
     if kind is OverrideKind.ADD:
         users.add(user)
     elif kind is OverrideKind.REMOVE:
