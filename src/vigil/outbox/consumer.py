@@ -194,20 +194,15 @@ def _attempt(db: Database, c: Consumer[Any], now: datetime, only: OutboxEvent | 
             cursor = _upsert_cursor(s, c.name)
             if only is not None:
                 events = [e for e in (s.get(OutboxEvent, only.id),) if e is not None]
-                fresh = [e for e in events if e.id > cursor.last_id]
                 retried = [e for e in events if e.id <= cursor.last_id]
+                seen = max([cursor.last_id, *(e.id for e in events)])
             else:
                 fresh, seen = _new_events(s, c, cursor.last_id)
                 retried = _due_retries(s, c.name, now)
                 events = sorted([*fresh, *retried], key=lambda e: e.id)
-                if not events:
-                    cursor.last_id = seen  # (past failed events only, if any)
-                    return 0, None
-            if not events:
-                return 0, None
-            _process(s, c, events, now)
-            if only is None:
-                cursor.last_id = seen
+            if events:
+                _process(s, c, events, now)
+            cursor.last_id = seen  # (past failed events too: they are in outbox_failures)
             if retried:  # handled at last: no longer a failure
                 s.execute(delete(OutboxFailure).where(
                     OutboxFailure.consumer == c.name,
@@ -274,18 +269,25 @@ def run(db: Database, c: Consumer[Any], now: datetime, retry: Retry | None = Non
             handled, failed = _one_by_one(db, c, now, retry, out), None
         out.handled += handled
         if failed is not None:
-            out.failed += 1
-            parked = _record_failure(db, c, failed.event_id, failed.error, now, retry)
-            if parked is not None:
-                out.parked.append(parked)
+            _failed(db, c, failed, now, retry, out)
             continue  # the batch again, without that event
         if handled < c.limit:
             break
     return out
 
 
+def _failed(db: Database, c: Consumer[Any], failed: _EventFailed, now: datetime,
+            retry: Retry, out: Outcome) -> None:
+    out.failed += 1
+    parked = _record_failure(db, c, failed.event_id, failed.error, now, retry)
+    if parked is not None:
+        out.parked.append(parked)
+
+
 def _one_by_one(db: Database, c: Consumer[Any], now: datetime, retry: Retry,
                 out: Outcome) -> int:
+    """Each event past the cursor and each due retry in a transaction of its own, so the
+    one that fails is known."""
     with db.read() as s:
         cursor = s.get(OutboxCursor, c.name)
         events = [*_new_events(s, c, cursor.last_id if cursor else 0)[0],
@@ -299,14 +301,7 @@ def _one_by_one(db: Database, c: Consumer[Any], now: datetime, retry: Retry,
             n, failed = 0, _EventFailed(ev, exc)
         handled += n
         if failed is not None:
-            out.failed += 1
-            parked = _record_failure(db, c, failed.event_id, failed.error, now, retry)
-            if parked is not None:
-                out.parked.append(parked)
-        elif n:
-            with db.write() as s:  # the cursor moves past it, as the batch would have
-                cursor = _upsert_cursor(s, c.name)
-                cursor.last_id = max(cursor.last_id, ev.id)
+            _failed(db, c, failed, now, retry, out)
     return handled
 
 
