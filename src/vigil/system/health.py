@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import httpx
 
@@ -28,8 +29,8 @@ log = logging.getLogger(__name__)
 LOOPS = ("tick", "notifier")
 
 
-def consumers() -> list[Consumer[object]]:
-    return [engine.consumer(engine.PassResult()), planning.consumer()]  # type: ignore[list-item]
+def consumers() -> list[Consumer[Any]]:
+    return [engine.consumer(engine.PassResult()), planning.consumer()]
 
 
 def check(ctx: Context) -> Report:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -43,7 +44,6 @@ class Report:
 
 
 def retry_policy(ctx: Context) -> Retry:
-    from datetime import timedelta
     return Retry(ctx.settings.consumer_max_attempts,
                  timedelta(seconds=ctx.settings.consumer_backoff_seconds))
 
