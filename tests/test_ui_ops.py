@@ -60,7 +60,7 @@ def sign_in(h: Harness, username: str) -> str:
     """Sign ``username`` in through ``POST /login``; returns the session's CSRF token.
 
     While ``POST /login`` hands a user expired by its read session's rollback to
-    ``_signed_in`` (DetachedInstanceError), the same cookie is made directly instead."""
+    ``signed_in`` (DetachedInstanceError), the same cookie is made directly instead."""
     try:
         resp = h.client.post("/login", data={"username": username, "password": PASSWORD},
                              follow_redirects=False)

@@ -20,7 +20,7 @@ router = APIRouter(include_in_schema=False)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
 
-def _signed_in(ctx: Context, user: User, to: str, secure: bool) -> Response:
+def signed_in(ctx: Context, user: User, to: str, secure: bool) -> Response:
     with ctx.db.write() as s:
         cookie, _ = make_cookie(s, user.id, ctx.clock.now())
     resp = RedirectResponse(to if to.startswith("/") and not to.startswith("//") else "/ui",
@@ -60,7 +60,7 @@ async def login(request: Request, username: str = Form(""), password: str = Form
     if user is None:
         return page(request, "login.html", None, ctx, status=401, next=next,
                     error="Wrong username or password.")
-    return await run_in_threadpool(_signed_in, ctx, user, next,
+    return await run_in_threadpool(signed_in, ctx, user, next,
                                    request.url.scheme == "https")
 
 
@@ -120,4 +120,4 @@ async def setup(request: Request, username: str = Form(""), name: str = Form("")
     user = await run_in_threadpool(run)
     if user is None:
         return redirect("/login")
-    return await run_in_threadpool(_signed_in, ctx, user, "/ui", request.url.scheme == "https")
+    return await run_in_threadpool(signed_in, ctx, user, "/ui", request.url.scheme == "https")
