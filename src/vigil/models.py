@@ -1,6 +1,7 @@
 """Imports every domain's models so that ``Base.metadata`` knows all tables."""
 
 from vigil.alerts.models import Alert, AlertEventRecord
+from vigil.audit.models import AuditEntry
 from vigil.auth.models import ApiKey
 from vigil.correlation.models import CorrelationRule
 from vigil.db import Base
@@ -32,6 +33,7 @@ __all__ = [
     "AlertEventRecord",
     "ApiKey",
     "AppSecret",
+    "AuditEntry",
     "Base",
     "ContactMethod",
     "CorrelationRule",
