@@ -52,11 +52,10 @@ def serve(
     migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
 ) -> None:
     """Serve the API, the pipeline and the scheduler in one process."""
-    import uvicorn
-
     from vigil import migrate as m
     from vigil.app import create_app
     from vigil.bootstrap import banner, first_run
+    from vigil.system import http_server
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
@@ -70,8 +69,8 @@ def serve(
     if first is not None:
         typer.echo(banner(first, settings.base_url))
     typer.echo(f"Vigil {__version__} on {settings.base_url} (database: {settings.url})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level="warning", access_log=False, lifespan="on")
+    http_server.run(create_app(settings), host=settings.host, port=settings.port,
+                    read_timeout=settings.http_read_timeout_seconds)
 
 
 @keys_app.command("create")

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     heartbeat_interval_seconds: float = Field(default=60.0, gt=0)
     heartbeat_method: str = Field(default="POST", pattern="^(?i)(GET|POST)$")
     heartbeat_authorization: str = ""
+    #: A client must send each whole request (headers and body) within this many seconds
+    #: of its first byte, or its connection is closed (slow-client protection).
+    http_read_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
     #: Tests only: a file holding seconds by which this node's clock runs ahead.
     test_clock_file: str = ""
 
