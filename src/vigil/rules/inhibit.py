@@ -116,7 +116,7 @@ def validate_inhibit_rule(data: Mapping[str, Any]) -> InhibitSpec:
         raise InvalidInput(f"equal: at most {MAX_EQUAL} labels", field="equal")
     equal: list[str] = []
     for i, name in enumerate(raw_equal):
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise InvalidInput(f"equal[{i}]: {name!r} is not a label name", field=f"equal[{i}]")
         if name not in equal:
             equal.append(name)

@@ -1,14 +1,17 @@
 """Label matchers as in Alertmanager: ``name=value``, ``!=``, ``=~`` and ``!~`` (regular
-expressions anchored at both ends). Pure; compiled once when a silence is saved."""
+expressions anchored at both ends, in RE2 syntax like Alertmanager's Go ones, matched in
+linear time: :mod:`vigil.rules.regex`). Pure; compiled once when a silence is saved."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from vigil.errors import InvalidInput
+from vigil.rules import regex
 
 Op = Literal["=", "!=", "=~", "!~"]
 OPS: tuple[Op, ...] = ("=~", "!~", "!=", "=")  # longest first, for parsing
@@ -20,7 +23,8 @@ class Matcher:
     name: str
     op: Op
     value: str
-    pattern: re.Pattern[str] | None = None
+    # Follows from op and value; compared and hashed through them.
+    pattern: regex.Pattern | None = dataclasses.field(default=None, compare=False)
 
     def matches(self, labels: dict[str, str]) -> bool:
         # A missing label matches as the empty string, as in Alertmanager.
@@ -30,7 +34,7 @@ class Matcher:
         if self.op == "!=":
             return got != self.value
         assert self.pattern is not None
-        found = self.pattern.fullmatch(got) is not None
+        found = self.pattern.fullmatch(got)
         return found if self.op == "=~" else not found
 
     def text(self) -> str:
@@ -38,7 +42,9 @@ class Matcher:
 
 
 def matcher(name: str, op: str, value: str, *, field: str = "matchers") -> Matcher:
-    if not _NAME.match(name):
+    """One matcher; raises InvalidInput naming ``field`` (``.name``, ``.op``, ``.value``),
+    e.g. for a regular expression RE2 refuses (backreferences, lookaround)."""
+    if not _NAME.fullmatch(name):
         raise InvalidInput(f"{field}: {name!r} is not a label name", field=f"{field}.name")
     if op not in OPS:
         raise InvalidInput(f"{field}: operator must be one of =, !=, =~, !~",
@@ -46,10 +52,10 @@ def matcher(name: str, op: str, value: str, *, field: str = "matchers") -> Match
     pattern = None
     if op in ("=~", "!~"):
         try:
-            pattern = re.compile(value)
-        except re.error as exc:
-            raise InvalidInput(f"{field}: invalid regular expression: {exc}",
-                               field=f"{field}.value") from None
+            pattern = regex.compile(value)
+        except regex.RegexError as exc:
+            raise InvalidInput(f"{field}: invalid regular expression (RE2 syntax, as in "
+                               f"Alertmanager): {exc}", field=f"{field}.value") from None
     return Matcher(name, op, value, pattern)
 
 

@@ -49,8 +49,15 @@ def unexpired_silences(conn: Connection, now: datetime) -> list[ActiveSilence]:
         select(_silences.c.id, _silences.c.tenant_id, _silences.c.matchers,
                _silences.c.starts_at, _silences.c.ends_at).where(_silences.c.ends_at > now)
     )
-    return [ActiveSilence(r.id, r.tenant_id, compiled(r.matchers),
-                          ensure_utc(r.starts_at), ensure_utc(r.ends_at)) for r in rows]
+    out = []
+    for r in rows:
+        try:
+            matchers = compiled(r.matchers)
+        except InvalidInput:  # validated when saved; one that no longer compiles is skipped
+            continue
+        out.append(ActiveSilence(r.id, r.tenant_id, matchers, ensure_utc(r.starts_at),
+                                 ensure_utc(r.ends_at)))
+    return out
 
 
 class SilenceCache:
