@@ -13,15 +13,15 @@ from vigil.db import Base, JSONType, UTCDateTime
 
 
 class AuditEntry(Base):
-    """``actor`` did ``action`` to ``target`` (``<type>:<id or name>``) at ``at``;
+    """``actor`` did ``action`` to ``target`` (``<type>:<id>``) at ``occurred_at``;
     ``before``/``after`` hold the changed object's values with secrets masked."""
 
     __tablename__ = "audit_entries"
-    __table_args__ = (Index("ix_audit_entries_tenant_at", "tenant_id", "at", "id"),)
+    __table_args__ = (Index("ix_audit_entries_tenant_time", "tenant_id", "occurred_at", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: ``apikey:<name>``, ``user:<username>``, ``cli``, ``system:config-file``, ``system``
     actor: Mapped[str] = mapped_column(String(200))
     #: ``create``, ``update``, ``delete``, ``sign_in``, ``sign_in_failed``, ...

@@ -25,7 +25,7 @@ def upgrade() -> None:
         'audit_entries',
         sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
         sa.Column('tenant_id', sa.Integer(), nullable=False),
-        sa.Column('at', UTCDateTime(timezone=True), nullable=False),
+        sa.Column('occurred_at', UTCDateTime(timezone=True), nullable=False),
         sa.Column('actor', sa.String(length=200), nullable=False),
         sa.Column('action', sa.String(length=64), nullable=False),
         sa.Column('target', sa.String(length=400), nullable=False),
@@ -37,10 +37,10 @@ def upgrade() -> None:
                                 name='fk_audit_entries_tenant_id_tenants'),
         sa.PrimaryKeyConstraint('id', name='pk_audit_entries'),
     )
-    op.create_index('ix_audit_entries_tenant_at', 'audit_entries', ['tenant_id', 'at', 'id'],
-                    unique=False)
+    op.create_index('ix_audit_entries_tenant_time', 'audit_entries',
+                    ['tenant_id', 'occurred_at', 'id'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_audit_entries_tenant_at', table_name='audit_entries')
+    op.drop_index('ix_audit_entries_tenant_time', table_name='audit_entries')
     op.drop_table('audit_entries')
