@@ -210,3 +210,25 @@ def test_a_stored_silence_re2_refuses_is_skipped_not_an_ingest_failure(vigil: Ha
     resp = vigil.post_alertmanager(am(alert("DiskDisk")))
     assert resp.status_code == 202, resp.text
     assert resp.json()["alerts"][0]["outcome"] == "created"
+
+
+def test_the_ui_forms_get_the_422_with_the_reason(vigil: Harness) -> None:
+    """The silences page's forms send their text lines to the same API with the session
+    cookie and CSRF header; the form shows the error's message."""
+    from test_ui_ops import add_user, sign_in
+
+    add_user(vigil, "rita")
+    csrf = {"X-CSRF-Token": sign_in(vigil, "rita")}
+    for path, body in ((SILENCES, {"matchers": ['service="db"', 'alertname=~"(Disk)\\1"'],
+                                   "duration_minutes": 120, "comment": ""}),
+                       (WINDOWS, {"name": "w", "matchers": ['service="db"',
+                                                            'alertname=~"(Disk)\\1"'],
+                                  "starts_at": "2026-03-01T12:00:00Z",
+                                  "ends_at": "2026-03-01T14:00:00Z"})):
+        resp = vigil.client.post(path, json=body, headers=csrf)
+        assert resp.status_code == 422, resp.text
+        error = resp.json()["error"]
+        assert error["field"] == "matchers[1].value"
+        assert "invalid regular expression (RE2 syntax" in error["message"]
+        assert "invalid escape sequence: \\1" in error["message"]
+        assert vigil.client.get(path, headers=vigil.auth).json() == []
