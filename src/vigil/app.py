@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil import __version__
 from vigil.alerts.api import router as alerts_router
+from vigil.audit.api import router as audit_router
+from vigil.audit.service import purge as purge_audit
 from vigil.auth.api import router as api_keys_router
 from vigil.clock import Clock, FileOffsetClock, SystemClock
 from vigil.config import Settings
@@ -154,6 +156,10 @@ async def _retention_loop(ctx: Context) -> None:
             )
             if removed:
                 log.info("retention: removed %d raw events", removed)
+            removed = await ctx.runner.run_exclusive(lambda: purge_audit(
+                ctx.db, now=ctx.clock.now(), retention_days=ctx.settings.audit_retention_days))
+            if removed:
+                log.info("retention: removed %d audit entries", removed)
         except Exception:
             log.exception("retention job failed")
         await asyncio.sleep(ctx.settings.retention_interval_seconds)
@@ -233,6 +239,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                    replies_router, web_auth_router, web_events_router, web_pages_router,
                    api_keys_router, outbox_router, system_router):
         app.include_router(router)
+    app.include_router(audit_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"),
               name="static")
 

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     #: How often time-driven work (severity escalation, ...) runs.
     tick_seconds: float = Field(default=5.0, gt=0)
     event_retention_days: int = Field(default=30, ge=1)
+    #: Audit log entries older than this are deleted by the retention job.
+    audit_retention_days: int = Field(default=365, ge=1)
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
     log_level: str = "info"
     #: Paging counts as degraded (``/health`` 503) while a consumer is this far behind.

@@ -105,7 +105,18 @@ def load(paths: Iterable[Path]) -> list[Document]:
 
 def apply(session: Session, docs: list[Document], *, tenant_id: int,
           now: datetime) -> list[tuple[str, str, str]]:
-    """(kind, name, outcome) for each document, in order."""
+    """(kind, name, outcome) for each document, in order. The audit log names the
+    changes' actor ``system:config-file``."""
+    from vigil.audit.capture import CONFIG_FILE, Fixed, acting_as
+
+    with acting_as(CONFIG_FILE, clock=Fixed(now)):
+        out = _apply(session, docs, tenant_id=tenant_id, now=now)
+        session.flush()  # logged now, as the config file's
+    return out
+
+
+def _apply(session: Session, docs: list[Document], *, tenant_id: int,
+           now: datetime) -> list[tuple[str, str, str]]:
     out = []
     for doc in docs:
         try:

@@ -48,6 +48,16 @@ class Acting:
     clock: Clock | None = None
 
 
+class Fixed:
+    """A clock that stays at ``when`` (the ``now`` a caller was given)."""
+
+    def __init__(self, when: datetime) -> None:
+        self.when = when
+
+    def now(self) -> datetime:
+        return self.when
+
+
 _ACTING: ContextVar[Acting | None] = ContextVar("vigil_audit_acting", default=None)
 _SYSTEM_CLOCK = SystemClock()
 

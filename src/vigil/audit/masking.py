@@ -22,7 +22,7 @@ NOT_SECRET = frozenset({"group_key", "dedup_key", "group_by", "key_id", "prefix"
 
 def is_secret_key(name: str) -> bool:
     lowered = name.lower()
-    if lowered in NOT_SECRET:
+    if lowered in NOT_SECRET or lowered.endswith("_at"):  # a time, e.g. key_expires_at
         return False
     words = lowered.replace("-", "_").split("_")
     return any(w in SECRET_WORDS for w in words)
