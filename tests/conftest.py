@@ -166,9 +166,8 @@ def make_harness(db_url: str, clock: FakeClock, **settings: Any) -> Iterator[Har
         _, admin = create_api_key(s, tenant_id=DEFAULT_TENANT_ID, name="test admin",
                                   role="admin", now=clock.now())
         for kind in ("alertmanager", "grafana", "generic", "pagerduty", "opsgenie"):
-            integ = create_integration(s, tenant_id=DEFAULT_TENANT_ID, name=f"{kind} test",
-                                       type=kind, now=clock.now())
-            keys[kind] = integ.key
+            integ, keys[kind] = create_integration(
+                s, tenant_id=DEFAULT_TENANT_ID, name=f"{kind} test", type=kind, now=clock.now())
             ids[kind] = integ.id
     with TestClient(app) as client:
         yield Harness(client, clock, ctx, admin, keys, ids)

@@ -13,9 +13,9 @@ from vigil.tenants.models import DEFAULT_TENANT_ID
 
 def second_key(h: Harness, kind: str) -> str:
     with h.ctx.db.write() as s:
-        integ = create_integration(s, tenant_id=DEFAULT_TENANT_ID, name=f"{kind} other",
-                                   type=kind, now=h.clock.now())
-        return integ.key
+        _, key = create_integration(s, tenant_id=DEFAULT_TENANT_ID, name=f"{kind} other",
+                                    type=kind, now=h.clock.now())
+        return key
 
 
 def statuses(h: Harness) -> dict[str, str]:

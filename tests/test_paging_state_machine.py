@@ -193,8 +193,8 @@ def make_world(db_url: str, tmp_path: Path, template: Path,
     with ctx.db.write() as s:
         _, admin = create_api_key(s, tenant_id=DEFAULT_TENANT_ID, name="admin", role="admin",
                                   now=START)
-        am_key = create_integration(s, tenant_id=DEFAULT_TENANT_ID, name="am",
-                                    type="alertmanager", now=START).key
+        _, am_key = create_integration(s, tenant_id=DEFAULT_TENANT_ID, name="am",
+                                       type="alertmanager", now=START)
     with TestClient(app) as client:
         set_up(client, admin, receiver.url)
     if db_url.startswith("sqlite"):

@@ -398,26 +398,48 @@ def test_yaml_helper_needs_csrf(vigil: Harness, admin: str) -> None:
 
 
 def test_integrations_page_snippets(vigil: Harness, admin: str) -> None:
+    """The snippets hold a placeholder naming the key's last characters, never a key
+    (integrations.js puts a new key in, once, in the browser)."""
     ingest(vigil, alert("Ping"))
     html = get(vigil, "/ui/integrations")
     base = vigil.ctx.settings.base_url
-    am_url = f"{base}/api/v1/ingest/alertmanager/{vigil.keys['alertmanager']}"
+
+    def hole(kind: str) -> str:
+        return f"&lt;key …{vigil.keys[kind][-4:]}&gt;"
+
+    for key in vigil.keys.values():
+        assert key not in html
+    am_url = f"{base}/api/v1/ingest/alertmanager/{hole('alertmanager')}"
     assert re.search(r'receivers:\n  - name: vigil-alertmanager-test\n    webhook_configs:\n'
                      rf'      - url: &#34;{re.escape(am_url)}&#34;\n        send_resolved: true',
                      html)
-    assert f"{base}/api/v1/ingest/grafana/{vigil.keys['grafana']}" in html
+    assert f"{base}/api/v1/ingest/grafana/{hole('grafana')}" in html
     assert f"curl -X POST &#39;{base}/v2/enqueue&#39;" in html
-    assert f"&#34;routing_key&#34;: &#34;{vigil.keys['pagerduty']}&#34;" in html
-    assert f"Authorization: GenieKey {vigil.keys['opsgenie']}" in html
-    assert f"{base}/api/v1/ingest/generic/{vigil.keys['generic']}" in html
-    row = html[html.index(f'id="integration-row-{vigil.integration_ids["alertmanager"]}"'):]
+    assert f"&#34;routing_key&#34;: &#34;{hole('pagerduty')}&#34;" in html
+    assert f"Authorization: GenieKey {hole('opsgenie')}" in html
+    assert f"{base}/api/v1/ingest/generic/{hole('generic')}" in html
+    iid = vigil.integration_ids["alertmanager"]
+    assert f'data-key-placeholder="{hole("alertmanager")}"' in html
+    assert f'data-rotate-key="/api/v1/integrations/{iid}/rotate-key"' in html
+    row = html[html.index(f'id="integration-row-{iid}"'):]
     assert "ago</time>" in row[:row.index("</tr>")]  # it last received just now
-    assert 'id="integration-form"' in html
+    assert 'id="integration-form"' in html and "/static/integrations.js" in html
 
     made = vigil.client.post("/api/v1/integrations", headers={"X-CSRF-Token": admin},
                              json={"name": "new one", "type": "grafana"})
     assert made.status_code == 201, made.text
-    assert f'id="integration-{made.json()["id"]}"' in get(vigil, "/ui/integrations")
+    page = get(vigil, "/ui/integrations")
+    assert f'id="integration-{made.json()["id"]}"' in page
+    assert made.json()["key"] not in page
+
+    rotated = vigil.client.post(f"/api/v1/integrations/{iid}/rotate-key",
+                                params={"grace_seconds": 3600},
+                                headers={"X-CSRF-Token": admin})
+    assert rotated.status_code == 200, rotated.text
+    page = get(vigil, "/ui/integrations")
+    assert rotated.json()["key"] not in page
+    assert f'…{rotated.json()["key"][-4:]}' in page
+    assert f'id="previous-key-{iid}"' in page
 
 
 # --- roles ----------------------------------------------------------------------------------

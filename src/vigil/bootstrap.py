@@ -25,9 +25,10 @@ def first_run(db: Database, clock: Clock) -> FirstRun | None:
         now = clock.now()
         _, raw = create_api_key(s, tenant_id=DEFAULT_TENANT_ID, name="admin (first run)",
                                 role="admin", now=now)
-        integ = create_integration(s, tenant_id=DEFAULT_TENANT_ID, name="Alertmanager",
-                                   type="alertmanager", now=now)
-        return FirstRun(api_key=raw, integration_key=integ.key)
+        _, integration_key = create_integration(s, tenant_id=DEFAULT_TENANT_ID,
+                                                name="Alertmanager", type="alertmanager",
+                                                now=now)
+        return FirstRun(api_key=raw, integration_key=integration_key)
 
 
 def banner(first: FirstRun, base_url: str) -> str:

@@ -23,15 +23,6 @@ outbox_app = typer.Typer(help="Outbox events a consumer failed on: list and repl
 app.add_typer(outbox_app, name="outbox")
 
 
-@app.callback()
-def _main(ctx: typer.Context) -> None:
-    # The audit log names what a command changes "cli" (``serve`` names each request's).
-    if ctx.invoked_subcommand != "serve":
-        from vigil.audit.capture import CLI, reset_actor, set_actor
-        token = set_actor(CLI)
-        ctx.call_on_close(lambda: reset_actor(token))
-
-
 def _db(settings: Settings) -> Database:
     return Database(settings.url, sqlite_synchronous=settings.sqlite_synchronous)
 
@@ -101,9 +92,9 @@ def keys_create(
     try:
         with db.write() as s:
             if integration:
-                integ = create_integration(s, tenant_id=DEFAULT_TENANT_ID, name=name,
-                                           type=integration, now=now)
-                typer.echo(f"integration {integ.id} ({integ.type}) key: {integ.key}")
+                integ, raw = create_integration(s, tenant_id=DEFAULT_TENANT_ID, name=name,
+                                                type=integration, now=now)
+                typer.echo(f"integration {integ.id} ({integ.type}) key: {raw}")
             else:
                 key, raw = create_api_key(s, tenant_id=DEFAULT_TENANT_ID, name=name, role=role,
                                           now=now)
@@ -131,7 +122,8 @@ def keys_list() -> None:
         typer.echo("Integrations:")
         for i in list_integrations(s, tenant_id=DEFAULT_TENANT_ID):
             state = "revoked" if i.revoked_at else "active"
-            typer.echo(f"  integration:{i.id}  {i.type:<12}  {i.key}  {state:<7}  {i.name}")
+            typer.echo(f"  integration:{i.id}  {i.type:<12}  ...{i.key_hint}  {state:<7}  "
+                       f"{i.name}")
     db.dispose()
 
 
@@ -158,6 +150,37 @@ def keys_revoke(
                 revoke_integration(s, tenant_id=DEFAULT_TENANT_ID, integration_id=int(num),
                                    now=now)
         typer.echo(f"revoked {ident}")
+    except VigilError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    ident: Annotated[str, typer.Argument(help="integration:ID, as `keys list` shows")],
+    grace_seconds: Annotated[int, typer.Option(
+        help="how long the old key keeps working (at most 604800, 7 days)")] = 0,
+) -> None:
+    """Give an integration a new key, printed once; the old one stops working at once or
+    after --grace-seconds (a running node may accept it up to 10 s longer)."""
+    from vigil.integrations.service import rotate_key
+    from vigil.tenants.models import DEFAULT_TENANT_ID
+
+    kind, _, num = ident.partition(":")
+    if kind != "integration" or not num.isdigit():
+        typer.echo("error: give integration:ID", err=True)
+        raise typer.Exit(2)
+    db = _db(Settings())
+    try:
+        with db.write() as s:
+            integ, raw, _ = rotate_key(s, tenant_id=DEFAULT_TENANT_ID, integration_id=int(num),
+                                       now=SystemClock().now(), grace_seconds=grace_seconds)
+            until = integ.previous_key_expires_at
+        typer.echo(f"integration {integ.id} ({integ.type}) new key: {raw}")
+        typer.echo(f"the old key works until {until.isoformat()}" if until
+                   else "the old key no longer works")
     except VigilError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from None

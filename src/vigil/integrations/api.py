@@ -1,8 +1,11 @@
-"""Managing integrations (admin API)."""
+"""Managing integrations (admin API). A key is shown once, in the answer that makes it
+(create, rotate-key); reads show its last characters only."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from vigil.auth.deps import admin, viewer
@@ -11,27 +14,42 @@ from vigil.context import Context, get_context
 from vigil.ids import IdPath
 from vigil.integrations import service
 from vigil.integrations.models import Integration
-from vigil.integrations.schemas import IntegrationCreate, IntegrationRead
+from vigil.integrations.schemas import IntegrationCreate, IntegrationRead, IntegrationWithKey
 
 router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
 
 _PATHS = {
-    "alertmanager": "/api/v1/ingest/alertmanager/{key}",
-    "grafana": "/api/v1/ingest/grafana/{key}",
-    "generic": "/api/v1/ingest/generic/{key}",
-    "pagerduty": "/v2/enqueue",
-    "opsgenie": "/api/v1/ingest/opsgenie/",
+    "alertmanager": ("/api/v1/ingest/alertmanager", "/{key}"),
+    "grafana": ("/api/v1/ingest/grafana", "/{key}"),
+    "generic": ("/api/v1/ingest/generic", "/{key}"),
+    "pagerduty": ("/v2/enqueue", ""),  # the key is the body's routing_key
+    "opsgenie": ("/api/v1/ingest/opsgenie/", ""),  # Authorization: GenieKey <key>
 }
 
+GraceSeconds = Annotated[int, Query(
+    ge=0, le=service.MAX_GRACE_SECONDS,
+    description="how long the key being replaced keeps working (0 .. 604800 s, 7 days)")]
 
-def ingest_url(base_url: str, integ: Integration) -> str:
-    return base_url.rstrip("/") + _PATHS[integ.type].format(key=integ.key)
+
+def ingest_url(base_url: str, type_: str, key: str | None = None) -> str:
+    """Where an integration of ``type_`` sends: with ``key`` in the path where the format
+    takes it there, else without a key."""
+    path, key_part = _PATHS[type_]
+    return base_url.rstrip("/") + path + (key_part.format(key=key) if key else "")
 
 
 def _read(ctx: Context, integ: Integration) -> IntegrationRead:
-    out = IntegrationRead.model_validate(integ)
-    out.url = ingest_url(ctx.settings.base_url, integ)
-    return out
+    return IntegrationRead(
+        id=integ.id, name=integ.name, type=integ.type, key_hint=integ.key_hint,
+        previous_key_expires_at=service.previous_key_until(integ, ctx.clock.now()),
+        config=integ.config, created_at=integ.created_at, revoked_at=integ.revoked_at,
+        last_received_at=integ.last_received_at,
+        url=ingest_url(ctx.settings.base_url, integ.type))
+
+
+def _with_key(ctx: Context, integ: Integration, key: str) -> IntegrationWithKey:
+    return IntegrationWithKey(**_read(ctx, integ).model_dump(), key=key,
+                              key_url=ingest_url(ctx.settings.base_url, integ.type, key))
 
 
 @router.get("", response_model=list[IntegrationRead])
@@ -44,17 +62,18 @@ async def list_integrations(
     return await run_in_threadpool(run)
 
 
-@router.post("", response_model=IntegrationRead, status_code=201)
+@router.post("", response_model=IntegrationWithKey, status_code=201)
 async def create_integration(
     body: IntegrationCreate, who: Principal = Depends(admin), ctx: Context = Depends(get_context)
-) -> IntegrationRead:
-    def run() -> IntegrationRead:
+) -> IntegrationWithKey:
+    """Create an integration. The answer holds its key: the only time it is shown."""
+    def run() -> IntegrationWithKey:
         with ctx.db.write() as s:
-            integ = service.create_integration(
+            integ, key = service.create_integration(
                 s, tenant_id=who.tenant_id, name=body.name, type=body.type, config=body.config,
                 now=ctx.clock.now(),
             )
-            return _read(ctx, integ)
+            return _with_key(ctx, integ, key)
     return await run_in_threadpool(run)
 
 
@@ -69,6 +88,26 @@ async def get_integration(
     return await run_in_threadpool(run)
 
 
+@router.post("/{integration_id}/rotate-key", response_model=IntegrationWithKey)
+async def rotate_key(
+    integration_id: IdPath, grace_seconds: GraceSeconds = 0,
+    who: Principal = Depends(admin), ctx: Context = Depends(get_context),
+) -> IntegrationWithKey:
+    """Replace the integration's key; the answer holds the new key, shown this once. The
+    old key stops working at once (within 10 s on other nodes), or after
+    ``grace_seconds`` so senders can be switched over. A key still in an earlier grace
+    period stops at once. 409 for a revoked integration."""
+    def run() -> IntegrationWithKey:
+        with ctx.db.write() as s:
+            integ, key, stale = service.rotate_key(
+                s, tenant_id=who.tenant_id, integration_id=integration_id,
+                now=ctx.clock.now(), grace_seconds=grace_seconds)
+            out = _with_key(ctx, integ, key)
+        ctx.integrations.forget(*stale)
+        return out
+    return await run_in_threadpool(run)
+
+
 @router.delete("/{integration_id}", response_model=IntegrationRead)
 async def revoke_integration(
     integration_id: IdPath, who: Principal = Depends(admin), ctx: Context = Depends(get_context)
@@ -78,6 +117,8 @@ async def revoke_integration(
             integ = service.revoke_integration(
                 s, tenant_id=who.tenant_id, integration_id=integration_id, now=ctx.clock.now()
             )
-            ctx.integrations.forget(integ.key)
-            return _read(ctx, integ)
+            out = _read(ctx, integ)
+            stale = service.key_hashes(integ)
+        ctx.integrations.forget(*stale)
+        return out
     return await run_in_threadpool(run)

@@ -55,9 +55,10 @@ async def integration_for(ctx: Context, token: str | None, kind: str) -> Integra
             "an integration key is required: in the URL path, ?token=, or Authorization: Bearer",
             field="token",
         )
-    known, info = ctx.integrations.cached(token)
+    now = ctx.clock.now()
+    known, info = ctx.integrations.cached(token, now)
     if not known:
-        info = await run_in_threadpool(ctx.integrations.lookup, token)
+        info = await run_in_threadpool(ctx.integrations.lookup, token, now)
     if info is None:
         raise Unauthorized("unknown or revoked integration key", field="token")
     if info.type != kind:

@@ -10,8 +10,10 @@ from vigil.db import Base, JSONType, UTCDateTime
 
 
 class Integration(Base):
-    """An inbound source. Its key is a write-only ingest credential, shown in the UI
-    the way PagerDuty and Opsgenie show integration keys, so it is kept as given."""
+    """An inbound source. Its key is an ingest credential shown once, when it is made or
+    rotated: only its SHA-256 is stored, with its last characters to recognise it by.
+    After a rotation with a grace period the previous key's hash works until
+    ``previous_key_expires_at``."""
 
     __tablename__ = "integrations"
 
@@ -19,7 +21,10 @@ class Integration(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(32))
-    key: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    key_hint: Mapped[str] = mapped_column(String(8))
+    previous_key_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    previous_key_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

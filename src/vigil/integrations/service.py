@@ -1,4 +1,6 @@
-"""Integrations: create, list, revoke, and find one by its key (cached on the hot path)."""
+"""Integrations: create, list, revoke, rotate keys, and find one by its key (cached on the
+hot path). A key is shown once; only its SHA-256 (``auth.service.hash_secret``) and its
+last characters are stored."""
 
 from __future__ import annotations
 
@@ -6,17 +8,23 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from vigil.auth.service import hash_secret
 from vigil.db import Database
-from vigil.errors import InvalidInput, NotFound
+from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.integrations.generic.parser import validate_config
 from vigil.integrations.models import Integration
 from vigil.integrations.registry import INTEGRATION_TYPES
+
+#: How long a rotated-out key may keep working, at most (``grace_seconds``).
+MAX_GRACE_SECONDS = 7 * 24 * 3600
+#: How many of a key's last characters are kept to recognise it by.
+HINT_CHARS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +41,18 @@ def new_key() -> str:
     return secrets.token_hex(16)
 
 
+def _set_key(integ: Integration) -> str:
+    raw = new_key()
+    integ.key_hash = hash_secret(raw)
+    integ.key_hint = raw[-HINT_CHARS:]
+    return raw
+
+
 def create_integration(
     session: Session, *, tenant_id: int, name: str, type: str, now: datetime,
-    config: dict[str, Any] | None = None, key: str | None = None,
-) -> Integration:
+    config: dict[str, Any] | None = None,
+) -> tuple[Integration, str]:
+    """The new integration and its key, which is not stored and cannot be read again."""
     if type not in INTEGRATION_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(INTEGRATION_TYPES)}", field="type")
     if not name.strip():
@@ -46,13 +62,12 @@ def create_integration(
         cfg = validate_config(cfg)
     elif cfg:
         raise InvalidInput(f"{type} integrations take no config", field="config")
-    integ = Integration(
-        tenant_id=tenant_id, name=name.strip(), type=type, key=key or new_key(), config=cfg,
-        created_at=now,
-    )
+    integ = Integration(tenant_id=tenant_id, name=name.strip(), type=type, config=cfg,
+                        created_at=now)
+    raw = _set_key(integ)
     session.add(integ)
     session.flush()
-    return integ
+    return integ, raw
 
 
 def list_integrations(session: Session, *, tenant_id: int) -> list[Integration]:
@@ -68,6 +83,17 @@ def get_integration(session: Session, *, tenant_id: int, integration_id: int) ->
     return integ
 
 
+def key_hashes(integ: Integration) -> list[str]:
+    """The hashes a key of ``integ`` may be cached under (to forget them)."""
+    return [h for h in (integ.key_hash, integ.previous_key_hash) if h]
+
+
+def previous_key_until(integ: Integration, now: datetime) -> datetime | None:
+    """Until when the rotated-out key still works, or None when it does not."""
+    until = integ.previous_key_expires_at
+    return until if integ.previous_key_hash and until is not None and until > now else None
+
+
 def revoke_integration(
     session: Session, *, tenant_id: int, integration_id: int, now: datetime
 ) -> Integration:
@@ -77,41 +103,86 @@ def revoke_integration(
     return integ
 
 
+def rotate_key(
+    session: Session, *, tenant_id: int, integration_id: int, now: datetime,
+    grace_seconds: int = 0,
+) -> tuple[Integration, str, list[str]]:
+    """A new key for the integration: (integration, new key, hashes to forget from caches).
+
+    With ``grace_seconds`` the key being replaced keeps working that long; a key that was
+    still in an earlier grace period stops at once."""
+    if isinstance(grace_seconds, bool) or not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise InvalidInput(f"grace_seconds must be 0 to {MAX_GRACE_SECONDS} (7 days)",
+                           field="grace_seconds")
+    integ = get_integration(session, tenant_id=tenant_id, integration_id=integration_id)
+    if integ.revoked_at is not None:
+        raise Conflict(f"integration {integration_id} is revoked; create a new one",
+                       field="id")
+    stale = key_hashes(integ)
+    if grace_seconds:
+        integ.previous_key_hash = integ.key_hash
+        integ.previous_key_expires_at = now + timedelta(seconds=grace_seconds)
+    else:
+        integ.previous_key_hash = None
+        integ.previous_key_expires_at = None
+    raw = _set_key(integ)
+    session.flush()
+    return integ, raw, stale
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    deadline: float  # time.monotonic() after which the database must say again
+    info: IntegrationInfo | None
+    until: datetime | None  # a rotated-out key: it works until then
+
+
 class IntegrationDirectory:
-    """Key -> integration, cached for ``ttl`` seconds so ingest does not query per request.
-    A revoked key stops working on every node within ``ttl``."""
+    """Key -> integration, cached for ``ttl`` seconds by the key's hash (no key is kept in
+    memory either) so ingest does not query per request: one indexed lookup per key and
+    ``ttl``. A revoked or rotated key stops working on every node within ``ttl``; a
+    rotated-out key in its grace period stops at its expiry on every node."""
 
     def __init__(self, db: Database, ttl: float = 10.0) -> None:
         self.db = db
         self.ttl = ttl
-        self._cache: dict[str, tuple[float, IntegrationInfo | None]] = {}
+        self._cache: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
-    def cached(self, key: str) -> tuple[bool, IntegrationInfo | None]:
+    def cached(self, key: str, now: datetime) -> tuple[bool, IntegrationInfo | None]:
         """(known, info) from the cache alone; known is False when the database must say."""
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] > time.monotonic():
-            return True, hit[1]
-        return False, None
+        hit = self._cache.get(hash_secret(key))
+        if hit is None or hit.deadline <= time.monotonic():
+            return False, None
+        if hit.until is not None and now >= hit.until:
+            return True, None
+        return True, hit.info
 
-    def lookup(self, key: str) -> IntegrationInfo | None:
-        known, info = self.cached(key)
+    def lookup(self, key: str, now: datetime) -> IntegrationInfo | None:
+        known, info = self.cached(key, now)
         if known:
             return info
-        now = time.monotonic()
+        digest = hash_secret(key)
+        deadline = time.monotonic() + self.ttl
+        until = None
         with self.db.read() as session:
-            row = session.scalar(
-                select(Integration).where(Integration.key == key, Integration.revoked_at.is_(None))
-            )
-            info = (
-                IntegrationInfo(row.id, row.tenant_id, row.name, row.type, dict(row.config or {}))
-                if row is not None else None
-            )
+            row = session.scalar(select(Integration).where(
+                or_(Integration.key_hash == digest,
+                    and_(Integration.previous_key_hash == digest,
+                         Integration.previous_key_expires_at > now)),
+                Integration.revoked_at.is_(None)))
+            if row is not None:
+                info = IntegrationInfo(row.id, row.tenant_id, row.name, row.type,
+                                       dict(row.config or {}))
+                if row.key_hash != digest:
+                    until = row.previous_key_expires_at
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key] = (now + self.ttl, info)
+            self._cache[digest] = _Entry(deadline, info, until)
         return info
 
-    def forget(self, key: str) -> None:
-        self._cache.pop(key, None)
+    def forget(self, *digests: str) -> None:
+        """Drop the cached answers for these key hashes (after a revocation or rotation)."""
+        for digest in digests:
+            self._cache.pop(digest, None)
