@@ -111,10 +111,14 @@ def test_compiled_patterns_are_cached_and_matchers_compare_by_text() -> None:
     assert parse('a=~"x|y"') == parse('a=~"x|y"')
     assert hash(parse('a=~"x|y"')) == hash(parse('a=~"x|y"'))
     assert parse('a=~"x|y"') != parse('a!~"x|y"')
-    info = regex.compile.cache_info()
-    assert info.maxsize == regex.CACHE_SIZE
-    with pytest.raises(regex.RegexError):
+    assert regex.cache_info().maxsize == regex.CACHE_SIZE
+    # Refusals are cached too: a stored pattern that no longer compiles is cheap to reload.
+    with pytest.raises(regex.RegexError, match="invalid perl operator"):
         regex.compile("(?=x)")
+    misses = regex.cache_info().misses
+    with pytest.raises(regex.RegexError, match="invalid perl operator"):
+        regex.compile("(?=x)")
+    assert regex.cache_info().misses == misses
 
 
 # --- through the API and the pipeline -------------------------------------------------------

@@ -24,10 +24,14 @@ from typing import Any, Final
 
 from re2 import _re2  # type: ignore[import-untyped]
 
-__all__ = ["MAX_MEM", "MAX_PATTERN", "Pattern", "RegexError", "compile"]
+__all__ = ["MAX_MEM", "MAX_PATTERN", "Pattern", "RegexError", "cache_info", "compile"]
 
-MAX_PATTERN: Final = 10_000
-"""Longest pattern accepted, in characters."""
+MAX_PATTERN: Final = 1000
+"""Longest pattern accepted, in characters (as long as a matcher's value in the API). RE2
+compiles in time about linear in the pattern, but holds the GIL meanwhile and some
+constructs cost a lot per character (a Unicode class such as ``\\pL`` is an automaton of
+its own): at this length the worst we found (hundreds of ``\\PL``) took 0.1-0.2 s on a
+busy 2-core machine, once per pattern; without the cap, ten times as long."""
 MAX_MEM: Final = 2 << 20
 """RE2's memory budget per pattern (compiled program and matching cache), in bytes: a
 pattern whose program does not fit is refused ("pattern too large"); matching that would
@@ -89,9 +93,24 @@ def _text(message: Any) -> str:
     return str(message)
 
 
-@functools.lru_cache(maxsize=CACHE_SIZE)
 def compile(text: str) -> Pattern:
     """The compiled :class:`Pattern` for ``text``, from the cache if it was compiled before.
-    Raises :class:`RegexError` for a pattern RE2 refuses (not cached: refusals only happen
-    when saving)."""
-    return Pattern(text)
+    Raises :class:`RegexError` for a pattern RE2 refuses (refusals are cached too, so a
+    stored pattern that no longer compiles costs nothing each time the rules reload)."""
+    found = _cached(text)
+    if isinstance(found, RegexError):
+        raise RegexError(str(found))
+    return found
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _cached(text: str) -> Pattern | RegexError:
+    try:
+        return Pattern(text)
+    except RegexError as exc:
+        return exc
+
+
+def cache_info() -> functools._CacheInfo:
+    """Hits, misses and size of the compiled-pattern cache."""
+    return _cached.cache_info()
