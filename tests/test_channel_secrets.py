@@ -69,12 +69,14 @@ def shown(h: Harness, key: str) -> str:
 
 
 def stored(h: Harness, channel_id: int) -> dict[str, Any]:
+    """The stored config, decrypted (it is encrypted at rest: test_secrets_at_rest.py)."""
     from vigil.notify.models import NotificationChannel
+    from vigil.notify.service import channel_config
 
     with h.ctx.db.read() as s:
         row = s.get(NotificationChannel, channel_id)
         assert row is not None
-        return dict(row.config)
+        return channel_config(s, row)
 
 
 @pytest.mark.parametrize("case", list(CASES))

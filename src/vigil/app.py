@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vigil import __version__
+from vigil import __version__, secrets_at_rest
 from vigil.alerts.api import router as alerts_router
 from vigil.audit.api import router as audit_router
 from vigil.audit.service import purge as purge_audit
@@ -37,6 +37,7 @@ from vigil.integrations.ingest import router as ingest_router
 from vigil.integrations.registry import BODY_PARSERS
 from vigil.integrations.service import IntegrationDirectory
 from vigil.metrics import Metrics
+from vigil.notify import stored_secrets
 from vigil.notify.api import router as notify_router
 from vigil.notify.replies import router as replies_router
 from vigil.oncall.escalation_api import router as escalation_router
@@ -168,6 +169,7 @@ async def _retention_loop(ctx: Context) -> None:
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                run_background_jobs: bool = True) -> VigilApp:
     settings = settings or Settings()
+    secrets_at_rest.configure(settings)  # a malformed VIGIL_SECRET_KEY stops here
     if clock is None:
         clock = (FileOffsetClock(settings.test_clock_file) if settings.test_clock_file
                  else SystemClock())
@@ -190,6 +192,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         # Ingest allocates many short-lived objects per batch; collecting the young
         # generation every 700 allocations cost ~20% of the writer's time.
         gc.set_threshold(settings.gc_gen0_threshold, 20, 20)
+        # Stops the node, saying why, if its key cannot decrypt the stored secrets.
+        await asyncio.to_thread(stored_secrets.start, db, settings)
         checkpointer = db.checkpointer(wal_limit=settings.sqlite_wal_limit_mb * 1024 * 1024)
         if checkpointer is not None:
             checkpointer.start()

@@ -14,6 +14,7 @@ from vigil.clock import SystemClock
 from vigil.config import Settings
 from vigil.db import Database
 from vigil.errors import VigilError
+from vigil.secrets_cli import app as secrets_app
 
 app = typer.Typer(help="Vigil: incident management, on-call and alerting.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys and integration keys.", no_args_is_help=True)
@@ -21,6 +22,7 @@ app.add_typer(keys_app, name="keys")
 outbox_app = typer.Typer(help="Outbox events a consumer failed on: list and replay.",
                          no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(secrets_app, name="secrets")
 
 
 def _db(settings: Settings) -> Database:

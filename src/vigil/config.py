@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     #: A client must send each whole request (headers and body) within this many seconds
     #: of its first byte, or its connection is closed (slow-client protection).
     http_read_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+    #: Keys that encrypt channel secrets and signing keys at rest (Fernet keys, comma-
+    #: separated: the first encrypts, all decrypt; docs/secrets-at-rest.md). Empty: the key
+    #: file below, made on first run. Every node of one database needs the same keys.
+    secret_key: SecretStr = SecretStr("")
+    #: That key file; empty: ``<SQLite file>.key`` beside the database, or (PostgreSQL)
+    #: ``$XDG_DATA_HOME/vigil/vigil.key`` (``~/.local/share/vigil/vigil.key``).
+    secret_key_file: str = ""
     #: Tests only: a file holding seconds by which this node's clock runs ahead.
     test_clock_file: str = ""
 

@@ -95,8 +95,8 @@ async def test_channel(channel_id: IdPath, address: str = Body("", embed=True),
                          attempts=1, payload={}, created_at=now, updated_at=now)
             msg = delivery.message_for(s, d, c.kind, ctx.settings.base_url,
                                        links.secret(s), now)
-            claim = delivery.Claim(0, d.key, c.kind, dict(c.config), c.name, address, "test",
-                                   msg)
+            claim = delivery.Claim(0, d.key, c.kind, svc.channel_config(s, c), c.name,
+                                   address, "test", msg)
         ((_, result),) = delivery.send([claim])
         return {"ok": result.ok, "retryable": result.retryable,
                 "provider_id": result.provider_id, "detail": result.detail}

@@ -41,7 +41,7 @@ def _apply_channel(session: Session, tenant_id: int, body: Any, now: datetime) -
 def _export_channels(session: Session, tenant_id: int) -> list[dict[str, Any]]:
     """Secrets masked, as the API shows them: applied back to the same database they keep
     the stored secrets; elsewhere, put the real ones in."""
-    return [ChannelDoc(name=c.name, type=c.kind, config=svc.mask_config(c.kind, c.config),
+    return [ChannelDoc(name=c.name, type=c.kind, config=svc.shown_config(c),
                        personal=c.personal, enabled=c.enabled,
                        rate_per_minute=c.rate_per_minute).model_dump()
             for c in svc.list_channels(session, tenant_id=tenant_id)]

@@ -34,9 +34,11 @@ from sqlalchemy.orm import Session
 from vigil.alerts.models import Alert
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.notify import links, templates
+from vigil.notify import service as svc
 from vigil.notify.base import Message, Result
 from vigil.notify.models import Delivery, NotificationChannel, TemplateOverride
 from vigil.pipeline.event import SEVERITY_LABELS
+from vigil.secrets_at_rest import SecretKeyError
 
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 6
@@ -213,6 +215,11 @@ def _claim_rows(session: Session, due: list[Delivery], now: datetime, base_url: 
         if chan is None or not chan.enabled:
             d.status, d.last_error, d.updated_at = "dead", "channel is gone or disabled", now
             continue
+        try:
+            config = svc.channel_config(session, chan)
+        except SecretKeyError as exc:  # logged and in /health; waits for the right key
+            d.next_attempt_at, d.last_error, d.updated_at = now + LEASE, exc.message, now
+            continue
         pair = (chan.id, d.address)
         if pair not in sent_recently:
             # Sent in the last minute (index ix_deliveries_rate), and being sent now by
@@ -253,7 +260,6 @@ def _claim_rows(session: Session, due: list[Delivery], now: datetime, base_url: 
                 Delivery.provider_id.is_not(None)).order_by(Delivery.id).limit(1)).first()
             if first:
                 msg = replace(msg, thread=first)
-        config = dict(chan.config)
         if chan.kind == "webhook" and chan.personal and d.recipient and d.address:
             # A person's own webhook contact method: post to its URL, not the personal
             # channel's (which still gives the secret, headers and timeout).

@@ -1,7 +1,7 @@
 """Signed action links: acknowledge or resolve an incident from a notification without
 signing in. A token names one incident, one action and (since tokens are signed per
 recipient) the person it was sent to, and expires; it is an HMAC-SHA256 over those under a
-secret Vigil makes for itself on first use.
+secret Vigil makes for itself on first use and stores encrypted (``secrets_at_rest``).
 
 Token: ``<incident>.<action>.<expires>[.<recipient, base64url>].<mac>``. Tokens signed
 before recipients were added have no recipient part and stay valid (their action is
@@ -24,16 +24,20 @@ from sqlalchemy.orm import Session
 
 from vigil.errors import NotFound
 from vigil.notify.models import AppSecret
+from vigil.secrets_at_rest import keyring
 
 ACTIONS = ("acknowledge", "resolve")
+#: The ``app_secrets`` row of the signing secret.
+NAME = "links"
 LIFETIME = timedelta(hours=24)
 
 
 def existing_secret(session: Session) -> bytes | None:
     """The secret if it has been made: a read, for checks that need no write lock (a token
-    or cookie signed before the secret existed cannot be valid)."""
-    value = session.scalar(select(AppSecret.value).where(AppSecret.name == "links"))
-    return None if value is None else value.encode()
+    or cookie signed before the secret existed cannot be valid). Stored encrypted
+    (``vigil.secrets_at_rest``); SecretKeyError (503, clear) if the key cannot open it."""
+    value = session.scalar(select(AppSecret.value).where(AppSecret.name == NAME))
+    return None if value is None else keyring(session).decrypt(value).encode()
 
 
 def secret(session: Session) -> bytes:
@@ -41,11 +45,12 @@ def secret(session: Session) -> bytes:
     found = existing_secret(session)
     if found is not None:
         return found
+    keys = keyring(session)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(AppSecret).values(name="links", value=secrets.token_urlsafe(32))
-                    .on_conflict_do_nothing())
-    value = session.scalars(select(AppSecret.value).where(AppSecret.name == "links")).one()
-    return value.encode()
+    session.execute(insert(AppSecret).values(
+        name=NAME, value=keys.encrypt(secrets.token_urlsafe(32))).on_conflict_do_nothing())
+    value = session.scalars(select(AppSecret.value).where(AppSecret.name == NAME)).one()
+    return keys.decrypt(value).encode()
 
 
 def _mac(key: bytes, body: str) -> str:

@@ -18,6 +18,7 @@ from vigil.incidents.models import Incident
 from vigil.incidents.service import act
 from vigil.notify.channels.twilio_sms import parse_reply, valid_signature
 from vigil.notify.models import NotificationChannel
+from vigil.notify.service import channel_config
 from vigil.oncall.models import ContactMethod, User
 
 router = APIRouter(tags=["notifications"])
@@ -42,7 +43,8 @@ async def sms_reply(request: Request, ctx: Context = Depends(get_context)) -> Re
             channels = list(s.scalars(select(NotificationChannel).where(
                 NotificationChannel.kind == "sms", NotificationChannel.personal.is_(True))))
             channel = next((c for c in channels if valid_signature(
-                str(c.config.get("auth_token", "")), url, params, signature)), None)
+                str(channel_config(s, c).get("auth_token", "")), url, params, signature)),
+                None)
             if channel is None:
                 raise Forbidden("the request is not signed by Twilio for this Vigil",
                                 field="X-Twilio-Signature")

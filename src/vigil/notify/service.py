@@ -8,11 +8,12 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.notify import templates
 from vigil.notify.models import NotificationChannel, RoutingRule, TemplateOverride
+from vigil.secrets_at_rest import Keyring, SecretKeyError, is_sealed, keyring
 
 Event = Literal["triggered", "acknowledged", "escalated", "resolved", "reminder"]
 SeverityName = Literal["critical", "high", "warning", "info", "low"]
@@ -132,20 +133,99 @@ def _secret_fields(kind: str) -> dict[str, str]:
     return dict(getattr(model, "SECRETS", {}))
 
 
-def mask_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
-    """A channel's config as shown to anyone (admins too): secrets are write-only. Each
-    kind's config model names its secrets (``SECRETS``); any other field whose name
-    suggests a secret, or a URL, is masked too."""
+def _how(declared: dict[str, str], k: str, v: Any) -> str | None:
+    """How field ``k`` is masked, or None if it is no secret. Each kind's config model
+    names its secrets (``SECRETS``); any other field whose name suggests a secret, or a
+    URL, is one too. The same fields are encrypted at rest (``seal_config``)."""
+    how = declared.get(k)
+    if how is None and any(w in k.lower() for w in _SECRET_WORDS):
+        how = "token"
+    elif how is None and k.lower().endswith("url") and isinstance(v, str):
+        how = "url"
+    return how
+
+
+def mask_config(kind: str, config: dict[str, Any],
+                keys: Keyring | None = None) -> dict[str, Any]:
+    """A channel's config as shown to anyone (admins too): secrets are write-only. Values
+    encrypted at rest are decrypted with ``keys`` first, to be masked like the plain text
+    (a value that cannot be decrypted is shown as the mask alone)."""
     declared = _secret_fields(kind)
     out: dict[str, Any] = {}
     for k, v in config.items():
-        how = declared.get(k)
-        if how is None and any(w in k.lower() for w in _SECRET_WORDS):
-            how = "token"
-        elif how is None and k.lower().endswith("url") and isinstance(v, str):
-            how = "url"
+        v = _shown(v, keys)
+        how = _how(declared, k, v)
         out[k] = v if how is None else _mask(how, v)
     return out
+
+
+def _shown(value: Any, keys: Keyring | None) -> Any:
+    if isinstance(value, str) and is_sealed(value):
+        if keys is not None:
+            try:
+                return keys.decrypt(value)
+            except SecretKeyError:
+                pass
+        return MASK
+    if isinstance(value, dict):
+        return {k: _shown(v, keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v, keys) for v in value]
+    return value
+
+
+def _walk(value: Any, f: Any) -> Any:
+    if isinstance(value, str):
+        return f(value)
+    if isinstance(value, dict):
+        return {k: _walk(v, f) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, f) for v in value]
+    return value
+
+
+def seal_config(kind: str, config: dict[str, Any], keys: Keyring) -> dict[str, Any]:
+    """``config`` as stored: every string of a secret field (as ``mask_config`` knows
+    them) encrypted, and any other string that would look encrypted (so that what
+    ``open_config`` decrypts is always ours). Other values stay readable."""
+    declared = _secret_fields(kind)
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        if _how(declared, k, v) is not None:
+            out[k] = _walk(v, lambda s: keys.encrypt(s) if s else s)
+        else:
+            out[k] = _walk(v, lambda s: keys.encrypt(s) if is_sealed(s) else s)
+    return out
+
+
+def open_config(config: dict[str, Any], keys: Keyring) -> dict[str, Any]:
+    """A stored config with its secrets decrypted, for sending (never for an answer);
+    SecretKeyError if the keys cannot. Plain text stored before encryption reads as is."""
+    out: dict[str, Any] = _walk(config, keys.decrypt)
+    return out
+
+
+def needs_sealing(kind: str, config: dict[str, Any]) -> bool:
+    """Whether a stored config still holds a secret in plain text (stored before
+    encryption at rest)."""
+    declared = _secret_fields(kind)
+    found: list[str] = []
+    for k, v in config.items():
+        if _how(declared, k, v) is not None:
+            _walk(v, lambda s: found.append(s) if s and not is_sealed(s) else None)
+    return bool(found)
+
+
+def channel_config(session: Session, channel: NotificationChannel) -> dict[str, Any]:
+    """The channel's config with its secrets decrypted, to send with."""
+    return open_config(channel.config, keyring(session))
+
+
+def shown_config(channel: NotificationChannel) -> dict[str, Any]:
+    """The channel's config as shown (masked; ``mask_config``)."""
+    session = object_session(channel)
+    return mask_config(channel.kind, channel.config,
+                       keyring(session) if session is not None else None)
 
 
 def _has_mask(value: Any) -> bool:
@@ -190,7 +270,7 @@ def unmask_config(kind: str, incoming: dict[str, Any],
 
 
 def channel_read(c: NotificationChannel) -> dict[str, Any]:
-    return {"id": c.id, "name": c.name, "kind": c.kind, "config": mask_config(c.kind, c.config),
+    return {"id": c.id, "name": c.name, "kind": c.kind, "config": shown_config(c),
             "personal": c.personal, "enabled": c.enabled, "rate_per_minute": c.rate_per_minute,
             "created_at": c.created_at, "updated_at": c.updated_at}
 
@@ -206,12 +286,14 @@ def upsert_channel(session: Session, *, tenant_id: int, body: ChannelIn, now: da
                     NotificationChannel.name == body.name)).first())
     if existing is not None and create_only:
         raise Conflict(f"a channel named {body.name!r} exists", field="name")
+    keys = keyring(session)
     if has_masked_values(body.config):
         # Secrets are write-only: what GET showed, sent back, keeps the stored secret
         # (only of the same kind: another kind's fields mean other things).
         same = existing is not None and existing.kind == body.kind
         config = unmask_config(body.kind, body.config,
-                               dict(existing.config) if same and existing else None)
+                               open_config(existing.config, keys) if same and existing
+                               else None)
         body = body.model_copy(update={"config": config})
     try:
         build(body.kind, body.config)
@@ -225,17 +307,30 @@ def upsert_channel(session: Session, *, tenant_id: int, body: ChannelIn, now: da
             raise Conflict(f"channel {other.name!r} already carries personal {body.kind} "
                            "notifications", field="personal")
     values = body.model_dump()
+    plain = values.pop("config")
     if existing is None:
-        row = NotificationChannel(tenant_id=tenant_id, created_at=now, updated_at=now, **values)
+        row = NotificationChannel(tenant_id=tenant_id, created_at=now, updated_at=now,
+                                  config=seal_config(body.kind, plain, keys), **values)
         session.add(row)
         session.flush()
         return row, "created"
-    if all(getattr(existing, k) == v for k, v in values.items()):
+    if all(getattr(existing, k) == v for k, v in values.items()) \
+            and _stored_equals(existing, plain, keys):
         return existing, "unchanged"
     for k, v in values.items():
         setattr(existing, k, v)
+    existing.config = seal_config(body.kind, plain, keys)
     existing.updated_at = now
     return existing, "updated"
+
+
+def _stored_equals(row: NotificationChannel, plain: dict[str, Any], keys: Keyring) -> bool:
+    """Whether the stored config is ``plain`` (encrypted anew each time, it is compared
+    decrypted; one that cannot be decrypted is replaced)."""
+    try:
+        return open_config(row.config, keys) == plain and not needs_sealing(row.kind, row.config)
+    except SecretKeyError:
+        return False
 
 
 def get_channel(session: Session, *, tenant_id: int, channel_id: int) -> NotificationChannel:

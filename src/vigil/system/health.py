@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from vigil.context import Context
-from vigil.notify import planning
+from vigil.notify import planning, stored_secrets
 from vigil.oncall import engine
 from vigil.outbox import consumer as outbox_consumer
 from vigil.outbox.consumer import Consumer
@@ -65,6 +65,7 @@ def check(ctx: Context) -> Report:
         if failed >= ctx.settings.health_max_failures:
             reasons.append(f"the {loop} has failed {failed} passes in a row: "
                            f"{ctx.liveness.last_error.get(loop, '')}")
+    reasons += stored_secrets.health_reasons(ctx.db, ctx.settings)
     for name, at in ctx.liveness.last_ok.items():
         ctx.metrics.consumer_last_success.labels(name).set(at)
     report = Report(not reasons, tuple(reasons), tuple(rows), time.time())
