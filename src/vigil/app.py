@@ -51,6 +51,7 @@ from vigil.system.api import router as system_router
 from vigil.system.health import monitor_loop
 from vigil.web.auth_pages import router as web_auth_router
 from vigil.web.events import router as web_events_router
+from vigil.web.oidc import router as web_oidc_router
 from vigil.web.pages import router as web_pages_router
 from vigil.web.render import SignIn
 from vigil.web.security import SecurityHeaders
@@ -241,7 +242,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                    silences_router, quiet_router, correlation_router, policy_router,
                    people_router, schedules_router, escalation_router, notify_router,
                    replies_router, web_auth_router, web_events_router, web_pages_router,
-                   api_keys_router, outbox_router, system_router):
+                   api_keys_router, outbox_router, system_router, web_oidc_router):
         app.include_router(router)
     app.include_router(audit_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"),

@@ -87,6 +87,29 @@ class Settings(BaseSettings):
     #: That key file; empty: ``<SQLite file>.key`` beside the database, or (PostgreSQL)
     #: ``$XDG_DATA_HOME/vigil/vigil.key`` (``~/.local/share/vigil/vigil.key``).
     secret_key_file: str = ""
+    #: Sign-in through an OpenID Connect provider (docs/sign-in-oidc.md); off while the
+    #: issuer is empty. The callback is ``<VIGIL_PUBLIC_URL>/auth/oidc/callback``.
+    oidc_issuer: str = Field(default="", pattern=r"^(|https://\S+|http://(127\.0\.0\.1|"
+                             r"localhost|\[::1\])(:\d+)?(/\S*)?)$")
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    #: Shown on the sign-in page's button ("Sign in with ...").
+    oidc_provider_name: str = "single sign-on"
+    oidc_scopes: str = "openid email profile"
+    oidc_email_claim: str = "email"
+    oidc_require_verified_email: bool = True
+    #: A claim (dotted path, e.g. realm_access.roles) whose values (comma-separated lists
+    #: below) give the role at each sign-in; empty: roles are managed in Vigil.
+    oidc_role_claim: str = ""
+    oidc_admin_values: str = ""
+    oidc_responder_values: str = ""
+    oidc_viewer_values: str = ""
+    #: The role when no value matches (and of new users without a role claim); deny: refuse.
+    oidc_default_role: str = Field(default="viewer", pattern="^(viewer|responder|admin|deny)$")
+    #: Create a user at first sign-in when no user has the (verified) email.
+    oidc_create_users: bool = False
+    #: False: only the provider signs people in (passwords are refused) once OIDC is on.
+    oidc_password_sign_in: bool = True
     #: Tests only: a file holding seconds by which this node's clock runs ahead.
     test_clock_file: str = ""
 
