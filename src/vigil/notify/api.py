@@ -162,7 +162,8 @@ async def preview(incident_id: int = Body(embed=True, ge=1, le=MAX_BIG_ID),
                   who: Principal = Depends(viewer),
                   ctx: Context = Depends(get_context)) -> dict[str, Any]:
     """Render a template (the stored one, or ``title``/``body`` given here) against a real
-    incident."""
+    incident. A given template that fails, or goes past the sandbox's bounds, is a 422
+    naming ``title`` or ``body``."""
     def run() -> dict[str, Any]:
         now = ctx.clock.now()
         with ctx.db.read() as s:
@@ -174,7 +175,8 @@ async def preview(incident_id: int = Body(embed=True, ge=1, le=MAX_BIG_ID),
                 svc.validated(svc.TemplateIn, {"kind": kind, "event": event, "title": title,
                                                "body": body})
                 ctx_ = delivery._context(s, inc, ctx.settings.base_url, b"preview", now)
-                t, text, htm = templates.render(kind, event, ctx_, (title, body))
+                t, text, htm = templates.render(kind, event, ctx_, (title, body),
+                                                strict=True)
                 return {"title": t, "text": text, "html": htm}
             msg = delivery.message_for(s, d, kind, ctx.settings.base_url, b"preview", now)
             return {"title": msg.title, "text": msg.text, "html": msg.html}

@@ -4,20 +4,46 @@ the title, severity, service, key labels and links; a user's override replaces a
 The context (built by ``notify.delivery._context``): ``links`` are the first alert's links,
 each ``href`` and ``text`` as alerts store them (``url`` and ``title`` are the same values,
 for templates written against those names); ``incident.resolution`` is the resolution note
-of a resolved incident; ``ack_url``/``resolve_url`` are empty once it is resolved."""
+of a resolved incident; ``ack_url``/``resolve_url`` are empty once it is resolved.
+
+Templates render in the bounded sandbox (``vigil.templating``): an override that goes past
+a bound, or tries to leave the sandbox, is a 422 when saved or previewed, and at delivery
+the built-in template is used instead (a notification is never held up by its template).
+"""
 
 from __future__ import annotations
 
+import logging
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
-
 from vigil.errors import InvalidInput
+from vigil.templating import BoundedEnvironment, Limits, compile_checked, render_checked
+
+log = logging.getLogger(__name__)
 
 EVENTS = ("triggered", "acknowledged", "escalated", "resolved", "reminder", "test")
-_text = SandboxedEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
-_html = SandboxedEnvironment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+#: What one notification's template may cost (see ``vigil.templating``).
+LIMITS = Limits(output=100_000, steps=50_000, chars=2_000_000, seconds=1.0)
+_text = BoundedEnvironment(LIMITS, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+_html = BoundedEnvironment(LIMITS, autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+#: A notification's context as ``notify.delivery._context`` makes it, for trial renders
+#: when a template is saved.
+SAMPLE: dict[str, Any] = {
+    "event": "triggered",
+    "incident": {"id": 42, "number": 42, "title": "High latency on checkout",
+                 "summary": "p99 latency is 2.4 s", "status": "firing",
+                 "severity": "critical", "priority": "P2", "services": ["checkout"],
+                 "team": "sre", "assignee": "alice", "resolution": None},
+    "labels": {"alertname": "HighLatency", "service": "checkout", "env": "prod",
+               "cluster": "eu-1", "severity": "critical"},
+    "links": [{"href": "https://runbooks.example.com/latency", "text": "Runbook",
+               "url": "https://runbooks.example.com/latency", "title": "Runbook"}],
+    "url": "https://vigil.example.com/ui/incidents/42",
+    "ack_url": "https://vigil.example.com/a/sample", "resolve_url":
+    "https://vigil.example.com/a/sample", "recipient": "alice",
+}
 
 _TITLE = ("[{{ event | upper }}] {% if incident.number %}INC-{{ incident.number }} {% endif %}"
           "{{ incident.title }}")
@@ -74,20 +100,54 @@ def _compiled(source: str, html: bool = False) -> Any:
 
 
 def compile_template(source: str, field: str) -> Any:
+    """A user's template, compiled and tried on :data:`SAMPLE`: a syntax error, a sandbox
+    escape or a bound hit is a 422 naming ``field``."""
+    found = _checked(source, field)
+    if isinstance(found, InvalidInput):
+        raise InvalidInput(found.message, field=found.field)
+    return found
+
+
+@lru_cache(maxsize=256)
+def _checked(source: str, field: str) -> Any:
+    """Compiled once per text, refusals too: a stored template that fails is not tried
+    again for every notification."""
     try:
-        return _text.from_string(source)
-    except TemplateError as exc:
-        raise InvalidInput(f"{field}: invalid template: {exc}", field=field) from None
+        return compile_checked(_text, source, field, SAMPLE)
+    except InvalidInput as exc:
+        return exc
 
 
 def render(kind: str, event: str, ctx: dict[str, Any],
-           override: tuple[str, str] | None = None) -> tuple[str, str, str]:
-    """(title, text, html) of one notification."""
+           override: tuple[str, str] | None = None, *,
+           strict: bool = False) -> tuple[str, str, str]:
+    """(title, text, html) of one notification. An ``override`` that fails falls back to
+    the built-in templates, unless ``strict`` (a preview), where it is a 422 naming
+    ``title`` or ``body``."""
     ctx = {**ctx, "event": event}
     if override is not None:
-        title = compile_template(override[0], "title").render(ctx).strip()
-        text = compile_template(override[1], "body").render(ctx).strip()
-        return title, text, ""
+        if strict:
+            title = render_checked(compile_template(override[0], "title"), ctx, "title")
+            text = render_checked(compile_template(override[1], "body"), ctx, "body")
+            return title.strip(), text.strip(), ""
+        try:
+            title = compile_template(override[0], "title").render(ctx).strip()
+            text = compile_template(override[1], "body").render(ctx).strip()
+            return title, text, ""
+        except Exception as exc:  # never hold a notification up: use the built-in one
+            log.warning("notification template for %s/%s failed (%s); using the default",
+                        kind, event, exc)
+    try:
+        return _render_default(kind, ctx)
+    except Exception as exc:  # e.g. a summary longer than the bounds allow
+        log.warning("built-in notification template for %s/%s failed (%s)", kind, event,
+                    exc)
+        incident = ctx.get("incident") or {}
+        title = f"[{event.upper()}] {incident.get('title') or 'Vigil notification'}"[:512]
+        return title, f"{title}\n{ctx.get('url') or ''}".strip(), ""
+
+
+def _render_default(kind: str, ctx: dict[str, Any]) -> tuple[str, str, str]:
     title = _compiled(_TITLE).render(ctx).strip()
     if kind in ("sms", "voice"):
         return title, _compiled(_SMS).render(ctx).strip(), ""
