@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from vigil.correlation.engine import compile_rule
+from vigil.correlation.engine import compile_rule, index_of
 from vigil.correlation.models import CorrelationRule
 from vigil.correlation.schemas import RuleCreate, RuleRead, RuleUpdate
 from vigil.errors import Conflict, NotFound
@@ -19,7 +19,7 @@ FIELDS = tuple(f for f in RuleCreate.model_fields)
 
 def read(rule: CorrelationRule) -> RuleRead:
     out = RuleRead.model_validate(rule)
-    index = compile_rule(as_dict(rule), id=rule.id).index
+    index = index_of(rule.condition or "")  # what compile_rule files it under; no compiling
     out.indexed_by = f"{index[0]} in {list(index[1])}" if index else None
     return out
 
