@@ -7,6 +7,8 @@ Scenarios (one server, one fresh SQLite database, in this order; times at BENCH_
   (b2) one new alert per request, open loop at 750 req/s (BENCH_B2_RATE), 15 s -> p50/p99
   (r1) webhooks of 100 alerts across 1,000 groups, one correlation rule   -> alerts/s
   (r50) the same with 50 rules (each alert matches one, by its team label) -> alerts/s
+  (rx) webhooks of 100 with and without a silence alertname=~"(a+)+$", alerts named 26+
+       a's and a b, alternating 6 s phases -> alerts/s each side and the ratio (>= 0.9)
   (c)  webhooks of 100 until the database holds BENCH_ALERTS alerts, alert names cycling
        over BENCH_INCIDENT_GROUPS (100,000) so the default rule opens that many incidents
        -> server RSS, then GET /api/v1/alerts?limit=50 (median of 20 calls) and
@@ -19,7 +21,7 @@ Scenarios (one server, one fresh SQLite database, in this order; times at BENCH_
 the whole default run is about 5-6 minutes. BENCH_ALERTS=200000 makes it quick.
 
 Knobs (environment): BENCH_SECONDS (duration scale, default 1.0), BENCH_ALERTS (default
-1000000), BENCH_SCENARIOS (default "a,b1,b2,c"), BENCH_BATCH (alerts per webhook, 100),
+1000000), BENCH_SCENARIOS (default "a,b1,b2,r1,r50,rx,c,n"), BENCH_BATCH (alerts per webhook, 100),
 BENCH_BATCH_CONNECTIONS (16), BENCH_SINGLE_CONNECTIONS (64), BENCH_OPEN_CONNECTIONS (64),
 BENCH_SINGLE_KIND (alertmanager | generic), BENCH_B2_RATE (fixed open-loop rate),
 BENCH_INCIDENT_GROUPS (distinct alert names in (c), 100000),
@@ -46,7 +48,7 @@ from typing import Any
 
 import orjson
 
-from bench import loadgen, report
+from bench import loadgen, regex_silence, report
 from bench.loadgen import LoadResult, Req
 from bench.payloads import Payloads
 from bench.profile import Profiler, find_pyspy
@@ -119,12 +121,12 @@ class Config:
     @classmethod
     def from_env(cls) -> Config:
         scenarios = tuple(s.strip() for s in os.environ.get("BENCH_SCENARIOS",
-                                                            "a,b1,b2,r1,r50,c,n")
+                                                            "a,b1,b2,r1,r50,rx,c,n")
                           .split(",") if s.strip())
-        unknown = set(scenarios) - {"a", "b1", "b2", "n", "r1", "r50", "c"}
+        unknown = set(scenarios) - {"a", "b1", "b2", "n", "r1", "r50", "rx", "c"}
         if unknown:
             raise SystemExit(f"BENCH_SCENARIOS: unknown {', '.join(sorted(unknown))}; "
-                             "use a, b1, b2, n, r1, r50, c")
+                             "use a, b1, b2, n, r1, r50, rx, c")
         kind = os.environ.get("BENCH_SINGLE_KIND", "alertmanager")
         if kind not in ("alertmanager", "generic"):
             raise SystemExit("BENCH_SINGLE_KIND must be alertmanager or generic")
@@ -478,6 +480,8 @@ class Bench:
             self.scenario_rules(1)
         if "r50" in sc:
             self.scenario_rules(50)
+        if "rx" in sc:
+            regex_silence.run(self, say)
         if "c" in sc:
             self.scenario_c()
         if "n" in sc:  # last: at 1,000/s the notifier falls behind and would load the rest
@@ -534,6 +538,9 @@ class Bench:
                     f"{key[1:]} rules", f"{durable:,.0f} alerts/s, "
                     f"{r.get('incidents_created', 0):,} incidents",
                     durable >= TARGET_RULES_ALERTS_S, key=key)
+        rx = regex_silence.target(self.extra)
+        if rx is not None:
+            add(*rx[:3], rx[3], "rx-on")
         if "c_incidents" in self.extra:
             ci = self.extra["c_incidents"]
             worst = max(f["p95_ms"] for p, f in ci["calls"].items() if "counts" not in p)
