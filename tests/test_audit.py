@@ -22,6 +22,7 @@ from vigil.audit.models import AuditEntry
 from vigil.audit.service import purge, record
 from vigil.errors import InvalidInput
 from vigil.notify.service import MASK
+from vigil.oncall.models import User
 from vigil.rules.models import Silence
 from vigil.tenants.models import DEFAULT_TENANT_ID
 
@@ -285,3 +286,40 @@ def test_a_cli_command_is_logged_as_cli(tmp_path: Path, monkeypatch: pytest.Monk
     assert after is not None and after["name"] == "deploy" and after["key_hash"] == MASK
     assert raw not in str(rows)
     assert capture.current().actor == capture.SYSTEM  # not left set once the command ended
+
+
+def test_people_changes_are_logged_by_username_without_password_hashes(
+        vigil: Harness) -> None:
+    start = baseline(vigil)
+    made = vigil.client.post("/api/v1/users", headers=vigil.auth, json={
+        "username": "dana", "name": "Dana", "email": "dana@example.com"})
+    assert made.status_code == 201, made.text
+    uid = made.json()["id"]
+    assert vigil.client.patch(f"/api/v1/users/{uid}", headers=vigil.auth,
+                              json={"role": "admin"}).status_code == 200
+    assert vigil.client.put(f"/api/v1/users/{uid}/password", headers=vigil.auth,
+                            json={"password": "correct-horse-battery"}).status_code == 204
+    log = [e for e in entries(vigil, start, target_type="user") if e["target"] == "user:dana"]
+    assert [(e["action"], e["actor"]) for e in log][:3] == [
+        ("create", "apikey:test admin"), ("update", "apikey:test admin"),
+        ("update", "apikey:test admin")]
+    created, promoted, password = log[:3]
+    assert created["after"]["ical_token"] == MASK  # the calendar feed's secret
+    assert (promoted["before"]["role"], promoted["after"]["role"]) == ("responder", "admin")
+    assert (password["before"]["password_hash"], password["after"]["password_hash"]) == (
+        None, MASK)
+    with vigil.ctx.db.read() as s:
+        hashed = s.scalar(select(User.password_hash).where(User.id == uid))
+    assert hashed and hashed not in orjson.dumps(log).decode()
+    # Deleting the person deletes their contact methods in bulk: each is logged.
+    method = vigil.client.post(f"/api/v1/users/{uid}/contact-methods", headers=vigil.auth,
+                               json={"type": "email", "address": "dana@example.com"})
+    assert method.status_code == 201, method.text
+    mark = baseline(vigil)
+    assert vigil.client.delete(f"/api/v1/users/{uid}", headers=vigil.auth).status_code == 204
+    gone = entries(vigil, mark)
+    assert sorted((e["action"], e["target"]) for e in gone) == [
+        ("delete", f"contact_method:{method.json()['id']}"), ("delete", "user:dana")]
+    assert {e["actor"] for e in gone} == {"apikey:test admin"}
+    method_entry = next(e for e in gone if e["target_type"] == "contact_method")
+    assert method_entry["before"]["address"] == "dana@example.com"

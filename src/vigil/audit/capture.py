@@ -146,6 +146,8 @@ def _loaded(state: InstanceState[Any], keys: Iterable[str]) -> dict[str, Any]:
 
 
 def _target(kind: str, mapper: Mapper[Any], obj: Any) -> str:
+    if kind == "user":  # people are named by username everywhere (sign-ins too)
+        return f"user:{obj.username}"
     ident = mapper.primary_key_from_instance(obj)
     return f"{kind}:{','.join(str(i) for i in ident)}"
 
