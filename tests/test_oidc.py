@@ -248,10 +248,18 @@ def test_password_sign_in_can_be_turned_off(make: Callable[..., Harness]) -> Non
     assert resp.status_code == 403 and COOKIE not in h.client.cookies
 
 
+def test_with_the_provider_set_up_the_sign_in_page_needs_no_first_run_setup(
+        make: Callable[..., Harness]) -> None:
+    h = make()  # nobody has a password: without OIDC this page would send to /setup
+    form = h.client.get("/login", follow_redirects=False)
+    assert form.status_code == 200 and "Sign in with Test IdP" in form.text
+
+
 def test_without_an_issuer_there_is_no_button_and_no_flow(db_url: str) -> None:
     for h in make_harness(db_url, FakeClock(datetime.now(UTC))):
         assert h.client.get("/auth/oidc/login").status_code == 404
         assert h.client.get("/auth/oidc/callback?code=x&state=y").status_code == 404
+        assert h.client.get("/login", follow_redirects=False).status_code == 303  # /setup
 
 
 # --- the id_token's checks, on tokens the real provider issued ---------------------------

@@ -46,6 +46,9 @@ async def login_form(request: Request, next: str = "/ui",
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, username: str = Form(""), password: str = Form(""),
                 next: str = Form("/ui"), ctx: Context = Depends(get_context)) -> Response:
+    if ctx.settings.oidc_issuer and not ctx.settings.oidc_password_sign_in:  # OIDC only
+        return page(request, "login.html", None, ctx, status=403, next=next, error="Password "
+                    f"sign-in is off: sign in with {ctx.settings.oidc_provider_name}.")
     def run() -> User | None:
         with ctx.db.read() as s:
             user = s.scalars(select(User).where(User.tenant_id == DEFAULT_TENANT_ID,

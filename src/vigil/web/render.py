@@ -97,7 +97,9 @@ def signed_in(role: str = "viewer") -> Callable[..., Coroutine[Any, Any, Viewer]
 
 
 def needs_setup(ctx: Context) -> bool:
-    """First run: nobody can sign in yet."""
+    """First run: nobody can sign in yet (with OpenID Connect set up, people can)."""
+    if ctx.settings.oidc_issuer and ctx.settings.oidc_client_id:
+        return False
     with ctx.db.read() as s:
         return not s.scalar(select(func.count()).select_from(User).where(
             User.password_hash.is_not(None)))
