@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from conftest import Harness, make_harness
 from oidc_peer import SECRET, Provider, provider, query, sign_in, start, through_provider
+from server import free_port
 from vigil.audit.models import AuditEntry
 from vigil.auth import oidc
 from vigil.clock import FakeClock
@@ -260,6 +261,14 @@ def test_without_an_issuer_there_is_no_button_and_no_flow(db_url: str) -> None:
         assert h.client.get("/auth/oidc/login").status_code == 404
         assert h.client.get("/auth/oidc/callback?code=x&state=y").status_code == 404
         assert h.client.get("/login", follow_redirects=False).status_code == 303  # /setup
+
+
+def test_an_unreachable_provider_is_a_502_page_not_a_500(db_url: str) -> None:
+    for h in make_harness(db_url, FakeClock(datetime.now(UTC)), public_url=VIGIL,
+                          oidc_issuer=f"http://127.0.0.1:{free_port()}",
+                          oidc_client_id="vigil"):
+        resp = h.client.get("/auth/oidc/login", follow_redirects=False)
+        assert resp.status_code == 502 and "did not answer" in resp.text
 
 
 # --- the id_token's checks, on tokens the real provider issued ---------------------------

@@ -268,7 +268,7 @@ def identity(settings: Settings, token: dict[str, Any], flow: Flow,
         except InvalidKeyIdError:  # the provider rotated its keys
             claims = verify_id_token(token["id_token"], keys=key_set(meta, force=True),
                                      **kwargs)
-    except JoseError as exc:
+    except (JoseError, ValueError, TypeError, KeyError) as exc:  # (a malformed token too)
         raise OidcError(400, f"The id_token was rejected ({exc}).",
                         reason="id_token") from exc
     userinfo = meta.get("userinfo_endpoint")
