@@ -105,7 +105,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
                      f"{schema}.escalations, {schema}.outbox_cursors, "
                      f"{schema}.notification_channels, {schema}.routing_rules, "
                      f"{schema}.notification_templates, {schema}.deliveries, "
-                     f"{schema}.outbox_failures "
+                     f"{schema}.outbox_failures, {schema}.sign_in_attempts, "
+                     f"{schema}.setup_tokens "
                      "RESTART IDENTITY CASCADE")
         conn.execute(f"UPDATE {schema}.tenants SET incident_seq = 0")
     return url

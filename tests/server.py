@@ -29,6 +29,8 @@ class Server:
     log: Path
     api_key: str | None
     integration_key: str | None
+    #: The newest one-time link to create the first administrator the log shows.
+    setup_url: str | None = None
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc.poll() is None:
@@ -65,5 +67,12 @@ def start_server(db_url: str, workdir: Path, *, port: int | None = None,
     text = log.read_text()
     api = re.search(r"Admin API key:\s+(\S+)", text)
     integ = re.search(r"Alertmanager integration:\s+(\S+)", text)
+    setup = re.findall(r"(http://\S+/setup\?token=\S+)", text)
+    if setup:
+        SETUP_URLS[url] = setup[-1]
     return Server(proc, url, log, api.group(1) if api else None,
-                  integ.group(1) if integ else None)
+                  integ.group(1) if integ else None, setup[-1] if setup else None)
+
+
+#: Each server's newest setup link, by its URL (for ``ui_browser.sign_up``).
+SETUP_URLS: dict[str, str] = {}

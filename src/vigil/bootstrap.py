@@ -31,8 +31,23 @@ def first_run(db: Database, clock: Clock) -> FirstRun | None:
         return FirstRun(api_key=raw, integration_key=integration_key)
 
 
-def banner(first: FirstRun, base_url: str) -> str:
+def setup_banner(setup_url: str) -> str:
+    """Printed by ``vigil serve`` while nobody can sign in yet (not the first run)."""
+    return f"""
+================================================================================
+ Nobody can sign in to Vigil yet. Create the first administrator, once, at:
+
+   {setup_url}
+
+ (a new link replaces this one: `vigil setup-token`)
+================================================================================
+"""
+
+
+def banner(first: FirstRun, base_url: str, setup_url: str | None = None) -> str:
     url = f"{base_url}/api/v1/ingest/alertmanager/{first.integration_key}"
+    web = (f"{setup_url}\n           (once: creates the first administrator; "
+           "`vigil setup-token` prints a new link)" if setup_url else f"{base_url}/")
     return f"""
 ================================================================================
  Vigil is set up. These credentials are shown once; keep them somewhere safe.
@@ -52,7 +67,7 @@ def banner(first: FirstRun, base_url: str) -> str:
 
    curl -s {base_url}/api/v1/alerts -H 'Authorization: Bearer {first.api_key}'
 
- Web UI:   {base_url}/   (the first visit creates the first administrator)
+ Web UI:   {web}
  API docs: {base_url}/docs
 ================================================================================
 """

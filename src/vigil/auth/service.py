@@ -25,6 +25,8 @@ class Principal:
     role: str
     #: Set when a person signed in to the web UI (then ``name`` is their username).
     user_id: int | None = None
+    #: The web session (``user_sessions`` row) the request came with, if any.
+    session_id: int | None = None
 
     def can(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)

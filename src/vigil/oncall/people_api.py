@@ -73,11 +73,17 @@ async def get_user(user_id: IdPath, who: Principal = Depends(viewer),
 @router.patch(_USER, response_model=UserDetail)
 async def update_user(user_id: IdPath, body: UserUpdate, who: Principal = Depends(admin),
                       ctx: Context = Depends(get_context)) -> UserDetail:
-    """Renaming a user renames them in teams, schedules and escalation policies too."""
+    """Renaming a user renames them in teams, schedules and escalation policies too; a new
+    role ends their web sessions."""
     def run() -> UserDetail:
         with ctx.db.write() as s:
+            role = svc.get_user(s, tenant_id=who.tenant_id, user_id=user_id).role
             user = svc.update_user(s, tenant_id=who.tenant_id, user_id=user_id, body=body,
                                    now=ctx.clock.now())
+            if user.role != role:
+                from vigil.auth.sessions import end_all
+                end_all(s, user=user, actor=who.actor, now=ctx.clock.now(),
+                        reason="role changed")
             return svc.user_detail(s, user)
     return await run_in_threadpool(run)
 
@@ -284,7 +290,10 @@ class PasswordIn(BaseModel):
 @router.put("/api/v1/users/{user_id}/password", status_code=204)
 async def set_password(user_id: IdPath, body: PasswordIn, who: Principal = Depends(viewer),
                        ctx: Context = Depends(get_context)) -> Response:
-    """Set a person's web sign-in password: an admin for anyone, a person for themselves."""
+    """Set a person's web sign-in password: an admin for anyone, a person for themselves.
+    Ends the person's web sessions, except the one a person changing their own password
+    made this request with."""
+    from vigil.auth.sessions import end_all
     from vigil.errors import Forbidden, NotFound
     from vigil.oncall.models import User
     from vigil.web.session import hash_password
@@ -298,5 +307,8 @@ async def set_password(user_id: IdPath, body: PasswordIn, who: Principal = Depen
             if user is None or user.tenant_id != who.tenant_id:
                 raise NotFound(f"no user {user_id}", field="id")
             user.password_hash = hash_password(body.password)
+            end_all(s, user=user, actor=who.actor, now=ctx.clock.now(),
+                    reason="password changed",
+                    keep=who.session_id if who.user_id == user_id else None)
     await run_in_threadpool(run)
     return Response(status_code=204)

@@ -20,7 +20,7 @@ from vigil.auth.service import ROLES
 from vigil.context import Context, get_context
 from vigil.oncall.models import User
 from vigil.pipeline.event import SEVERITY_LABELS
-from vigil.web.session import COOKIE, read_cookie
+from vigil.web.session import COOKIE, read_cookie, touch
 
 env = Environment(loader=PackageLoader("vigil.web", "templates"),
                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
@@ -73,14 +73,17 @@ class SignIn(Exception):
 
 
 def viewer_of(ctx: Context, request: Request) -> Viewer | None:
+    now = ctx.clock.now()
     with ctx.db.read() as s:
-        data = read_cookie(s, request.cookies.get(COOKIE), ctx.clock.now())
+        data = read_cookie(s, request.cookies.get(COOKIE), now)
         if data is None:
             return None
         user = s.get(User, data.user_id)
-        if user is None or not user.password_hash:
+        if user is None:
             return None
-        return Viewer(user.id, user.tenant_id, user.username, user.name, user.role, data.csrf)
+        who = Viewer(user.id, user.tenant_id, user.username, user.name, user.role, data.csrf)
+    touch(ctx.db, data, now)  # the session's idle clock, written every few minutes at most
+    return who
 
 
 def signed_in(role: str = "viewer") -> Callable[..., Coroutine[Any, Any, Viewer]]:

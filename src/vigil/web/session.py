@@ -1,24 +1,23 @@
-"""Signing in: argon2 password hashes, a signed session cookie (user, expiry, CSRF token)
-and the CSRF check for every state-changing request made with that cookie."""
+"""Signing in: argon2 password hashes, the session cookie (a random token naming a
+server-side session, ``vigil.auth.sessions``) and the CSRF token that every
+state-changing request made with that cookie must carry."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
-from vigil.notify.links import existing_secret
-from vigil.notify.links import secret as app_secret
+from vigil.auth import sessions
+from vigil.db import Database
+from vigil.errors import NotFound
+from vigil.oncall.models import User
 
 COOKIE = "vigil_session"
-LIFETIME = timedelta(hours=12)
+LIFETIME = sessions.ABSOLUTE_LIFETIME
 _hasher = PasswordHasher()
 
 
@@ -38,32 +37,41 @@ def check_password(stored: str | None, password: str) -> bool:
 
 @dataclass(frozen=True)
 class SessionData:
+    """A live session as a request sees it."""
+
     user_id: int
     csrf: str
     expires: int
+    #: The ``user_sessions`` row.
+    id: int = 0
+    last_seen_at: datetime | None = None
 
 
-def _mac(key: bytes, body: str) -> str:
-    digest = hmac.new(key + b":session", body.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def make_cookie(session: Session, user_id: int, now: datetime) -> tuple[str, SessionData]:
-    data = SessionData(user_id, secrets.token_urlsafe(16), int((now + LIFETIME).timestamp()))
-    body = f"{data.user_id}.{data.csrf}.{data.expires}"
-    return f"{body}.{_mac(app_secret(session), body)}", data
+def make_cookie(session: Session, user_id: int, now: datetime, *, address: str | None = None,
+                user_agent: str | None = None) -> tuple[str, SessionData]:
+    """Start a session for the user; answers the cookie value (the raw token)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}", field="user_id")
+    row, raw = sessions.create(session, user=user, now=now, address=address,
+                               user_agent=user_agent)
+    return raw, SessionData(user_id, row.csrf, int(row.expires_at.timestamp()), row.id, now)
 
 
 def read_cookie(session: Session, value: str | None, now: datetime) -> SessionData | None:
-    if not value:
+    """The live session the cookie names (one indexed lookup, its user loaded with it, so
+    ``session.get(User, data.user_id)`` afterwards needs no query)."""
+    live = sessions.lookup(session, value, now)
+    if live is None:
         return None
-    parts = value.split(".")
-    if len(parts) != 4 or not parts[0].isdigit() or not parts[2].isdigit():
-        return None
-    body = ".".join(parts[:3])
-    key = existing_secret(session)
-    if key is None or not hmac.compare_digest(parts[3], _mac(key, body)):
-        return None
-    if int(parts[2]) < now.timestamp():
-        return None
-    return SessionData(int(parts[0]), parts[1], int(parts[2]))
+    return SessionData(live.user.id, live.csrf, int(live.expires_at.timestamp()), live.id,
+                       live.last_seen_at)
+
+
+def touch(db: Database, data: SessionData, now: datetime) -> None:
+    """Restart the session's idle clock, at most every ``sessions.TOUCH_EVERY`` (so most
+    requests only read)."""
+    if data.last_seen_at is None or now - data.last_seen_at < sessions.TOUCH_EVERY:
+        return
+    with db.write() as s:
+        sessions.touch(s, session_id=data.id, now=now)
