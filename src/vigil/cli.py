@@ -56,7 +56,8 @@ def serve(
     """Serve the API, the pipeline and the scheduler in one process."""
     from vigil import migrate as m
     from vigil.app import create_app
-    from vigil.bootstrap import banner, first_run
+    from vigil.auth.setup_token import setup_url
+    from vigil.bootstrap import banner, first_run, setup_banner
     from vigil.system import http_server
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -67,12 +68,34 @@ def serve(
     if migrate_first:
         m.upgrade(db.engine)
     first = first_run(db, SystemClock())
+    setup = setup_url(db, settings, now=SystemClock().now())
     db.dispose()
     if first is not None:
-        typer.echo(banner(first, settings.base_url))
+        typer.echo(banner(first, settings.base_url, setup))
+    elif setup is not None:
+        typer.echo(setup_banner(setup))
     typer.echo(f"Vigil {__version__} on {settings.base_url} (database: {settings.url})")
     http_server.run(create_app(settings), host=settings.host, port=settings.port,
                     read_timeout=settings.http_read_timeout_seconds)
+
+
+@app.command("setup-token")
+def setup_token() -> None:
+    """Print a new one-time link to create the first administrator (replacing the link
+    `vigil serve` printed); only while nobody can sign in yet."""
+    from vigil.auth.setup_token import setup_url
+
+    settings = Settings()
+    db = _db(settings)
+    try:
+        url = setup_url(db, settings, now=SystemClock().now())
+    finally:
+        db.dispose()
+    if url is None:
+        typer.echo("error: setup is done (a user has a password, or OpenID Connect is set "
+                   "up); sign in, or ask an admin to set your password", err=True)
+        raise typer.Exit(1)
+    typer.echo(url)
 
 
 @keys_app.command("create")
