@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from conftest import Harness, make_harness
 from vigil.auth import sign_in_limits
+from vigil.auth.models import SignInAttempt
 from vigil.clock import FakeClock
 from vigil.oncall.models import User
 from vigil.tenants.models import DEFAULT_TENANT_ID
@@ -157,3 +160,30 @@ def test_parallel_guesses_cannot_slip_past_the_threshold(vigil: Harness) -> None
         got = sign_in_limits.begin(s, username="alice", address=None,
                                    now=now + timedelta(seconds=31))
     assert got.refused is None and got.locks_for == timedelta(seconds=60)
+
+
+def test_counters_quiet_for_a_day_are_pruned(alice: Harness) -> None:
+    h = alice
+    guesser = from_address(h, "203.0.113.5")
+    for name in ("alice", "ghost"):
+        assert attempt(guesser, name, WRONG).status_code == 401
+    h.clock.advance(days=2)
+    assert attempt(guesser, "alice", WRONG).status_code == 401  # its own old rows: reused
+    with h.ctx.db.read() as s:
+        subjects = {(r.scope, r.subject, r.failures)
+                    for r in s.scalars(select(SignInAttempt))}
+    assert subjects == {("user", "alice", 1), ("address", "203.0.113.5", 1)}
+
+
+def test_concurrent_attempts_on_several_connections_respect_the_threshold(
+        vigil: Harness) -> None:
+    now = vigil.clock.now()
+
+    def one(_: int) -> bool:
+        with vigil.ctx.db.write() as s:
+            got = sign_in_limits.begin(s, username="carol", address="192.0.2.1", now=now)
+        return got.refused is None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        through = sum(pool.map(one, range(16)))
+    assert through == sign_in_limits.USER.threshold

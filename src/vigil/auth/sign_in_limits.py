@@ -87,9 +87,13 @@ def begin(session: Session, *, username: str, address: str | None,
           now: datetime) -> Attempt:
     """Count one attempt, before its password is checked; refused instead (and not
     counted) while the username or the address is locked."""
-    session.execute(delete(SignInAttempt).where(
-        SignInAttempt.last_failed_at < now - PRUNE_AFTER))
     rows = _rows(session, _subjects(username, address), now)
+    # Forget long-quiet counters; rows another attempt holds are skipped, not waited for
+    # (waiting while holding this attempt's rows could deadlock with it).
+    stale = select(SignInAttempt.id).where(SignInAttempt.last_failed_at < now - PRUNE_AFTER,
+                                           SignInAttempt.id.not_in([r.id for _, r in rows]))
+    session.execute(delete(SignInAttempt).where(
+        SignInAttempt.id.in_(stale.limit(100).with_for_update(skip_locked=True))))
     waits = [row.locked_until - now for _, row in rows
              if row.locked_until is not None and row.locked_until > now]
     if waits:
