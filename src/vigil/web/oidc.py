@@ -122,7 +122,8 @@ async def oidc_callback(request: Request, ctx: Context = Depends(get_context)) -
         if seen.get("flow"):  # only a flow this browser began here is worth a row
             await run_in_threadpool(_record_failure, ctx, error, seen, address)
         return _failed(request, ctx, error)
-    resp = await run_in_threadpool(signed_in, ctx, user, to, request.url.scheme == "https")
+    resp = await run_in_threadpool(lambda: signed_in(
+        ctx, user, to, request.url.scheme == "https", request=request))
     resp.delete_cookie(FLOW_COOKIE, path=COOKIE_PATH)
     return resp
 
