@@ -137,6 +137,7 @@ ID_ENDPOINTS = [
     ("DELETE", "/api/v1/assignment-rules/{id}", "policy_id"),
     ("GET", "/api/v1/integrations/{id}", "integration_id"),
     ("DELETE", "/api/v1/integrations/{id}", "integration_id"),
+    ("POST", "/api/v1/integrations/{id}/rotate-key", "integration_id"),
     ("DELETE", "/api/v1/api-keys/{id}", "key_id"),
 ]
 
