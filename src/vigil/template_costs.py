@@ -21,6 +21,7 @@ MAX_VALUE = 1_000_000  #: characters in one value made while rendering
 MAX_INT_BITS = 4_096  #: bits of an integer made while rendering (about 1,200 digits)
 MAX_WIDTH = 100_000  #: a width, count or precision given to a filter or string method
 MAX_FORMAT_WIDTH = 1_000  #: a width or precision in a ``%`` or ``{}`` format
+CLOCK_EVERY = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,36 +37,52 @@ class TemplateRefused(Exception):
 
 
 class Budget:
-    __slots__ = ("chars", "deadline", "limits", "steps")
+    """What is left of one render's :class:`Limits`. The clock is read every
+    :data:`CLOCK_EVERY` steps (the steps themselves bound the time; it is a backstop)."""
+
+    __slots__ = ("chars", "clock_at", "deadline", "limits", "steps")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.steps = limits.steps
         self.chars = limits.chars
+        self.clock_at = limits.steps - CLOCK_EVERY
         self.deadline = time.monotonic() + limits.seconds
 
-    def step(self, n: int = 1) -> None:
-        self.steps -= n
+    def spend(self, steps: int = 1, chars: int = 0) -> None:
+        self.steps -= steps
+        self.chars -= chars
+        if self.steps < self.clock_at or self.chars < 0:
+            self._check()
+
+    step = spend
+
+    def _check(self) -> None:
         if self.steps < 0:
             raise TemplateRefused(f"the template takes more than {self.limits.steps} steps "
                                   "(loop iterations, calls, filters, operations)")
-        if time.monotonic() > self.deadline:
-            raise TemplateRefused(f"the template takes longer than {self.limits.seconds} s "
-                                  "to render")
-
-    def charge(self, chars: int) -> None:
-        self.chars -= chars
         if self.chars < 0:
             raise TemplateRefused(f"the template makes more than {self.limits.chars} "
                                   "characters while rendering")
+        if time.monotonic() > self.deadline:
+            raise TemplateRefused(f"the template takes longer than {self.limits.seconds} s "
+                                  "to render")
+        self.clock_at = self.steps - CLOCK_EVERY
+
+    def charge(self, chars: int) -> None:
+        self.spend(0, chars)
 
     def made(self, value: Any) -> Any:
         """Check and charge a value an operation, filter or call made."""
+        if type(value) is str:
+            if len(value) > MAX_VALUE:
+                raise TemplateRefused(f"a value would be longer than {MAX_VALUE} characters")
+            self.spend(1, len(value))
+            return value
         items, chars = measure(value)
         if chars > MAX_VALUE:
             raise TemplateRefused(f"a value would be longer than {MAX_VALUE} characters")
-        self.step(1 + items // 4)
-        self.charge(chars)
+        self.spend(1 + items // 4, chars)
         return value
 
 

@@ -90,8 +90,7 @@ _MADE = "_vigil_made"
 def _loop(context: Context, iterable: Any, cost: int) -> Iterator[Any]:
     budget = current()
     for item in iterable:
-        budget.step()
-        budget.charge(cost)
+        budget.spend(1, cost)
         yield item
 
 
@@ -111,10 +110,13 @@ def _range(*args: int) -> range:
 
 @pass_context
 def _finalize(context: Context, value: Any) -> Any:
+    """Every ``{{ }}`` output, also into ``{% set %}`` blocks and macros, is charged."""
     budget = current()
-    items, chars = measure(value)
-    budget.step(1 + items // 4)
-    budget.charge(chars)
+    if isinstance(value, str):
+        budget.spend(1, len(value))
+    else:
+        items, chars = measure(value)
+        budget.spend(1 + items // 4, chars)
     return value
 
 
