@@ -213,6 +213,7 @@ def test_the_key_file_is_made_0600_beside_the_sqlite_database(
         sealed = ring.encrypt("x")
         assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o600
         assert ring.decrypt(sealed) == "x" and sealed.startswith(PREFIX)
+        assert ring.decrypt(ring.encrypt("\ud800 a lone surrogate")) == "\ud800 a lone surrogate"
     finally:
         secrets_at_rest.forget(settings.url)
 

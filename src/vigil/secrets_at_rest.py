@@ -200,7 +200,8 @@ class Keyring:
         return SecretKeyError(message)
 
     def encrypt(self, plain: str) -> str:
-        return PREFIX + self.load().encrypt(plain.encode()).decode()
+        # surrogatepass: any str JSON can carry round-trips, never a UnicodeEncodeError.
+        return PREFIX + self.load().encrypt(plain.encode("utf-8", "surrogatepass")).decode()
 
     def decrypt(self, value: str) -> str:
         """The plain text of a stored value (a value without the prefix is plain text
@@ -212,7 +213,7 @@ class Keyring:
             return plain
         token = value[len(PREFIX):].encode()
         try:
-            plain = self.load(create=False).decrypt(token).decode()
+            plain = self.load(create=False).decrypt(token).decode("utf-8", "surrogatepass")
         except InvalidToken:
             raise self._fail(
                 f"a stored secret cannot be decrypted with {self.source}: it was encrypted "
