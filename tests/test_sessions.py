@@ -276,3 +276,28 @@ def test_sign_in_sign_out_and_revocations_are_audited(vigil: Harness) -> None:
     assert mine[4][:3] == ("revoke_sessions", "apikey:test admin", "user:alice")
     assert mine[5][0] == "sign_in"
     assert mine[6][:3] == ("revoke_session", "apikey:test admin", f"session:{live}")
+
+
+def test_checking_a_session_is_one_query(vigil: Harness) -> None:
+    from sqlalchemy import event
+    from starlette.requests import Request
+
+    from vigil.auth.deps import session_principal
+
+    uid = add_user(vigil, "alice")
+    raw = sign_in(vigil, "alice")
+    request = Request({"type": "http", "method": "GET", "path": "/api/v1/incidents",
+                       "headers": [(b"cookie", f"{COOKIE}={raw}".encode())]})
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(vigil.ctx.db.engine, "before_cursor_execute", count)
+    try:
+        who = session_principal(vigil.ctx, request)
+    finally:
+        event.remove(vigil.ctx.db.engine, "before_cursor_execute", count)
+    assert who is not None and who.user_id == uid and who.session_id is not None
+    queries = [q for q in statements if q.split()[0].upper() != "BEGIN"]
+    assert len(queries) == 1 and "user_sessions" in queries[0], queries

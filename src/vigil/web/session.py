@@ -4,7 +4,7 @@ state-changing request made with that cookie must carry."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -45,6 +45,9 @@ class SessionData:
     #: The ``user_sessions`` row.
     id: int = 0
     last_seen_at: datetime | None = None
+    #: The person, loaded by the same query (held here so that ``session.get(User, ...)``
+    #: in the same database session finds them without another query).
+    user: User | None = field(default=None, compare=False, repr=False)
 
 
 def make_cookie(session: Session, user_id: int, now: datetime, *, address: str | None = None,
@@ -65,7 +68,7 @@ def read_cookie(session: Session, value: str | None, now: datetime) -> SessionDa
     if live is None:
         return None
     return SessionData(live.user.id, live.csrf, int(live.expires_at.timestamp()), live.id,
-                       live.last_seen_at)
+                       live.last_seen_at, live.user)
 
 
 def touch(db: Database, data: SessionData, now: datetime) -> None:
