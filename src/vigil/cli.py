@@ -25,6 +25,15 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(secrets_app, name="secrets")
 
 
+@app.callback()
+def _main(ctx: typer.Context) -> None:
+    # The audit log names what a command changes "cli" (``serve`` names each request's).
+    if ctx.invoked_subcommand != "serve":
+        from vigil.audit.capture import CLI, reset_actor, set_actor
+        token = set_actor(CLI)
+        ctx.call_on_close(lambda: reset_actor(token))
+
+
 def _db(settings: Settings) -> Database:
     return Database(settings.url, sqlite_synchronous=settings.sqlite_synchronous)
 
