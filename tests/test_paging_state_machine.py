@@ -203,6 +203,9 @@ def make_world(db_url: str, tmp_path: Path, template: Path,
             with closing(sqlite3.connect(configured)) as src, \
                     closing(sqlite3.connect(target)) as dst:
                 src.backup(dst)
+            key = configured.with_name(configured.name + ".key")  # secrets at rest
+            if key.exists():
+                shutil.copy(key, target.with_name(target.name + ".key"))
             return f"sqlite:///{target}"
         return World(receiver, admin, am_key, sqlite)
     schema = db_url.rsplit("%3D", 1)[1]
