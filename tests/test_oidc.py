@@ -244,6 +244,7 @@ def test_password_sign_in_can_be_turned_off(make: Callable[..., Harness]) -> Non
     form = h.client.get("/login")
     assert form.status_code == 200
     assert 'href="/auth/oidc/login?next=/ui">Sign in with Test IdP</a>' in form.text
+    assert 'name="password"' not in form.text  # no form that could only be refused
     resp = h.client.post("/login", data={"username": "root", "password": "correct horse battery"},
                          follow_redirects=False)
     assert resp.status_code == 403 and COOKIE not in h.client.cookies
@@ -254,6 +255,7 @@ def test_with_the_provider_set_up_the_sign_in_page_needs_no_first_run_setup(
     h = make()  # nobody has a password: without OIDC this page would send to /setup
     form = h.client.get("/login", follow_redirects=False)
     assert form.status_code == 200 and "Sign in with Test IdP" in form.text
+    assert 'name="password"' in form.text  # passwords stay on unless turned off
 
 
 def test_without_an_issuer_there_is_no_button_and_no_flow(db_url: str) -> None:

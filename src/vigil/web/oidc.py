@@ -48,7 +48,15 @@ def button_label(request: Request) -> str | None:
     return settings.oidc_provider_name if settings and oidc.enabled(settings) else None
 
 
+def password_form_shown(request: Request) -> bool:
+    """Whether the sign-in page offers the password form (not when OIDC is the only way)."""
+    ctx = getattr(request.app.state, "ctx", None)
+    settings: Settings | None = getattr(ctx, "settings", None)
+    return settings is None or password_sign_in_allowed(settings)
+
+
 env.globals["oidc_button"] = button_label
+env.globals["password_form_shown"] = password_form_shown
 
 
 def password_sign_in_allowed(settings: Settings) -> bool:
