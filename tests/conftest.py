@@ -106,7 +106,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
                      f"{schema}.notification_channels, {schema}.routing_rules, "
                      f"{schema}.notification_templates, {schema}.deliveries, "
                      f"{schema}.outbox_failures, {schema}.sign_in_attempts, "
-                     f"{schema}.setup_tokens "
+                     f"{schema}.setup_tokens, {schema}.audit_entries "
                      "RESTART IDENTITY CASCADE")
         conn.execute(f"UPDATE {schema}.tenants SET incident_seq = 0")
     return url
