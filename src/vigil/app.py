@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil import __version__, secrets_at_rest
@@ -27,7 +29,7 @@ from vigil.config import Settings
 from vigil.context import Context
 from vigil.correlation.api import router as correlation_router
 from vigil.db import Database
-from vigil.errors import Overloaded, PayloadTooLarge, VigilError
+from vigil.errors import MalformedBody, Overloaded, PayloadTooLarge, VigilError
 from vigil.incidents.api import router as incidents_router
 from vigil.incidents.policy_api import router as policy_router
 from vigil.integrations.api import router as integrations_router
@@ -43,6 +45,7 @@ from vigil.notify.replies import router as replies_router
 from vigil.oncall.escalation_api import router as escalation_router
 from vigil.oncall.people_api import router as people_router
 from vigil.oncall.schedules_api import router as schedules_router
+from vigil.openapi_answers import install as declare_answers
 from vigil.outbox.api import router as outbox_router
 from vigil.pipeline.runner import PipelineRunner
 from vigil.rules.api import router as silences_router
@@ -114,6 +117,8 @@ def _error_response(exc: VigilError) -> JSONResponse:
 
 
 _INGEST = "/api/v1/ingest/"
+#: The error codes of the framework's own answers (``framework_error``).
+_FRAMEWORK_CODES = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
 
 
 class VigilApp(FastAPI):
@@ -225,8 +230,26 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     async def vigil_error(_: Request, exc: VigilError) -> JSONResponse:
         return _error_response(exc)
 
+    @app.exception_handler(HTTPException)
+    async def framework_error(request: Request, exc: HTTPException) -> Response:
+        """The framework's own answers (a body that does not parse, no such route or
+        method) in the shape of every other error, not as ``{"detail": ...}``."""
+        if exc.status_code < 400:
+            return await http_exception_handler(request, exc)
+        err = VigilError(str(exc.detail), field="body" if exc.status_code == 400 else None)
+        err.status_code = exc.status_code
+        err.code = _FRAMEWORK_CODES.get(exc.status_code, "bad_request")
+        response = _error_response(err)
+        response.headers.update(exc.headers or {})
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        for e in exc.errors():
+            if e["type"] == "json_invalid":  # not a field's fault: the body does not parse
+                reason = (e.get("ctx") or {}).get("error", e["msg"])
+                return _error_response(MalformedBody(
+                    f"malformed JSON: {reason} (at character {e['loc'][-1]})", field="body"))
         details: list[dict[str, Any]] = [
             {"field": loc_to_field(tuple(e["loc"][1:]) or tuple(e["loc"])), "message": e["msg"]}
             for e in exc.errors()
@@ -245,6 +268,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                    api_keys_router, outbox_router, system_router, web_oidc_router):
         app.include_router(router)
     app.include_router(audit_router)
+    declare_answers(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"),
               name="static")
 

@@ -12,11 +12,12 @@ from vigil.auth.service import Principal
 from vigil.clock import ensure_utc
 from vigil.context import Context, get_context
 from vigil.errors import Conflict
+from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import BigIdPath, IdQuery
 from vigil.pipeline.dedup import Submission
 from vigil.pipeline.event import Action, AlertEvent
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], route_class=JsonObjectRoute)
 
 
 @router.get("", response_model=AlertPage)

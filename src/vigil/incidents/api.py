@@ -14,6 +14,7 @@ from vigil.auth.service import Principal
 from vigil.clock import ensure_utc
 from vigil.context import Context, get_context
 from vigil.errors import InvalidInput
+from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import BigIdPath
 from vigil.incidents import analytics, manage, service
 from vigil.incidents.lifecycle import ACTIONS
@@ -38,7 +39,8 @@ from vigil.pipeline.dedup import Submission
 from vigil.pipeline.event import Action, AlertEvent, parse_severity
 from vigil.pipeline.fingerprint import fingerprint
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"],
+                   route_class=JsonObjectRoute)
 
 
 @router.get("", response_model=IncidentPage)

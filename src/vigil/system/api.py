@@ -4,7 +4,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
@@ -15,7 +15,8 @@ from vigil.system.health import check
 router = APIRouter(tags=["system"])
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "Vigil cannot page: the body gives "
+                                                      "the reasons"}})
 async def health(ctx: Context = Depends(get_context)) -> JSONResponse:
     """200 while Vigil can page; 503 with the reasons while it cannot (the database does
     not answer, a consumer of the outbox is behind, a background loop keeps failing)."""
@@ -42,7 +43,7 @@ async def info(ctx: Context = Depends(get_context)) -> dict[str, Any]:
     }
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(ctx: Context = Depends(get_context)) -> Response:
     ctx.metrics.queue_depth.set(ctx.runner.queue_depth)
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
