@@ -29,7 +29,7 @@ from vigil.config import Settings
 from vigil.context import Context
 from vigil.correlation.api import router as correlation_router
 from vigil.db import Database
-from vigil.errors import MalformedBody, Overloaded, PayloadTooLarge, VigilError
+from vigil.errors import MalformedBody, PayloadTooLarge, RetryLater, VigilError
 from vigil.incidents.api import router as incidents_router
 from vigil.incidents.policy_api import router as policy_router
 from vigil.integrations.api import router as integrations_router
@@ -109,7 +109,7 @@ async def _send_json(send: Send, exc: VigilError) -> None:
 
 def _error_response(exc: VigilError) -> JSONResponse:
     headers = {}
-    if isinstance(exc, Overloaded):
+    if isinstance(exc, RetryLater):
         headers["Retry-After"] = str(exc.retry_after)
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = "Bearer"

@@ -60,12 +60,23 @@ class Conflict(VigilError):
     code = "conflict"
 
 
-class Overloaded(VigilError):
+class RetryLater(VigilError):
+    """An answer that tells the caller when to try again (``Retry-After``, seconds)."""
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Overloaded(RetryLater):
     """Back-pressure: the caller should retry. 503, never 429 (Alertmanager drops 4xx)."""
 
     status_code = 503
     code = "overloaded"
 
-    def __init__(self, message: str, *, retry_after: int = 1) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+
+class RateLimited(RetryLater):
+    """Too many requests from one caller: 429."""
+
+    status_code = 429
+    code = "rate_limited"

@@ -15,15 +15,9 @@ from collections.abc import Hashable
 from datetime import datetime
 from typing import Any
 
-from vigil.errors import Overloaded
+from vigil.errors import RateLimited
 
-
-class RateLimited(Overloaded):
-    """Too many requests from one caller: 429 with Retry-After (an ``Overloaded``, so the
-    error handler sends the header)."""
-
-    status_code = 429
-    code = "rate_limited"
+__all__ = ["RateLimited", "TokenBucket"]
 
 
 class TokenBucket:
