@@ -57,6 +57,8 @@ class Live:
     pools: dict[str, list[int]] = field(default_factory=dict)
     #: operation -> status -> how many answers (the admin pass).
     answers: dict[str, Counter[int]] = field(default_factory=dict)
+    #: The writes a viewer's key got a 2xx for.
+    viewer_writes: set[str] = field(default_factory=set)
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         resp = self.session.post(self.url + path, json=body, headers=self.admin, timeout=60)
