@@ -12,13 +12,14 @@ import pytest
 from conftest import Harness
 from test_incidents_api import alert, am, incidents
 from vigil.clock import FakeClock
+from vigil.core.event import Action, AlertEvent
+from vigil.core.severity import Severity
+from vigil.core.submission import Submission
 from vigil.correlation import cel_bounds
 from vigil.correlation.api import TEST_BURST
 from vigil.correlation.engine import RuleSet, compile_rule, context
 from vigil.correlation.models import CorrelationRule
 from vigil.errors import InvalidInput
-from vigil.pipeline.dedup import Submission
-from vigil.pipeline.event import Action, AlertEvent, Severity
 from vigil.ratelimit import TokenBucket
 
 RULES = "/api/v1/correlation-rules"

@@ -12,6 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from vigil.core.event import Action, AlertEvent
+from vigil.core.fingerprint import fingerprint
+from vigil.core.severity import Severity
+from vigil.core.submission import Submission
 from vigil.incidents.correlate import (
     REOPEN_WINDOW,
     WINDOW,
@@ -20,9 +24,7 @@ from vigil.incidents.correlate import (
     correlate,
     group_key,
 )
-from vigil.pipeline.dedup import AlertState, Decision, Outcome, Submission, decide
-from vigil.pipeline.event import Action, AlertEvent, Severity
-from vigil.pipeline.fingerprint import fingerprint
+from vigil.pipeline.dedup import AlertState, Decision, Outcome, decide
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 3, 1, 11, 0, tzinfo=UTC)

@@ -8,6 +8,10 @@ from typing import Any
 
 import pytest
 
+from vigil.core.event import Action, AlertEvent
+from vigil.core.fingerprint import fingerprint
+from vigil.core.severity import Severity
+from vigil.core.submission import Submission
 from vigil.correlation.engine import (
     DEFAULT_RULE,
     CompiledRule,
@@ -21,9 +25,7 @@ from vigil.correlation.engine import (
 )
 from vigil.errors import InvalidInput
 from vigil.incidents.correlate import IncidentDecision, IncidentState, correlate
-from vigil.pipeline.dedup import AlertState, Decision, Submission, decide
-from vigil.pipeline.event import Action, AlertEvent, Severity
-from vigil.pipeline.fingerprint import fingerprint
+from vigil.pipeline.dedup import AlertState, Decision, decide
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

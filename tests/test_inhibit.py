@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+from vigil.core.event import Action, AlertEvent
+from vigil.core.fingerprint import fingerprint
+from vigil.core.severity import Severity
+from vigil.core.submission import Submission
 from vigil.errors import InvalidInput
-from vigil.pipeline.dedup import Submission, decide
-from vigil.pipeline.event import Action, AlertEvent, Severity
-from vigil.pipeline.fingerprint import fingerprint
+from vigil.pipeline.dedup import decide
 from vigil.rules.inhibit import (
     FiringAlert,
     InhibitRule,

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from vigil.core.event import Action, AlertEvent
+from vigil.core.fingerprint import fingerprint
+from vigil.core.severity import Severity
+from vigil.core.submission import Submission
 from vigil.errors import InvalidInput
-from vigil.pipeline.dedup import Submission
-from vigil.pipeline.event import Action, AlertEvent, Severity
-from vigil.pipeline.fingerprint import fingerprint
 from vigil.rules.maintenance import (
     ActiveWindow,
     MaintenanceSpec,

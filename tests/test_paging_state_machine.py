@@ -64,7 +64,8 @@ from vigil.auth.service import create_api_key
 from vigil.clock import FakeClock
 from vigil.config import Settings
 from vigil.context import Context
-from vigil.incidents.models import OPEN_STATUSES, Incident
+from vigil.core.status import OPEN_STATUSES
+from vigil.incidents.models import Incident
 from vigil.integrations.service import create_integration
 from vigil.outbox.models import OutboxCursor, OutboxEvent, OutboxFailure
 from vigil.tenants.models import DEFAULT_TENANT_ID

@@ -16,14 +16,15 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES, fixture_path
+from vigil.core.event import Action, AlertEvent
+from vigil.core.fingerprint import fingerprint
+from vigil.core.severity import Severity, parse_severity
 from vigil.errors import InvalidInput, VigilError
 from vigil.integrations.alertmanager import parser as alertmanager
 from vigil.integrations.generic import parser as generic
 from vigil.integrations.grafana import parser as grafana
 from vigil.integrations.opsgenie import parser as opsgenie
 from vigil.integrations.pagerduty import parser as pagerduty
-from vigil.pipeline.event import Action, AlertEvent, Severity, parse_severity
-from vigil.pipeline.fingerprint import fingerprint
 
 # --- fixtures on disk -----------------------------------------------------------------------
 

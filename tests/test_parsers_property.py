@@ -22,14 +22,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES
+from vigil.core.event import Action, AlertEvent
+from vigil.core.fingerprint import fingerprint
+from vigil.core.severity import Severity
 from vigil.errors import InvalidInput
 from vigil.integrations.alertmanager import parser as alertmanager
 from vigil.integrations.generic import parser as generic
 from vigil.integrations.grafana import parser as grafana
 from vigil.integrations.opsgenie import parser as opsgenie
 from vigil.integrations.pagerduty import parser as pagerduty
-from vigil.pipeline.event import Action, AlertEvent, Severity
-from vigil.pipeline.fingerprint import fingerprint
 
 PROPERTY = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -13,13 +13,14 @@ from sqlalchemy import func, select
 from vigil.alerts.models import Alert
 from vigil.auth.service import create_api_key  # noqa: F401  (keeps the models registered)
 from vigil.clock import FakeClock
+from vigil.core.event import Action, AlertEvent
+from vigil.core.fingerprint import fingerprint
+from vigil.core.submission import Submission
 from vigil.db import Database
 from vigil.errors import MalformedBody, Overloaded
 from vigil.metrics import Metrics
 from vigil.pipeline import store
-from vigil.pipeline.dedup import Outcome, Submission
-from vigil.pipeline.event import Action, AlertEvent
-from vigil.pipeline.fingerprint import fingerprint
+from vigil.pipeline.dedup import Outcome
 from vigil.pipeline.runner import PipelineRunner
 
 CLOCK = FakeClock(datetime(2026, 3, 1, tzinfo=UTC))

@@ -11,11 +11,11 @@ from vigil.auth.deps import responder, viewer
 from vigil.auth.service import Principal
 from vigil.clock import ensure_utc
 from vigil.context import Context, get_context
+from vigil.core.event import Action, AlertEvent
+from vigil.core.submission import Submission
 from vigil.errors import Conflict
 from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import BigIdPath, IdQuery
-from vigil.pipeline.dedup import Submission
-from vigil.pipeline.event import Action, AlertEvent
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], route_class=JsonObjectRoute)
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from vigil.pipeline.event import Severity
+from vigil.core.severity import Severity
 
 
 class AlertRead(BaseModel):

@@ -10,9 +10,10 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil.alerts.models import Alert, AlertEventRecord
+from vigil.core.severity import Severity
+from vigil.core.status import ALERT_STATUSES
 from vigil.errors import InvalidInput, NotFound
 from vigil.pagination import keyset_page
-from vigil.pipeline.event import Severity
 
 SORTS: dict[str, Any] = {
     "last_received_at": Alert.last_received_at,
@@ -21,7 +22,7 @@ SORTS: dict[str, Any] = {
     "occurrences": Alert.occurrences,
     "id": Alert.id,
 }
-STATUSES = ("firing", "acknowledged", "resolved", "suppressed")
+STATUSES = ALERT_STATUSES
 
 
 @dataclass(slots=True)

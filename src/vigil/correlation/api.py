@@ -8,6 +8,9 @@ from starlette.concurrency import run_in_threadpool
 from vigil.auth.deps import admin, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
+from vigil.core.event import Action, AlertEvent
+from vigil.core.severity import parse_severity
+from vigil.core.submission import Submission
 from vigil.correlation import service
 from vigil.correlation.engine import RuleSet, compile_rule, route
 from vigil.correlation.schemas import RuleCreate, RuleRead, RuleTestRequest, RuleUpdate
@@ -15,8 +18,6 @@ from vigil.errors import InvalidInput
 from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import IdPath
 from vigil.integrations.base import check_event
-from vigil.pipeline.dedup import Submission
-from vigil.pipeline.event import Action, AlertEvent, parse_severity
 from vigil.ratelimit import for_app
 
 router = APIRouter(prefix="/api/v1/correlation-rules", tags=["correlation rules"],

@@ -24,10 +24,11 @@ from typing import Any
 
 import cel
 
+from vigil.core.event import Action
+from vigil.core.severity import SEVERITY_LABELS, Severity
+from vigil.core.submission import Submission
 from vigil.correlation import cel_bounds
 from vigil.errors import InvalidInput
-from vigil.pipeline.dedup import Submission
-from vigil.pipeline.event import SEVERITY_LABELS, Action, Severity
 from vigil.templating import BoundedEnvironment, Limits, compile_checked
 
 DEFAULT_WINDOW = timedelta(minutes=10)

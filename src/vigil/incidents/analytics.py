@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vigil.core.severity import SEVERITY_LABELS
 from vigil.incidents.models import Incident
-from vigil.pipeline.event import SEVERITY_LABELS
 
 
 def _figures(durations: list[float]) -> dict[str, float | int | None]:

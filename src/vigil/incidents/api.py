@@ -13,6 +13,10 @@ from vigil.auth.deps import responder, viewer
 from vigil.auth.service import Principal
 from vigil.clock import ensure_utc
 from vigil.context import Context, get_context
+from vigil.core.event import Action, AlertEvent
+from vigil.core.fingerprint import fingerprint
+from vigil.core.severity import parse_severity
+from vigil.core.submission import Submission
 from vigil.errors import InvalidInput
 from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import BigIdPath
@@ -35,9 +39,6 @@ from vigil.incidents.schemas import (
     IncidentUpdate,
     TimelineRead,
 )
-from vigil.pipeline.dedup import Submission
-from vigil.pipeline.event import Action, AlertEvent, parse_severity
-from vigil.pipeline.fingerprint import fingerprint
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"],
                    route_class=JsonObjectRoute)

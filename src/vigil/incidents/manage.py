@@ -11,11 +11,12 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
 from vigil.alerts.models import Alert
+from vigil.core.severity import Severity
+from vigil.core.status import OPEN_STATUSES
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.incidents import store as incident_store
-from vigil.incidents.models import OPEN_STATUSES, Incident
+from vigil.incidents.models import Incident
 from vigil.incidents.service import act, get_incident, record, snapshot, update
-from vigil.pipeline.event import Severity
 
 
 def confirm(session: Session, *, tenant_id: int, incident_id: int, actor: str,

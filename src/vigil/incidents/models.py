@@ -9,8 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from vigil.alerts.models import BigId
 from vigil.db import Base, JSONType, UTCDateTime
 
-OPEN_STATUSES = ("firing", "acknowledged", "investigating")
-
 
 class Incident(Base):
     """What a human looks at: one or more alerts, with a life of its own."""

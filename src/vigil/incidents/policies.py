@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from vigil.pipeline.event import Severity
+from vigil.core.severity import Severity
 
 SeverityName = Literal["low", "info", "warning", "high", "critical"]
 OpenStatus = Literal["firing", "acknowledged", "investigating"]

@@ -13,8 +13,9 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
+from vigil.core.status import OPEN_STATUSES
 from vigil.errors import Conflict, InvalidInput, NotFound
-from vigil.incidents.models import OPEN_STATUSES, Incident, IncidentPolicy
+from vigil.incidents.models import Incident, IncidentPolicy
 from vigil.incidents.policies import (
     SPECS,
     AssignmentRule,

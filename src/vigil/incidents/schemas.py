@@ -6,8 +6,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from vigil.alerts.schemas import AlertRead
+from vigil.core.severity import Severity
 from vigil.ids import BigId
-from vigil.pipeline.event import Severity
 
 SeverityName = Literal["critical", "high", "warning", "info", "low"]
 

@@ -12,17 +12,16 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
 from vigil.alerts.models import Alert, AlertEventRecord
+from vigil.core.severity import SEVERITY_LABELS, Severity
+from vigil.core.status import OPEN_STATUSES, STATUSES
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.incidents.lifecycle import next_status
-from vigil.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
+from vigil.incidents.models import Incident, IncidentEvent
 from vigil.outbox.contracts import IncidentBefore, IncidentChange
 from vigil.outbox.models import OutboxEvent
 from vigil.pagination import keyset_page
-from vigil.pipeline.event import SEVERITY_LABELS, Severity
 from vigil.pipeline.store import fingerprint_lock, group_lock, lock_keys
 
-STATUSES = ("firing", "acknowledged", "investigating", "resolved", "closed", "merged",
-            "deleted")
 SORTS: dict[str, Any] = {"created_at": Incident.created_at, "last_seen_at": Incident.last_seen_at,
                          "severity": Incident.severity, "id": Incident.id}
 _DONE = {"acknowledge": "Acknowledged", "investigate": "Investigation started",

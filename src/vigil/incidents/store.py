@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.sql import bindparam
 
+from vigil.core.status import OPEN_STATUSES
 from vigil.correlation.engine import Route
 from vigil.incidents.cache import IncidentCache
 from vigil.incidents.correlate import (
@@ -20,7 +21,7 @@ from vigil.incidents.correlate import (
     refires,
     reopens,
 )
-from vigil.incidents.models import OPEN_STATUSES, Incident, IncidentEvent
+from vigil.incidents.models import Incident, IncidentEvent
 from vigil.outbox.models import OutboxEvent
 from vigil.pipeline import bulk, sqlarray
 from vigil.pipeline.dedup import AlertState, Decision, Outcome

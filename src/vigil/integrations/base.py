@@ -12,8 +12,8 @@ import orjson
 from pydantic import AfterValidator, ValidationError
 
 from vigil.clock import ensure_utc
+from vigil.core.event import AlertEvent
 from vigil.errors import InvalidInput
-from vigil.pipeline.event import AlertEvent
 
 
 class Limits(Protocol):

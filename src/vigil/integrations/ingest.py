@@ -14,15 +14,15 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.alerts.service import get_alert
 from vigil.context import Context, get_context
+from vigil.core.event import Action, AlertEvent
+from vigil.core.fingerprint import FingerprintError, fingerprint
+from vigil.core.submission import Submission
 from vigil.errors import InvalidInput, MalformedBody, NotFound, Unauthorized, VigilError
 from vigil.integrations.opsgenie import parser as opsgenie
 from vigil.integrations.pagerduty import parser as pagerduty
 from vigil.integrations.registry import BODY_PARSERS
 from vigil.integrations.schemas import IngestResponse
 from vigil.integrations.service import IntegrationInfo
-from vigil.pipeline.dedup import Submission
-from vigil.pipeline.event import Action, AlertEvent
-from vigil.pipeline.fingerprint import FingerprintError, fingerprint
 from vigil.pipeline.runner import Result
 
 router = APIRouter(tags=["ingest"])

@@ -32,12 +32,12 @@ from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from vigil.alerts.models import Alert
+from vigil.core.severity import SEVERITY_LABELS
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.notify import links, templates
 from vigil.notify import service as svc
 from vigil.notify.base import Message, Result
 from vigil.notify.models import Delivery, NotificationChannel, TemplateOverride
-from vigil.pipeline.event import SEVERITY_LABELS
 from vigil.secrets_at_rest import SecretKeyError
 
 LEASE = timedelta(minutes=2)

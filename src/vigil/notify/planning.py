@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from vigil.core.severity import SEVERITY_LABELS
 from vigil.db import Database
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.notify.delivery import is_due
@@ -32,7 +33,6 @@ from vigil.outbox import consumer as outbox_consumer
 from vigil.outbox.consumer import Consumer, Outcome, Retry
 from vigil.outbox.contracts import INTENT, IncidentChange, NotificationIntent
 from vigil.outbox.models import OutboxEvent
-from vigil.pipeline.event import SEVERITY_LABELS
 
 CURSOR = "delivery"
 TOPICS = (INTENT, "incident.created", "incident.status_changed")

@@ -198,7 +198,7 @@ def start(session: Session, inc: Incident, now: datetime, *, policy_name: str | 
         _note(session, inc, now, "system", "escalation",
               f"Escalation policy {name!r} does not exist: nobody will be paged")
         return None
-    from vigil.pipeline.event import SEVERITY_LABELS
+    from vigil.core.severity import SEVERITY_LABELS
     if not policy.applies(SEVERITY_LABELS[inc.severity], inc.status):
         _note(session, inc, now, "system", "escalation",
               f"Escalation policy {name!r} does not apply to a {SEVERITY_LABELS[inc.severity]}"

@@ -9,8 +9,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from vigil.pipeline.event import SEVERITY_LABELS, Action, AlertEvent
-from vigil.pipeline.fingerprint import FINGERPRINT_VERSION
+from vigil.core.event import Action, AlertEvent
+from vigil.core.fingerprint import FINGERPRINT_VERSION
+from vigil.core.severity import SEVERITY_LABELS
+from vigil.core.submission import Submission
 
 #: Sources whose notifications carry the alert's start (``startsAt``): for them the
 #: identity is the fingerprint *and* the start, so a late re-send of a firing notification
@@ -30,14 +32,6 @@ class Outcome(StrEnum):
     # Acknowledge/resolve for no open alert; or a trigger that is a stale re-send of a
     # resolved alert (``stale``), recorded in that alert's history and changing nothing.
     IGNORED = "ignored"
-
-
-@dataclass(slots=True)
-class Submission:
-    tenant_id: int
-    integration_id: int | None
-    fingerprint: str
-    event: AlertEvent
 
 
 @dataclass(slots=True, eq=False)

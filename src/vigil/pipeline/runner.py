@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import Connection
 
 from vigil.clock import Clock
+from vigil.core.submission import Submission
 from vigil.correlation import store as correlation_store
 from vigil.correlation.engine import Route, RuleSet, route_batch
 from vigil.db import Database
@@ -28,7 +29,7 @@ from vigil.incidents.correlate import IncidentDecision, correlate
 from vigil.incidents.policy_service import PolicyCache
 from vigil.metrics import Metrics
 from vigil.pipeline import store
-from vigil.pipeline.dedup import Decision, Outcome, Submission, decide
+from vigil.pipeline.dedup import Decision, Outcome, decide
 from vigil.pipeline.muting import Muting, mutes
 from vigil.pipeline.muting import save as save_flaps
 

@@ -16,17 +16,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from vigil.alerts.models import Alert, AlertEventRecord, AlertsPerHour
+from vigil.core.event import Action
+from vigil.core.submission import Submission
 from vigil.integrations.models import Integration
 from vigil.outbox.models import OutboxEvent
 from vigil.pipeline import bulk
-from vigil.pipeline.dedup import (
-    ALERT_COLUMNS,
-    STARTS_AT_SOURCES,
-    AlertState,
-    Decision,
-    Submission,
-)
-from vigil.pipeline.event import Action
+from vigil.pipeline.dedup import ALERT_COLUMNS, STARTS_AT_SOURCES, AlertState, Decision
 from vigil.pipeline.sqlarray import array, per_dialect
 
 _alerts = cast(Table, Alert.__table__)

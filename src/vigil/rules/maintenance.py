@@ -49,9 +49,9 @@ from dateutil.rrule import (  # type: ignore[import-untyped, unused-ignore]
     rrulestr,
 )
 
+from vigil.core.event import Action
+from vigil.core.submission import Submission
 from vigil.errors import InvalidInput
-from vigil.pipeline.dedup import Submission
-from vigil.pipeline.event import Action
 from vigil.rules.matchers import Matcher, all_match, matcher, parse
 from vigil.rules.mute import mute_labels
 

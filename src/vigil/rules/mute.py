@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from vigil.pipeline.dedup import Submission
-from vigil.pipeline.event import Action, AlertEvent
+from vigil.core.event import Action, AlertEvent
+from vigil.core.submission import Submission
 from vigil.rules.matchers import Matcher, all_match
 
 

@@ -16,9 +16,9 @@ from sqlalchemy import Connection, Table, bindparam, select, update
 
 from vigil.alerts.models import Alert
 from vigil.clock import ensure_utc
+from vigil.core.severity import SEVERITY_LABELS
 from vigil.errors import InvalidInput
 from vigil.pipeline import bulk
-from vigil.pipeline.event import SEVERITY_LABELS
 from vigil.pipeline.sqlarray import array, in_array, per_dialect
 from vigil.rules.flapping import FlapState
 from vigil.rules.inhibit import FiringAlert, InhibitRule, SourceQuery, validate_inhibit_rule

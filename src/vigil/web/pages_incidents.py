@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from vigil.context import Context, get_context
+from vigil.core.severity import SEVERITY_LABELS, SEVERITY_NAMES
+from vigil.core.status import OPEN_STATUSES
 from vigil.errors import InvalidInput, NotFound
 from vigil.ids import MAX_ID, BigIdPath, BigIdQuery
 from vigil.incidents import service
-from vigil.incidents.models import OPEN_STATUSES, Incident
+from vigil.incidents.models import Incident
 from vigil.oncall import escalation_view
 from vigil.oncall.models import EscalationPolicyRow, ScheduleRow, User
-from vigil.pipeline.event import SEVERITY_LABELS, Severity
 from vigil.web.render import Viewer, page, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -49,7 +50,7 @@ TABS: dict[str, tuple[str, tuple[str, ...] | None]] = {
 }
 SORT_OPTIONS = (("-created_at", "Newest first"), ("created_at", "Oldest first"),
                 ("-last_seen_at", "Recently seen"), ("-severity", "Most severe"))
-SEVERITIES = tuple(s.label for s in sorted(Severity, reverse=True))
+SEVERITIES = SEVERITY_NAMES
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 FILTERS = ("severity", "priority", "service", "team", "assignee", "q")
 #: New incidents are inserted live into these tabs (when nothing else narrows the list).

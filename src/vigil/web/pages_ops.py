@@ -19,12 +19,12 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.alerts.models import AlertsPerHour
 from vigil.context import Context, get_context
+from vigil.core.severity import SEVERITY_LABELS
+from vigil.core.status import OPEN_STATUSES, STATUSES
 from vigil.db import Database
-from vigil.incidents.models import OPEN_STATUSES, Incident
-from vigil.incidents.service import STATUSES
+from vigil.incidents.models import Incident
 from vigil.oncall import schedules_service
 from vigil.outbox.models import OutboxEvent
-from vigil.pipeline.event import SEVERITY_LABELS
 from vigil.web.charts import Bar, bar_chart, duration
 from vigil.web.pages_ops_alerts import router as alerts_router
 from vigil.web.pages_ops_common import SEVERITIES, user_names

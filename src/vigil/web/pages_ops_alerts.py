@@ -15,11 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from vigil.alerts import service
 from vigil.alerts.models import Alert
 from vigil.context import Context, get_context
+from vigil.core.severity import SEVERITY_LABELS
 from vigil.errors import InvalidInput, NotFound
 from vigil.ids import BigIdPath
 from vigil.incidents.models import Incident
 from vigil.integrations.models import Integration
-from vigil.pipeline.event import SEVERITY_LABELS
 from vigil.web.pages_ops_common import SEVERITIES, not_found, safe_href
 from vigil.web.render import Viewer, page, signed_in
 

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.context import Context
+from vigil.core.severity import Severity
 from vigil.oncall.models import User
-from vigil.pipeline.event import Severity
 from vigil.web.charts import duration
 from vigil.web.render import Viewer, env, page
 

@@ -18,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from vigil import __version__
 from vigil.auth.service import ROLES
 from vigil.context import Context, get_context
+from vigil.core.severity import SEVERITY_LABELS
 from vigil.oncall.models import User
-from vigil.pipeline.event import SEVERITY_LABELS
 from vigil.web.session import COOKIE, read_cookie, touch
 
 env = Environment(loader=PackageLoader("vigil.web", "templates"),

@@ -16,12 +16,13 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from vigil.context import Context
+from vigil.core.event import Action, AlertEvent
+from vigil.core.fingerprint import fingerprint
+from vigil.core.severity import Severity
+from vigil.core.submission import Submission
 from vigil.notify import delivery, planning
 from vigil.oncall import engine
 from vigil.outbox.consumer import Parked, Retry
-from vigil.pipeline.dedup import Submission
-from vigil.pipeline.event import Action, AlertEvent, Severity
-from vigil.pipeline.fingerprint import fingerprint
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from vigil.core.event import Action, AlertEvent
+from vigil.core.severity import parse_severity
 from vigil.errors import InvalidInput
 from vigil.integrations.base import (
     DEFAULT_LIMITS,
@@ -28,7 +30,6 @@ from vigil.integrations.base import (
     optional_time,
     str_map,
 )
-from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
 LabelMap = dict[str, str]
 

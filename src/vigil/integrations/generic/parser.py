@@ -11,6 +11,8 @@ from jsonpath_ng.exceptions import JsonPathParserError
 from jsonpath_ng.ext import parser as jsonpath_ext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from vigil.core.event import Action, AlertEvent
+from vigil.core.severity import parse_severity
 from vigil.errors import InvalidInput
 from vigil.integrations.base import (
     DEFAULT_LIMITS,
@@ -22,7 +24,6 @@ from vigil.integrations.base import (
     str_map,
     text,
 )
-from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
 #: Where to look when the integration names no path for a field.
 DEFAULT_PATHS: dict[str, tuple[str, ...]] = {

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError
 
+from vigil.core.event import AlertEvent
 from vigil.integrations.alertmanager.parser import (
     AMAlert,
     AMPayload,
@@ -19,7 +20,6 @@ from vigil.integrations.alertmanager.parser import (
     event_from_alert,
 )
 from vigil.integrations.base import DEFAULT_LIMITS, Limits, check_length, invalid_from, link
-from vigil.pipeline.event import AlertEvent
 
 #: The webhook payload version Vigil reads.
 VERSION = "1"

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from vigil.core.event import Action, AlertEvent
+from vigil.core.severity import parse_severity
 from vigil.integrations.base import (
     DEFAULT_LIMITS,
     Limits,
@@ -19,7 +21,6 @@ from vigil.integrations.base import (
     invalid_from,
     str_map,
 )
-from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
 _PRIORITY = {"P1": "critical", "P2": "high", "P3": "warning", "P4": "info", "P5": "low"}
 

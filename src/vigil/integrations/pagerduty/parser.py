@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from vigil.core.event import Action, AlertEvent
+from vigil.core.severity import parse_severity
 from vigil.errors import InvalidInput
 from vigil.integrations.base import (
     DEFAULT_LIMITS,
@@ -24,7 +26,6 @@ from vigil.integrations.base import (
     optional_time,
     str_map,
 )
-from vigil.pipeline.event import Action, AlertEvent, parse_severity
 
 _SEVERITY = {"critical": "critical", "error": "high", "warning": "warning", "info": "info"}
 

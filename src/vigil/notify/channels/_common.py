@@ -21,11 +21,12 @@ from urllib.parse import urlsplit
 import aiohttp
 from pydantic import AfterValidator, ValidationError
 
+from vigil.core.severity import SEVERITY_NAMES
 from vigil.errors import InvalidInput
 from vigil.notify.base import Message, Result
 
 #: Vigil severities, most severe first.
-SEVERITIES = ("critical", "high", "warning", "info", "low")
+SEVERITIES = SEVERITY_NAMES
 EVENTS = ("triggered", "acknowledged", "escalated", "resolved", "reminder", "test")
 USER_AGENT = "Vigil-Notify/1"
 #: Provider error text kept in ``Result.detail``.

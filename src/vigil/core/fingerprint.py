@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from vigil.pipeline.event import AlertEvent
+from vigil.core.event import AlertEvent
 
 FINGERPRINT_VERSION = 1
 

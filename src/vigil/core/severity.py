@@ -1,17 +1,8 @@
-"""The one value every source becomes."""
+"""Vigil's five severities, and the words every source uses for them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import IntEnum, StrEnum
-from typing import Any
-
-
-class Action(StrEnum):
-    TRIGGER = "trigger"
-    ACKNOWLEDGE = "acknowledge"
-    RESOLVE = "resolve"
+from enum import IntEnum
 
 
 class Severity(IntEnum):
@@ -53,24 +44,5 @@ def parse_severity(value: object, default: Severity = Severity.WARNING) -> Sever
     return _VOCABULARY.get(word, default)
 
 
-@dataclass(slots=True)
-class AlertEvent:
-    """A normalized event from any source. ``dedup_key`` is the source's own identity
-    for the alert where it has one; ``labels`` identify it otherwise."""
-
-    action: Action
-    source: str
-    name: str
-    summary: str = ""
-    severity: Severity = Severity.WARNING
-    dedup_key: str | None = None
-    description: str | None = None
-    service: str | None = None
-    environment: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-    links: list[dict[str, str]] = field(default_factory=list)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
-    actor: str | None = None
+#: The five names, highest first (as forms and channel payloads list them).
+SEVERITY_NAMES: tuple[str, ...] = tuple(s.label for s in sorted(Severity, reverse=True))
