@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from vigil.db import Checkpointer, Database
+from vigil.db.engine import Checkpointer, Database
 
 
 def test_a_wal_past_its_limit_is_restarted_by_the_writer(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from vigil.alerts.dedup import AlertState, Decision, Outcome, decide
 from vigil.core.event import Action, AlertEvent
 from vigil.core.fingerprint import fingerprint
 from vigil.core.severity import Severity
@@ -24,7 +25,6 @@ from vigil.incidents.correlate import (
     correlate,
     group_key,
 )
-from vigil.pipeline.dedup import AlertState, Decision, Outcome, decide
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 3, 1, 11, 0, tzinfo=UTC)

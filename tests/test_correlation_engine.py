@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from vigil.alerts.dedup import AlertState, Decision, decide
 from vigil.core.event import Action, AlertEvent
 from vigil.core.fingerprint import fingerprint
 from vigil.core.severity import Severity
@@ -25,7 +26,6 @@ from vigil.correlation.engine import (
 )
 from vigil.errors import InvalidInput
 from vigil.incidents.correlate import IncidentDecision, IncidentState, correlate
-from vigil.pipeline.dedup import AlertState, Decision, decide
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from vigil.alerts.dedup import AlertState, Outcome, decide
 from vigil.core.event import Action, AlertEvent
 from vigil.core.fingerprint import FingerprintError, fingerprint
 from vigil.core.severity import Severity
 from vigil.core.submission import Submission
-from vigil.pipeline.dedup import AlertState, Outcome, decide
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T0 = datetime(2026, 3, 1, 11, 0, tzinfo=UTC)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from vigil.alerts.dedup import Outcome
 from vigil.alerts.models import Alert
 from vigil.auth.service import create_api_key  # noqa: F401  (keeps the models registered)
 from vigil.clock import FakeClock
@@ -27,7 +28,6 @@ from vigil.errors import Conflict, MalformedBody
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.incidents.service import act
 from vigil.metrics import Metrics
-from vigil.pipeline.dedup import Outcome
 from vigil.pipeline.runner import PipelineRunner
 
 

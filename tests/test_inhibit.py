@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from vigil.alerts.dedup import decide
 from vigil.core.event import Action, AlertEvent
 from vigil.core.fingerprint import fingerprint
 from vigil.core.severity import Severity
 from vigil.core.submission import Submission
 from vigil.errors import InvalidInput
-from vigil.pipeline.dedup import decide
 from vigil.rules.inhibit import (
     FiringAlert,
     InhibitRule,

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from vigil.alerts import store
+from vigil.alerts.dedup import Outcome
 from vigil.alerts.models import Alert
 from vigil.auth.service import create_api_key  # noqa: F401  (keeps the models registered)
 from vigil.clock import FakeClock
@@ -19,8 +21,6 @@ from vigil.core.submission import Submission
 from vigil.db import Database
 from vigil.errors import MalformedBody, Overloaded
 from vigil.metrics import Metrics
-from vigil.pipeline import store
-from vigil.pipeline.dedup import Outcome
 from vigil.pipeline.runner import PipelineRunner
 
 CLOCK = FakeClock(datetime(2026, 3, 1, tzinfo=UTC))

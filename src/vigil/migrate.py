@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-from vigil.db import private_sqlite_file
+from vigil.db.engine import private_sqlite_file
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

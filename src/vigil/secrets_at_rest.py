@@ -33,7 +33,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from vigil.config import Settings
-from vigil.db import PRIVATE_MODE, sqlite_path
+from vigil.db.engine import PRIVATE_MODE, sqlite_path
 from vigil.errors import VigilError
 
 log = logging.getLogger(__name__)

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from vigil.alerts.dedup import AlertState, Outcome
 from vigil.core.severity import SEVERITY_LABELS
 from vigil.core.status import OPEN_STATUSES
 from vigil.correlation.engine import DEFAULT_RULE, CompiledRule, Route, default_key
 from vigil.incidents.policies import AssignmentRule, assign
 from vigil.outbox.contracts import IncidentBefore, IncidentFacts
-from vigil.pipeline.dedup import AlertState, Outcome
 
 WINDOW = DEFAULT_RULE.window
 REOPEN_WINDOW = timedelta(minutes=30)

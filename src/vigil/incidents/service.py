@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.core.severity import SEVERITY_LABELS, Severity
 from vigil.core.status import OPEN_STATUSES, STATUSES
+from vigil.db.locks import fingerprint_lock, group_lock, lock_keys
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.incidents.lifecycle import next_status
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.outbox.contracts import IncidentBefore, IncidentChange
 from vigil.outbox.models import OutboxEvent
 from vigil.pagination import keyset_page
-from vigil.pipeline.store import fingerprint_lock, group_lock, lock_keys
 
 SORTS: dict[str, Any] = {"created_at": Incident.created_at, "last_seen_at": Incident.last_seen_at,
                          "severity": Incident.severity, "id": Incident.id}
@@ -173,7 +173,7 @@ def record(session: Session, inc: Incident, *, now: datetime, actor: str, kind: 
 
 def _lock_open_alerts(session: Session, *, tenant_id: int, incident_id: int) -> None:
     """On PostgreSQL, take the advisory locks the ingest writer takes for the incident's
-    group and its open alerts' fingerprints (``pipeline.store.lock_keys``), before the
+    group and its open alerts' fingerprints (``db.locks.lock_keys``), before the
     incident's row, as the writer does: a batch repeating or resolving one of those alerts
     then runs wholly before or after this resolve, never with a view of the alert from
     before it (which it would write back as open)."""

@@ -9,8 +9,11 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.sql import bindparam
 
+from vigil.alerts.dedup import AlertState, Decision, Outcome
 from vigil.core.status import OPEN_STATUSES
 from vigil.correlation.engine import Route
+from vigil.db import bulk, sqlarray
+from vigil.db.sequences import allocate_ids
 from vigil.incidents.cache import IncidentCache
 from vigil.incidents.correlate import (
     INCIDENT_COLUMNS,
@@ -23,9 +26,6 @@ from vigil.incidents.correlate import (
 )
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.outbox.models import OutboxEvent
-from vigil.pipeline import bulk, sqlarray
-from vigil.pipeline.dedup import AlertState, Decision, Outcome
-from vigil.pipeline.store import allocate_ids
 from vigil.tenants.models import Tenant
 
 _incidents = cast(Table, Incident.__table__)

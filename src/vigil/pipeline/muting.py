@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
+from vigil.alerts.dedup import AlertState, stale
 from vigil.core.event import Action
 from vigil.core.submission import Submission
-from vigil.pipeline.dedup import AlertState, stale
 from vigil.rules import store as rule_store
 from vigil.rules.flapping import DEFAULT_THRESHOLD, DEFAULT_WINDOW, FlapState, flapping, record
 from vigil.rules.inhibit import inhibited, source_query

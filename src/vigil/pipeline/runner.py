@@ -17,19 +17,19 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy import Connection
 
+from vigil.alerts import store
+from vigil.alerts.dedup import Decision, Outcome, decide
 from vigil.clock import Clock
 from vigil.core.submission import Submission
 from vigil.correlation import store as correlation_store
 from vigil.correlation.engine import Route, RuleSet, route_batch
-from vigil.db import Database
+from vigil.db import Database, locks
 from vigil.errors import MalformedBody, Overloaded
 from vigil.incidents import store as incident_store
 from vigil.incidents.cache import IncidentCache
 from vigil.incidents.correlate import IncidentDecision, correlate
 from vigil.incidents.policy_service import PolicyCache
 from vigil.metrics import Metrics
-from vigil.pipeline import store
-from vigil.pipeline.dedup import Decision, Outcome, decide
 from vigil.pipeline.muting import Muting, mutes
 from vigil.pipeline.muting import save as save_flaps
 
@@ -71,8 +71,8 @@ def _settle(future: asyncio.Future[Any], value: Any, exc: BaseException | None) 
 def _lock_names(batch: list[Submission], routes: list[Route | None]) -> set[str]:
     """What two nodes must not decide at once: an alert (its fingerprint) and the incident
     group a trigger may open."""
-    names = {store.fingerprint_lock(s.tenant_id, s.fingerprint) for s in batch}
-    names.update(store.group_lock(s.tenant_id, r.key)
+    names = {locks.fingerprint_lock(s.tenant_id, s.fingerprint) for s in batch}
+    names.update(locks.group_lock(s.tenant_id, r.key)
                  for s, r in zip(batch, routes, strict=True) if r is not None)
     return names
 
@@ -319,7 +319,7 @@ class PipelineRunner:
             routes.extend(known if known is not None and sets is rules
                           else route_batch(rules, batch))
         if conn.dialect.name == "postgresql":  # SQLite: the write lock serializes
-            store.lock_keys(conn, _lock_names(flat, routes))
+            locks.lock_keys(conn, _lock_names(flat, routes))
         open_alerts = store.load_open(conn, flat)
         resolved = store.load_last_resolved(conn, flat, open_alerts)
         muted, flaps = mutes(conn, self.muting, flat, open_alerts, now, resolved)

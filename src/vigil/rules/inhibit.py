@@ -16,11 +16,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from vigil.alerts.dedup import AlertState
 from vigil.core.event import Action
 from vigil.core.severity import SEVERITY_LABELS
 from vigil.core.submission import Submission
 from vigil.errors import InvalidInput
-from vigil.pipeline.dedup import AlertState
 from vigil.rules.matchers import Matcher, all_match, matcher, parse
 from vigil.rules.mute import mute_labels
 

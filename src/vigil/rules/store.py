@@ -17,9 +17,9 @@ from sqlalchemy import Connection, Table, bindparam, select, update
 from vigil.alerts.models import Alert
 from vigil.clock import ensure_utc
 from vigil.core.severity import SEVERITY_LABELS
+from vigil.db import bulk
+from vigil.db.sqlarray import array, in_array, per_dialect
 from vigil.errors import InvalidInput
-from vigil.pipeline import bulk
-from vigil.pipeline.sqlarray import array, in_array, per_dialect
 from vigil.rules.flapping import FlapState
 from vigil.rules.inhibit import FiringAlert, InhibitRule, SourceQuery, validate_inhibit_rule
 from vigil.rules.maintenance import ActiveWindow, validate_window

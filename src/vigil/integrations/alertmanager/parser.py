@@ -4,7 +4,7 @@ One event per ``alerts[]`` entry. The identity is the alert's full label set (th
 data Alertmanager's own ``fingerprint`` hashes, here with SHA-256), so an HA pair of
 Alertmanagers, or a group re-sent every ``group_interval``, dedups to one alert; with its
 ``startsAt``, which tells a re-sent old notification from the alert firing anew (see
-``pipeline.dedup``). A payload of another ``version`` is refused (422 naming it); one
+``alerts.dedup``). A payload of another ``version`` is refused (422 naming it); one
 without a version is read as version 4.
 """
 

@@ -1,28 +1,28 @@
-"""The runner's I/O: load the open alerts a batch touches, write the core's decisions.
+"""Alert rows in and out for the pipeline: load the open alerts a batch touches, write
+the dedup core's decisions.
 Runs inside one transaction; set-based statements, no per-alert round trips."""
 
 from __future__ import annotations
 
-import hashlib
-import struct
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Table, bindparam, text, update
+from sqlalchemy import Connection, Table, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from vigil.alerts.dedup import ALERT_COLUMNS, STARTS_AT_SOURCES, AlertState, Decision
 from vigil.alerts.models import Alert, AlertEventRecord, AlertsPerHour
 from vigil.core.event import Action
 from vigil.core.submission import Submission
+from vigil.db import bulk
+from vigil.db.sequences import allocate_ids
+from vigil.db.sqlarray import array, per_dialect
 from vigil.integrations.models import Integration
 from vigil.outbox.models import OutboxEvent
-from vigil.pipeline import bulk
-from vigil.pipeline.dedup import ALERT_COLUMNS, STARTS_AT_SOURCES, AlertState, Decision
-from vigil.pipeline.sqlarray import array, per_dialect
 
 _alerts = cast(Table, Alert.__table__)
 _events = cast(Table, AlertEventRecord.__table__)
@@ -36,32 +36,6 @@ _UPDATE_COLUMNS = (
     "labels", "annotations", "links", "ends_at", "last_received_at", "occurrences",
     "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "suppressed_by",
 )
-
-
-def fingerprint_lock(tenant_id: int, fingerprint: str) -> str:
-    """The ``lock_keys`` name of an alert identity."""
-    return f"{tenant_id}:fp:{fingerprint}"
-
-
-def group_lock(tenant_id: int, key: str) -> str:
-    """The ``lock_keys`` name of an incident group."""
-    return f"{tenant_id}:group:{key}"
-
-
-def lock_keys(conn: Connection, names: Iterable[str]) -> None:
-    """On PostgreSQL, serialize nodes that touch the same fingerprints or incident groups
-    (transaction-scoped advisory locks, taken in a fixed order so nodes never deadlock)."""
-    if conn.dialect.name != "postgresql":
-        return
-    keys = sorted({struct.unpack(">q", hashlib.sha256(n.encode()).digest()[:8])[0]
-                   for n in names})
-    conn.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) "
-            "WITH ORDINALITY AS t(k, n) ORDER BY n"
-        ),
-        {"keys": keys},
-    )
 
 
 # The open alerts a batch touches, in SQL for the driver (bulk.select_rows): the first query
@@ -119,24 +93,6 @@ def load_last_resolved(conn: Connection, batch: Sequence[Submission],
     return {(a.tenant_id, a.fingerprint): a for a in (AlertState(*row) for row in rows)}
 
 
-def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
-    """``n`` fresh ids for ``table``. PostgreSQL: from the table's sequence, so nodes never
-    clash. SQLite: after the current maximum, which is safe because writers hold the
-    database's write lock (BEGIN IMMEDIATE) from before this read until commit."""
-    if conn.dialect.name == "postgresql":
-        return list(conn.execute(
-            text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-                 "FROM generate_series(1, :n)"), {"n": n}
-        ).scalars())
-    sql = _MAX_ID.get(table.name)
-    if sql is None:
-        quote = conn.dialect.identifier_preparer.quote
-        sql = _MAX_ID[table.name] = f"SELECT coalesce(max(id), 0) FROM {quote(table.name)}"
-    start = int(conn.exec_driver_sql(sql).scalar_one()) + 1
-    return list(range(start, start + n))
-
-
-_MAX_ID: dict[str, str] = {}
 
 
 _ALERT_INSERT_COLUMNS = ("id", *ALERT_COLUMNS)

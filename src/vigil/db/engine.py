@@ -1,4 +1,4 @@
-"""Engine, session and column types shared by every domain."""
+"""The engine and its sessions: SQLite (WAL, one writer, checkpoints) or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,16 +10,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import URL, Dialect, make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.types import TypeDecorator, TypeEngine
 
 log = logging.getLogger(__name__)
 
@@ -31,57 +28,6 @@ log = logging.getLogger(__name__)
 _NULL = cast(Callable[[None], None], {}.get)  # {}.get(None) is None: an identity in C
 sqlite3.register_adapter(type(None), _NULL)
 sqlite3.register_adapter(bool, int)
-
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in and out, on SQLite and PostgreSQL.
-
-    SQLite keeps UTC as fixed-width text (``YYYY-MM-DD HH:MM:SS.ffffff``, the format
-    SQLAlchemy's own SQLite DateTime uses), so text order is time order; it is written and
-    read with C-level ``isoformat``/``fromisoformat`` because this is on the ingest hot path.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(String(26))
-        return dialect.type_descriptor(DateTime(timezone=True))
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        if dialect.name == "sqlite":
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-        return value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        when: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
-        if when.tzinfo is None:
-            return when.replace(tzinfo=UTC)
-        return when.astimezone(UTC)
-
-
-JSONType = JSON().with_variant(JSONB(), "postgresql")
-
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
