@@ -21,9 +21,9 @@ from vigil.audit import capture
 from vigil.audit.models import AuditEntry
 from vigil.audit.service import purge, record
 from vigil.errors import InvalidInput
+from vigil.muting.models import Silence
 from vigil.notify.service import MASK
 from vigil.oncall.models import User
-from vigil.rules.models import Silence
 from vigil.tenants.models import DEFAULT_TENANT_ID
 
 AUDIT = "/api/v1/audit"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigil.errors import InvalidInput
-from vigil.rules.flapping import (
+from vigil.muting.flapping import (
     DEFAULT_THRESHOLD,
     DEFAULT_WINDOW,
     MAX_KEPT,

@@ -14,7 +14,7 @@ from vigil.core.fingerprint import fingerprint
 from vigil.core.severity import Severity
 from vigil.core.submission import Submission
 from vigil.errors import InvalidInput
-from vigil.rules.inhibit import (
+from vigil.muting.inhibition import (
     FiringAlert,
     InhibitRule,
     alert_labels,
@@ -23,7 +23,7 @@ from vigil.rules.inhibit import (
     source_query,
     validate_inhibit_rule,
 )
-from vigil.rules.mute import mute_labels
+from vigil.muting.silences import mute_labels
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

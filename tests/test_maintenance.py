@@ -14,7 +14,7 @@ from vigil.core.fingerprint import fingerprint
 from vigil.core.severity import Severity
 from vigil.core.submission import Submission
 from vigil.errors import InvalidInput
-from vigil.rules.maintenance import (
+from vigil.muting.maintenance import (
     ActiveWindow,
     MaintenanceSpec,
     active_at,

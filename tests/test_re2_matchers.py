@@ -15,11 +15,11 @@ import pytest
 from conftest import Harness
 from vigil import configfiles
 from vigil.errors import InvalidInput
-from vigil.rules import regex
-from vigil.rules.inhibit import validate_inhibit_rule
-from vigil.rules.maintenance import validate_window
-from vigil.rules.matchers import matcher, parse
-from vigil.rules.models import Silence
+from vigil.muting import regex
+from vigil.muting.inhibition import validate_inhibit_rule
+from vigil.muting.maintenance import validate_window
+from vigil.muting.matchers import matcher, parse
+from vigil.muting.models import Silence
 
 EVIL = '(a+)+$'
 VICTIM = "a" * 60 + "b"  # 2^60 ways to split the a's for a backtracking engine

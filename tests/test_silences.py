@@ -8,7 +8,7 @@ import pytest
 
 from conftest import Harness
 from vigil.errors import InvalidInput
-from vigil.rules.matchers import matcher, parse
+from vigil.muting.matchers import matcher, parse
 
 LABELS = {"alertname": "DiskFull", "service": "db", "env": "prod"}
 
@@ -118,9 +118,9 @@ def test_bad_silences_are_refused_at_save_time(vigil: Harness) -> None:
 
 
 def test_silence_cache_reloads_after_its_ttl_or_when_invalidated(vigil: Harness) -> None:
-    from vigil.rules.schemas import SilenceCreate
-    from vigil.rules.service import create_silence
-    from vigil.rules.store import SilenceCache
+    from vigil.muting.schemas import SilenceCreate
+    from vigil.muting.silences_service import create_silence
+    from vigil.muting.store import SilenceCache
 
     cache = SilenceCache(ttl=3600)
     now = vigil.clock.now()

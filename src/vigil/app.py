@@ -39,6 +39,8 @@ from vigil.integrations.ingest import router as ingest_router
 from vigil.integrations.registry import BODY_PARSERS
 from vigil.integrations.service import IntegrationDirectory
 from vigil.metrics import Metrics
+from vigil.muting.rules_api import router as quiet_router
+from vigil.muting.silences_api import router as silences_router
 from vigil.notify import stored_secrets
 from vigil.notify.api import router as notify_router
 from vigil.notify.replies import router as replies_router
@@ -48,8 +50,6 @@ from vigil.oncall.schedules_api import router as schedules_router
 from vigil.openapi_answers import install as declare_answers
 from vigil.outbox.api import router as outbox_router
 from vigil.pipeline.runner import PipelineRunner
-from vigil.rules.api import router as silences_router
-from vigil.rules.quiet_api import router as quiet_router
 from vigil.system.api import router as system_router
 from vigil.system.health import monitor_loop
 from vigil.web.auth_pages import router as web_auth_router

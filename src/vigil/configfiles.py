@@ -144,8 +144,8 @@ def _ensure_kinds() -> None:
     """Each domain registers its kinds when imported."""
     import vigil.correlation.configkind
     import vigil.incidents.configkind
+    import vigil.muting.kinds
     import vigil.notify.configkind
     import vigil.oncall.escalation_kinds
     import vigil.oncall.people_kinds
-    import vigil.oncall.schedule_kinds
-    import vigil.rules.configkind  # noqa: F401
+    import vigil.oncall.schedule_kinds  # noqa: F401

@@ -7,6 +7,7 @@ from vigil.correlation.models import CorrelationRule
 from vigil.db import Base
 from vigil.incidents.models import Incident, IncidentEvent, IncidentPolicy
 from vigil.integrations.models import Integration
+from vigil.muting.models import FlapRecord, InhibitionRule, MaintenanceWindow, Silence
 from vigil.notify.models import (
     AppSecret,
     Delivery,
@@ -25,7 +26,6 @@ from vigil.oncall.models import (
     User,
 )
 from vigil.outbox.models import OutboxCursor, OutboxEvent, OutboxFailure
-from vigil.rules.models import FlapRecord, InhibitionRule, MaintenanceWindow, Silence
 from vigil.tenants.models import Tenant
 
 __all__ = [

@@ -94,6 +94,7 @@ def audited() -> dict[type[Any], str]:
     from vigil.correlation.models import CorrelationRule
     from vigil.incidents.models import IncidentPolicy
     from vigil.integrations.models import Integration
+    from vigil.muting.models import InhibitionRule, MaintenanceWindow, Silence
     from vigil.notify.models import NotificationChannel, RoutingRule, TemplateOverride
     from vigil.oncall.models import (
         ContactMethod,
@@ -104,7 +105,6 @@ def audited() -> dict[type[Any], str]:
         Team,
         User,
     )
-    from vigil.rules.models import InhibitionRule, MaintenanceWindow, Silence
 
     return {
         Silence: "silence", MaintenanceWindow: "maintenance_window",

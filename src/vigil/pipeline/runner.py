@@ -30,8 +30,8 @@ from vigil.incidents.cache import IncidentCache
 from vigil.incidents.correlate import IncidentDecision, correlate
 from vigil.incidents.policy_service import PolicyCache
 from vigil.metrics import Metrics
-from vigil.pipeline.muting import Muting, mutes
-from vigil.pipeline.muting import save as save_flaps
+from vigil.muting.apply import Muting, mutes
+from vigil.muting.apply import save as save_flaps
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

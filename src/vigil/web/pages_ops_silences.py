@@ -12,9 +12,9 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.context import Context, get_context
 from vigil.errors import InvalidInput
-from vigil.rules import quiet
-from vigil.rules import service as silences
-from vigil.rules.models import Silence
+from vigil.muting import rules_service
+from vigil.muting import silences_service as silences
+from vigil.muting.models import Silence
 from vigil.web.pages_ops_alerts import DURATIONS
 from vigil.web.render import Viewer, page, signed_in
 
@@ -32,7 +32,7 @@ def matcher_text(m: Any) -> str:
 
 def _window(w: Any, now: Any) -> dict[str, Any]:
     try:
-        return quiet.window_read(w, now)
+        return rules_service.window_read(w, now)
     except InvalidInput as exc:  # stored before a rule changed: show it, flagged
         return {"id": w.id, "name": w.name, "comment": w.comment, "matchers": [],
                 "state": f"invalid: {exc.message}", "next": [], "created_by": w.created_by}
@@ -49,9 +49,10 @@ async def silences_page(request: Request, who: Viewer = Depends(signed_in()),
                                   .limit(MAX_SILENCES)))
             items = [{"row": r, "state": silences.state(r, now),
                       "matchers": [matcher_text(m) for m in r.matchers]} for r in rows]
-            windows = [_window(w, now) for w in quiet.list_windows(s, tenant_id=who.tenant_id)]
-            inhibitions = [quiet.inhibition_read(r)
-                           for r in quiet.list_inhibitions(s, tenant_id=who.tenant_id)]
+            windows = [_window(w, now)
+                       for w in rules_service.list_windows(s, tenant_id=who.tenant_id)]
+            inhibitions = [rules_service.inhibition_read(r)
+                           for r in rules_service.list_inhibitions(s, tenant_id=who.tenant_id)]
             s.expunge_all()
         items.sort(key=lambda i: _ORDER.get(str(i["state"]), 3))
         windows.sort(key=lambda w: (_ORDER.get(w["state"], 3), w["name"]))

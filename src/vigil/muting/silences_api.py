@@ -8,16 +8,16 @@ from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import IdPath
-from vigil.rules import service
-from vigil.rules.models import Silence
-from vigil.rules.schemas import SilenceCreate, SilenceRead
+from vigil.muting import silences_service
+from vigil.muting.models import Silence
+from vigil.muting.schemas import SilenceCreate, SilenceRead
 
 router = APIRouter(prefix="/api/v1/silences", tags=["silences"], route_class=JsonObjectRoute)
 
 
 def _read(s: Silence, ctx: Context) -> SilenceRead:
     out = SilenceRead.model_validate(s)
-    out.state = service.state(s, ctx.clock.now())
+    out.state = silences_service.state(s, ctx.clock.now())
     return out
 
 
@@ -28,7 +28,7 @@ async def list_silences(state: list[str] | None = Query(None, description="activ
                         ctx: Context = Depends(get_context)) -> list[SilenceRead]:
     def run() -> list[SilenceRead]:
         with ctx.db.read() as s:
-            return [_read(x, ctx) for x in service.list_silences(
+            return [_read(x, ctx) for x in silences_service.list_silences(
                 s, tenant_id=who.tenant_id, now=ctx.clock.now(), states=state)]
     return await run_in_threadpool(run)
 
@@ -38,7 +38,7 @@ async def create_silence(body: SilenceCreate, who: Principal = Depends(responder
                          ctx: Context = Depends(get_context)) -> SilenceRead:
     def run() -> SilenceRead:
         with ctx.db.write() as s:
-            out = _read(service.create_silence(s, tenant_id=who.tenant_id, body=body,
+            out = _read(silences_service.create_silence(s, tenant_id=who.tenant_id, body=body,
                                                actor=who.actor, now=ctx.clock.now()), ctx)
         ctx.runner.silences.invalidate()
         return out
@@ -50,7 +50,7 @@ async def expire_silence(silence_id: IdPath, who: Principal = Depends(responder)
                          ctx: Context = Depends(get_context)) -> SilenceRead:
     def run() -> SilenceRead:
         with ctx.db.write() as s:
-            out = _read(service.expire_silence(s, tenant_id=who.tenant_id,
+            out = _read(silences_service.expire_silence(s, tenant_id=who.tenant_id,
                                                silence_id=silence_id, now=ctx.clock.now()), ctx)
         ctx.runner.silences.invalidate()
         return out

@@ -5,7 +5,7 @@ inhibited. Pure; the caller loads the firing sources (see :func:`source_query`).
 As in Alertmanager: a label missing on both sides counts as equal (missing is the empty
 string), an alert never inhibits itself (an alert matching both sides is only inhibited
 by another one), and a source inhibits whether or not it is itself silenced or inhibited.
-Labels are the ones silences see (:func:`vigil.rules.mute.mute_labels`), so a rule can say
+Labels are the ones silences see (:func:`vigil.muting.silences.mute_labels`), so a rule can say
 ``severity="critical"`` or ``service="db"`` for any source.
 """
 
@@ -21,8 +21,8 @@ from vigil.core.event import Action
 from vigil.core.severity import SEVERITY_LABELS
 from vigil.core.submission import Submission
 from vigil.errors import InvalidInput
-from vigil.rules.matchers import Matcher, all_match, matcher, parse
-from vigil.rules.mute import mute_labels
+from vigil.muting.matchers import Matcher, all_match, matcher, parse
+from vigil.muting.silences import mute_labels
 
 __all__ = [
     "FiringAlert",
@@ -65,7 +65,7 @@ class FiringAlert(NamedTuple):
 
 
 def alert_labels(alert: AlertState) -> dict[str, str]:
-    """A stored alert's labels as :func:`vigil.rules.mute.mute_labels` gives an event's."""
+    """A stored alert's labels as :func:`vigil.muting.silences.mute_labels` gives an event's."""
     labels = {"alertname": alert.name,
               "severity": SEVERITY_LABELS.get(alert.severity, str(alert.severity))}
     if alert.service:

@@ -52,8 +52,8 @@ from dateutil.rrule import (  # type: ignore[import-untyped, unused-ignore]
 from vigil.core.event import Action
 from vigil.core.submission import Submission
 from vigil.errors import InvalidInput
-from vigil.rules.matchers import Matcher, all_match, matcher, parse
-from vigil.rules.mute import mute_labels
+from vigil.muting.matchers import Matcher, all_match, matcher, parse
+from vigil.muting.silences import mute_labels
 
 __all__ = [
     "MAX_DURATION",
@@ -626,7 +626,7 @@ def in_maintenance(windows: Sequence[ActiveWindow], batch: list[Submission],
                    now: datetime) -> dict[int, int]:
     """Index in ``batch`` -> the id of the first window (in ``windows`` order) of the
     submission's tenant that is in an occurrence at ``now`` and whose matchers match the
-    trigger's labels (:func:`vigil.rules.mute.mute_labels`). Each window's schedule is
+    trigger's labels (:func:`vigil.muting.silences.mute_labels`). Each window's schedule is
     evaluated once per call, whatever the batch size."""
     out: dict[int, int] = {}
     if not windows or not batch:

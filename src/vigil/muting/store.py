@@ -20,12 +20,12 @@ from vigil.core.severity import SEVERITY_LABELS
 from vigil.db import bulk
 from vigil.db.sqlarray import array, in_array, per_dialect
 from vigil.errors import InvalidInput
-from vigil.rules.flapping import FlapState
-from vigil.rules.inhibit import FiringAlert, InhibitRule, SourceQuery, validate_inhibit_rule
-from vigil.rules.maintenance import ActiveWindow, validate_window
-from vigil.rules.matchers import Matcher, matcher
-from vigil.rules.models import FlapRecord, InhibitionRule, MaintenanceWindow, Silence
-from vigil.rules.mute import ActiveSilence
+from vigil.muting.flapping import FlapState
+from vigil.muting.inhibition import FiringAlert, InhibitRule, SourceQuery, validate_inhibit_rule
+from vigil.muting.maintenance import ActiveWindow, validate_window
+from vigil.muting.matchers import Matcher, matcher
+from vigil.muting.models import FlapRecord, InhibitionRule, MaintenanceWindow, Silence
+from vigil.muting.silences import ActiveSilence
 
 T = TypeVar("T")
 _silences = cast(Table, Silence.__table__)

@@ -1,6 +1,6 @@
 """Label matchers as in Alertmanager: ``name=value``, ``!=``, ``=~`` and ``!~`` (regular
 expressions anchored at both ends, in RE2 syntax like Alertmanager's Go ones, matched in
-linear time: :mod:`vigil.rules.regex`). Pure; compiled once when a silence is saved."""
+linear time: :mod:`vigil.muting.regex`). Pure; compiled once when a silence is saved."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vigil.errors import InvalidInput
-from vigil.rules import regex
+from vigil.muting import regex
 
 Op = Literal["=", "!=", "=~", "!~"]
 OPS: tuple[Op, ...] = ("=~", "!~", "!=", "=")  # longest first, for parsing

@@ -14,11 +14,11 @@ from sqlalchemy import Connection
 from vigil.alerts.dedup import AlertState, stale
 from vigil.core.event import Action
 from vigil.core.submission import Submission
-from vigil.rules import store as rule_store
-from vigil.rules.flapping import DEFAULT_THRESHOLD, DEFAULT_WINDOW, FlapState, flapping, record
-from vigil.rules.inhibit import inhibited, source_query
-from vigil.rules.maintenance import in_maintenance
-from vigil.rules.mute import muted
+from vigil.muting import store as rule_store
+from vigil.muting.flapping import DEFAULT_THRESHOLD, DEFAULT_WINDOW, FlapState, flapping, record
+from vigil.muting.inhibition import inhibited, source_query
+from vigil.muting.maintenance import in_maintenance
+from vigil.muting.silences import muted
 
 FLAPPING = "flapping"
 

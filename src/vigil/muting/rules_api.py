@@ -13,7 +13,7 @@ from vigil.context import Context, get_context
 from vigil.errors import Conflict
 from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import IdPath
-from vigil.rules import quiet
+from vigil.muting import rules_service
 
 router = APIRouter(tags=["maintenance and inhibition"], route_class=JsonObjectRoute)
 _WINDOWS = "/api/v1/maintenance-windows"
@@ -31,8 +31,8 @@ async def list_windows(who: Principal = Depends(viewer),
     def run() -> list[dict[str, Any]]:
         with ctx.db.read() as s:
             now = ctx.clock.now()
-            return [quiet.window_read(w, now)
-                    for w in quiet.list_windows(s, tenant_id=who.tenant_id)]
+            return [rules_service.window_read(w, now)
+                    for w in rules_service.list_windows(s, tenant_id=who.tenant_id)]
     return await run_in_threadpool(run)
 
 
@@ -45,11 +45,11 @@ async def create_window(body: dict[str, Any] = Body(examples=[_WINDOW_EXAMPLE]),
     def run() -> dict[str, Any]:
         with ctx.db.write() as s:
             now = ctx.clock.now()
-            w, outcome = quiet.upsert_window(s, tenant_id=who.tenant_id, data=body,
+            w, outcome = rules_service.upsert_window(s, tenant_id=who.tenant_id, data=body,
                                              actor=who.actor, now=now)
             if outcome != "created":  # rolled back: nothing changes
                 raise Conflict(f"a maintenance window named {w.name!r} exists", field="name")
-            out = quiet.window_read(w, now)
+            out = rules_service.window_read(w, now)
         ctx.runner.muting.windows.invalidate()
         return out
     return await run_in_threadpool(run)
@@ -60,7 +60,7 @@ async def get_window(window_id: IdPath, who: Principal = Depends(viewer),
                      ctx: Context = Depends(get_context)) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with ctx.db.read() as s:
-            return quiet.window_read(quiet.get_window(s, tenant_id=who.tenant_id,
+            return rules_service.window_read(rules_service.get_window(s, tenant_id=who.tenant_id,
                                                       window_id=window_id), ctx.clock.now())
     return await run_in_threadpool(run)
 
@@ -72,10 +72,10 @@ async def replace_window(window_id: IdPath, body: dict[str, Any] = Body(),
     def run() -> dict[str, Any]:
         with ctx.db.write() as s:
             now = ctx.clock.now()
-            w, _ = quiet.upsert_window(s, tenant_id=who.tenant_id, data=body, actor=who.actor,
-                                       now=now, window_id=window_id)
+            w, _ = rules_service.upsert_window(s, tenant_id=who.tenant_id, data=body,
+                                               actor=who.actor, now=now, window_id=window_id)
             s.flush()
-            out = quiet.window_read(w, now)
+            out = rules_service.window_read(w, now)
         ctx.runner.muting.windows.invalidate()
         return out
     return await run_in_threadpool(run)
@@ -86,7 +86,7 @@ async def delete_window(window_id: IdPath, who: Principal = Depends(responder),
                         ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
         with ctx.db.write() as s:
-            quiet.end_window(s, tenant_id=who.tenant_id, window_id=window_id,
+            rules_service.end_window(s, tenant_id=who.tenant_id, window_id=window_id,
                              now=ctx.clock.now())
         ctx.runner.muting.windows.invalidate()
     await run_in_threadpool(run)
@@ -98,8 +98,8 @@ async def list_inhibitions(who: Principal = Depends(viewer),
                            ctx: Context = Depends(get_context)) -> list[dict[str, Any]]:
     def run() -> list[dict[str, Any]]:
         with ctx.db.read() as s:
-            return [quiet.inhibition_read(r)
-                    for r in quiet.list_inhibitions(s, tenant_id=who.tenant_id)]
+            return [rules_service.inhibition_read(r)
+                    for r in rules_service.list_inhibitions(s, tenant_id=who.tenant_id)]
     return await run_in_threadpool(run)
 
 
@@ -109,11 +109,11 @@ async def create_inhibition(body: dict[str, Any] = Body(examples=[_INHIBIT_EXAMP
                             ctx: Context = Depends(get_context)) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         with ctx.db.write() as s:
-            r, outcome = quiet.upsert_inhibition(s, tenant_id=who.tenant_id, data=body,
+            r, outcome = rules_service.upsert_inhibition(s, tenant_id=who.tenant_id, data=body,
                                                  now=ctx.clock.now())
             if outcome != "created":
                 raise Conflict(f"an inhibition rule named {r.name!r} exists", field="name")
-            out = quiet.inhibition_read(r)
+            out = rules_service.inhibition_read(r)
         ctx.runner.muting.inhibitions.invalidate()
         return out
     return await run_in_threadpool(run)
@@ -124,7 +124,7 @@ async def delete_inhibition(rule_id: IdPath, who: Principal = Depends(responder)
                             ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
         with ctx.db.write() as s:
-            s.delete(quiet.get_inhibition(s, tenant_id=who.tenant_id, rule_id=rule_id))
+            s.delete(rules_service.get_inhibition(s, tenant_id=who.tenant_id, rule_id=rule_id))
         ctx.runner.muting.inhibitions.invalidate()
     await run_in_threadpool(run)
     return Response(status_code=204)

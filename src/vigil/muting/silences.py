@@ -7,7 +7,7 @@ from datetime import datetime
 
 from vigil.core.event import Action, AlertEvent
 from vigil.core.submission import Submission
-from vigil.rules.matchers import Matcher, all_match
+from vigil.muting.matchers import Matcher, all_match
 
 
 @dataclass(frozen=True, slots=True)

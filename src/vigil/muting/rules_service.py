@@ -10,14 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.errors import Conflict, InvalidInput, NotFound
-from vigil.rules.inhibit import rule_to_dict, validate_inhibit_rule
-from vigil.rules.maintenance import (
+from vigil.muting.inhibition import rule_to_dict, validate_inhibit_rule
+from vigil.muting.maintenance import (
     active_at,
     next_occurrences,
     validate_window,
     window_to_dict,
 )
-from vigil.rules.models import InhibitionRule, MaintenanceWindow
+from vigil.muting.models import InhibitionRule, MaintenanceWindow
 
 _OWN = ("name", "comment")
 

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from vigil.clock import ensure_utc
 from vigil.errors import InvalidInput, NotFound
-from vigil.rules.matchers import matcher, parse
-from vigil.rules.models import Silence
-from vigil.rules.schemas import SilenceCreate
+from vigil.muting.matchers import matcher, parse
+from vigil.muting.models import Silence
+from vigil.muting.schemas import SilenceCreate
 
 STATES = ("active", "pending", "expired")
 

@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vigil.configfiles import Kind, register
-from vigil.rules import quiet
-from vigil.rules.inhibit import validate_inhibit_rule
-from vigil.rules.maintenance import validate_window
+from vigil.muting import rules_service
+from vigil.muting.inhibition import validate_inhibit_rule
+from vigil.muting.maintenance import validate_window
 
 
 class Named(BaseModel):
@@ -28,14 +28,14 @@ def _body(body: Any) -> dict[str, Any]:
 
 
 def _apply_window(session: Session, tenant_id: int, body: Any, now: datetime) -> str:
-    _, outcome = quiet.upsert_window(session, tenant_id=tenant_id, data=_body(body),
+    _, outcome = rules_service.upsert_window(session, tenant_id=tenant_id, data=_body(body),
                                      actor="vigil apply", now=now)
     return outcome
 
 
 def _export_windows(session: Session, tenant_id: int) -> list[dict[str, Any]]:
     out = []
-    for w in quiet.list_windows(session, tenant_id=tenant_id):
+    for w in rules_service.list_windows(session, tenant_id=tenant_id):
         spec = {k: v for k, v in w.spec.items() if v not in (None, [])}
         out.append({"name": w.name, **({"comment": w.comment} if w.comment else {}), **spec})
     return out
@@ -47,13 +47,14 @@ def _check_window(body: Any) -> None:
 
 
 def _apply_inhibition(session: Session, tenant_id: int, body: Any, now: datetime) -> str:
-    _, outcome = quiet.upsert_inhibition(session, tenant_id=tenant_id, data=_body(body), now=now)
+    _, outcome = rules_service.upsert_inhibition(session, tenant_id=tenant_id,
+                                                 data=_body(body), now=now)
     return outcome
 
 
 def _export_inhibitions(session: Session, tenant_id: int) -> list[dict[str, Any]]:
     return [{"name": r.name, **r.spec}
-            for r in quiet.list_inhibitions(session, tenant_id=tenant_id)]
+            for r in rules_service.list_inhibitions(session, tenant_id=tenant_id)]
 
 
 register("MaintenanceWindow", Kind(schema=Named, apply=_apply_window, export=_export_windows,
