@@ -19,7 +19,7 @@ from datetime import time as clock_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from vigil.oncall.schedule import (
+from vigil.oncall.schedules.definition import (
     Layer,
     Override,
     OverrideKind,
@@ -29,7 +29,7 @@ from vigil.oncall.schedule import (
     business_hours,
     daily_windows,
 )
-from vigil.oncall.shifts import final_shifts, on_call_at
+from vigil.oncall.schedules.shifts import final_shifts, on_call_at
 
 RUNS = 5
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Australia/Sydney")

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigil.errors import Conflict, InvalidInput
-from vigil.oncall.escalation import (
+from vigil.oncall.escalation.parse import parse_policy
+from vigil.oncall.escalation.policy import (
     ActiveWindow,
     Conditions,
     EscalationState,
@@ -37,8 +38,7 @@ from vigil.oncall.escalation import (
     select_policy,
     start,
 )
-from vigil.oncall.escalation_parse import parse_policy
-from vigil.oncall.schedule import NaiveDatetimeError
+from vigil.oncall.schedules.definition import NaiveDatetimeError
 
 T0 = datetime(2024, 1, 10, 12, 0, tzinfo=UTC)  # a Wednesday
 TEAMS = {"on-call": ["olga"], "senior-engineers": ["sam", "sue"], "dbas": ["alice", "bob"],

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from conftest import Harness
 from test_incidents_api import act, alert, am, detail, incidents
-from vigil.oncall.engine import CRASH_ENV, INTENT
+from vigil.oncall.escalation.engine import CRASH_ENV, INTENT
 from vigil.oncall.models import (
     ContactMethod,
     Escalation,
@@ -205,7 +205,7 @@ def test_a_crash_between_deciding_and_committing_never_fires_a_step_twice(
         "from datetime import datetime\n"
         "import vigil.models\n"
         "from vigil.db import Database\n"
-        "from vigil.oncall.engine import run_pass\n"
+        "from vigil.oncall.escalation.engine import run_pass\n"
         "db = Database(sys.argv[1])\n"
         "run_pass(db, datetime.fromisoformat(sys.argv[2]))\n"
     )

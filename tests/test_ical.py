@@ -10,8 +10,7 @@ import pytest
 from icalendar import Calendar
 
 from vigil.errors import InvalidInput
-from vigil.oncall.ical import export_ics, import_ics
-from vigil.oncall.schedule import (
+from vigil.oncall.schedules.definition import (
     Layer,
     Override,
     OverrideKind,
@@ -21,7 +20,8 @@ from vigil.oncall.schedule import (
     TemporarySchedule,
     business_hours,
 )
-from vigil.oncall.shifts import final_shifts, on_call_at
+from vigil.oncall.schedules.ical import export_ics, import_ics
+from vigil.oncall.schedules.shifts import final_shifts, on_call_at
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

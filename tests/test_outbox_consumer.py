@@ -328,7 +328,7 @@ def test_an_event_that_commits_after_a_later_one_is_not_skipped(vigil: Harness,
     import time
 
     from vigil.db import Database
-    from vigil.oncall import engine
+    from vigil.oncall.escalation import engine
     from vigil.oncall.models import Escalation
 
     if not db_url.startswith("postgresql"):

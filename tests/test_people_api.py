@@ -12,8 +12,8 @@ from sqlalchemy import select, update
 from conftest import Harness
 from vigil import configfiles
 from vigil.errors import InvalidInput
-from vigil.oncall import people_service
 from vigil.oncall.models import ContactMethod, EscalationPolicyRow, ScheduleRow, Team
+from vigil.oncall.people import service as people_service
 from vigil.tenants.models import DEFAULT_TENANT_ID
 
 USERS = "/api/v1/users"

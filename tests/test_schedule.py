@@ -15,8 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigil.errors import Forbidden, InvalidInput
-from vigil.oncall.overrides import shadows
-from vigil.oncall.schedule import (
+from vigil.oncall.schedules.definition import (
     Interval,
     Layer,
     NaiveDatetimeError,
@@ -38,7 +37,9 @@ from vigil.oncall.schedule import (
     decline_swap,
     weekdays_only,
 )
-from vigil.oncall.shifts import (
+from vigil.oncall.schedules.overrides import shadows
+from vigil.oncall.schedules.parse import parse_schedule
+from vigil.oncall.schedules.shifts import (
     balance,
     coverage,
     final_shifts,
@@ -47,7 +48,6 @@ from vigil.oncall.shifts import (
     on_call_at,
     quality_report,
 )
-from vigil.oncall.validation import parse_schedule
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

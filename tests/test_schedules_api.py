@@ -25,11 +25,11 @@ from vigil import configfiles
 from vigil.cli import app as vigil_cli
 from vigil.db import Database
 from vigil.errors import InvalidInput
-from vigil.oncall import schedules_service as svc
 from vigil.oncall.cli_oncall import oncall
-from vigil.oncall.ical import export_ics, import_ics
 from vigil.oncall.models import User
-from vigil.oncall.schedule import Shift
+from vigil.oncall.schedules import service as svc
+from vigil.oncall.schedules.definition import Shift
+from vigil.oncall.schedules.ical import export_ics, import_ics
 from vigil.tenants.models import DEFAULT_TENANT_ID
 
 BASE = "/api/v1/schedules"

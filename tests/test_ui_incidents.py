@@ -17,7 +17,7 @@ from conftest import Harness
 from test_delivery import Sink, email_channel, smtp  # noqa: F401 (smtp: a fixture)
 from test_escalation_engine import POLICY, people, setup
 from vigil.incidents.models import Incident
-from vigil.oncall import engine
+from vigil.oncall.escalation import engine
 from vigil.oncall.models import Team, User
 from vigil.tenants.models import DEFAULT_TENANT_ID
 from vigil.web import pages_incidents

@@ -44,9 +44,9 @@ from vigil.muting.silences_api import router as silences_router
 from vigil.notify import stored_secrets
 from vigil.notify.api import router as notify_router
 from vigil.notify.replies import router as replies_router
-from vigil.oncall.escalation_api import router as escalation_router
-from vigil.oncall.people_api import router as people_router
-from vigil.oncall.schedules_api import router as schedules_router
+from vigil.oncall.escalation.api import router as escalation_router
+from vigil.oncall.people.api import router as people_router
+from vigil.oncall.schedules.api import router as schedules_router
 from vigil.openapi_answers import install as declare_answers
 from vigil.outbox.api import router as outbox_router
 from vigil.pipeline.runner import PipelineRunner

@@ -142,10 +142,10 @@ def export(session: Session, *, tenant_id: int) -> str:
 
 def _ensure_kinds() -> None:
     """Each domain registers its kinds when imported."""
-    import vigil.correlation.configkind
-    import vigil.incidents.configkind
+    import vigil.correlation.kinds
+    import vigil.incidents.kinds
     import vigil.muting.kinds
-    import vigil.notify.configkind
-    import vigil.oncall.escalation_kinds
-    import vigil.oncall.people_kinds
-    import vigil.oncall.schedule_kinds  # noqa: F401
+    import vigil.notify.kinds
+    import vigil.oncall.escalation.kinds
+    import vigil.oncall.people.kinds
+    import vigil.oncall.schedules.kinds  # noqa: F401

@@ -1,10 +1,12 @@
-"""On-call schedules: a pure core with no database, no I/O and no clock.
+"""On call: who is reached, when, and how.
 
-- ``vigil.oncall.schedule``: the definition (rotations, layers, restrictions, overrides,
-  temporary schedules) and the shift-swap state machine.
-- ``vigil.oncall.shifts``: the queries (who is on call at an instant, final shifts, gaps,
-  balance, next handoff). Time is always passed in.
-- ``vigil.oncall.validation``: builds a ``Schedule`` from plain dicts (YAML/JSON), naming
-  the offending field in ``InvalidInput``.
-- ``vigil.oncall.ical``: iCalendar export of final shifts and import of fixed shifts.
+- ``people``: users' contact methods and notification rules, teams and services (API,
+  YAML kinds, service over the database).
+- ``schedules``: on-call schedules. ``definition``, ``shifts``, ``overrides`` and
+  ``parse`` are pure (no database, no clock: every instant is passed in); ``service``,
+  ``api``, ``ical``, ``handoffs`` and ``kinds`` are their edges.
+- ``escalation``: escalation policies. ``policy``, ``state`` and ``parse`` are pure;
+  ``engine`` is the outbox consumer that starts, stops and fires escalations; ``view``,
+  ``service``, ``api`` and ``kinds`` are the edges people use.
+- ``models``: the rows of all three.
 """

@@ -34,7 +34,7 @@ def oncall(
         help="an instant with an offset, e.g. 2026-03-01T09:00:00Z (default: now)")] = None,
 ) -> None:
     """Print who is on call on every schedule, and each schedule's next handoff."""
-    from vigil.oncall import schedules_service as svc
+    from vigil.oncall.schedules import service as svc
     from vigil.tenants.models import DEFAULT_TENANT_ID
 
     settings = Settings()

@@ -18,7 +18,7 @@ import httpx
 
 from vigil.context import Context
 from vigil.notify import planning, stored_secrets
-from vigil.oncall import engine
+from vigil.oncall.escalation import engine
 from vigil.outbox import consumer as outbox_consumer
 from vigil.outbox.consumer import Consumer
 from vigil.worker.liveness import Report

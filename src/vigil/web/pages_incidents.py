@@ -25,7 +25,7 @@ from vigil.errors import InvalidInput, NotFound
 from vigil.ids import MAX_ID, BigIdPath, BigIdQuery
 from vigil.incidents import service
 from vigil.incidents.models import Incident
-from vigil.oncall import escalation_view
+from vigil.oncall.escalation import view as escalation_view
 from vigil.oncall.models import EscalationPolicyRow, ScheduleRow, User
 from vigil.web.render import Viewer, page, signed_in
 

@@ -23,7 +23,7 @@ from vigil.core.severity import SEVERITY_LABELS
 from vigil.core.status import OPEN_STATUSES, STATUSES
 from vigil.db import Database
 from vigil.incidents.models import Incident
-from vigil.oncall import schedules_service
+from vigil.oncall.schedules import service as schedules_service
 from vigil.outbox.models import OutboxEvent
 from vigil.web.charts import Bar, bar_chart, duration
 from vigil.web.pages_ops_alerts import router as alerts_router

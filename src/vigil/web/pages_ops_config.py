@@ -17,12 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from vigil.context import Context, get_context
 from vigil.errors import Forbidden, InvalidInput
 from vigil.ids import IdPath
-from vigil.oncall import escalation_service, people_service
-from vigil.oncall.escalation import Step, Target
-from vigil.oncall.escalation_parse import parse_policy
+from vigil.oncall.escalation import service as escalation_service
+from vigil.oncall.escalation.parse import parse_policy
+from vigil.oncall.escalation.policy import Step, Target
 from vigil.oncall.models import ContactMethod, NotificationRule, ScheduleRow, Service, Team
-from vigil.oncall.people_schemas import ContactType
-from vigil.oncall.schedules_service import plain
+from vigil.oncall.people import service as people_service
+from vigil.oncall.people.schemas import ContactType
+from vigil.oncall.schedules.service import plain
 from vigil.web.charts import duration
 from vigil.web.pages_ops_common import DASH, not_found, safe_href, slug, user_names
 from vigil.web.pages_ops_integrations import router as integrations_router

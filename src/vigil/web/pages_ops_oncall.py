@@ -17,10 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from vigil.context import Context, get_context
 from vigil.errors import InvalidInput, NotFound
 from vigil.ids import IdPath
-from vigil.oncall import people_service
-from vigil.oncall import schedules_service as svc
-from vigil.oncall import shifts as q
-from vigil.oncall.schedule import Layer, Schedule, Shift, Unit
+from vigil.oncall.people import service as people_service
+from vigil.oncall.schedules import service as svc
+from vigil.oncall.schedules import shifts as q
+from vigil.oncall.schedules.definition import Layer, Schedule, Shift, Unit
 from vigil.web.pages_ops_common import DASH, not_found, user_names
 from vigil.web.render import Viewer, page, signed_in
 

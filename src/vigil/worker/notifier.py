@@ -21,7 +21,7 @@ from vigil.core.fingerprint import fingerprint
 from vigil.core.severity import Severity
 from vigil.core.submission import Submission
 from vigil.notify import delivery, planning
-from vigil.oncall import engine
+from vigil.oncall.escalation import engine
 from vigil.outbox.consumer import Parked, Retry
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from vigil.context import Context
 from vigil.core.submission import Submission
 from vigil.incidents.policy_service import escalate_severities
-from vigil.oncall import engine
-from vigil.oncall.handoffs import notify_handoffs
+from vigil.oncall.escalation import engine
+from vigil.oncall.schedules.handoffs import notify_handoffs
 from vigil.worker.notifier import escalation_alerts, raise_alerts, retry_policy
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from vigil.errors import InvalidInput
-from vigil.oncall.schedule import (
+from vigil.oncall.schedules.definition import (
     Interval,
     Layer,
     Override,

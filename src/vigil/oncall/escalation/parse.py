@@ -40,7 +40,7 @@ from vigil.oncall.dicts import as_list as _list
 from vigil.oncall.dicts import join as _join
 from vigil.oncall.dicts import mapping as _mapping
 from vigil.oncall.dicts import required as _required
-from vigil.oncall.escalation import (
+from vigil.oncall.escalation.policy import (
     MAX_DELAY,
     ActiveWindow,
     Conditions,

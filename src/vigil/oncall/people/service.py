@@ -16,7 +16,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vigil.errors import Conflict, InvalidInput, NotFound
-from vigil.oncall import people_schemas as ps
 from vigil.oncall.models import (
     ContactMethod,
     EscalationPolicyRow,
@@ -26,6 +25,7 @@ from vigil.oncall.models import (
     Team,
     User,
 )
+from vigil.oncall.people import schemas as ps
 
 M = TypeVar("M", User, Team, Service)
 NO_CONTACT = "no contact method"

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from vigil.oncall.schedule import Override
-from vigil.oncall.shifts import apply_override
+from vigil.oncall.schedules.definition import Override
+from vigil.oncall.schedules.shifts import apply_override
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,9 @@ from vigil.clock import ensure_utc
 from vigil.errors import InvalidInput
 from vigil.incidents.models import Incident
 from vigil.notify.models import Delivery
-from vigil.oncall import engine
-from vigil.oncall import escalation as esc
-from vigil.oncall.escalation_parse import parse_policy
+from vigil.oncall.escalation import engine
+from vigil.oncall.escalation import policy as esc
+from vigil.oncall.escalation.parse import parse_policy
 from vigil.oncall.models import Escalation, Service
 
 #: The newest pages shown (the rest: ``GET /api/v1/deliveries?incident_id=``).

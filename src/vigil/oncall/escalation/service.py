@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.errors import Conflict, InvalidInput, NotFound
-from vigil.oncall.escalation import Policy, TargetKind
-from vigil.oncall.escalation_parse import parse_policy
+from vigil.oncall.escalation.parse import parse_policy
+from vigil.oncall.escalation.policy import Policy, TargetKind
 from vigil.oncall.models import EscalationPolicyRow, ScheduleRow, Service, Team, User
 
 

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event
 
 from vigil.errors import InvalidInput
-from vigil.oncall.schedule import Shift, as_utc
+from vigil.oncall.schedules.definition import Shift, as_utc
 
 PRODID = "-//vigil//on-call schedules//EN"
 SUMMARY_PREFIX = "On call:"

@@ -41,7 +41,7 @@ from vigil.oncall.dicts import as_list as _list
 from vigil.oncall.dicts import join as _join
 from vigil.oncall.dicts import mapping as _mapping
 from vigil.oncall.dicts import required as _required
-from vigil.oncall.schedule import (
+from vigil.oncall.schedules.definition import (
     Layer,
     Override,
     OverrideKind,

@@ -3,7 +3,7 @@
 ``EscalationState`` lives in a database row: ``to_dict`` gives a JSON-able dict (instants as
 ISO 8601 UTC strings, sets as sorted lists) and ``from_dict`` reads it back, raising
 ``InvalidInput`` naming the field when the stored value is damaged. The functions that move
-the state live in ``vigil.oncall.escalation``.
+the state live in ``vigil.oncall.escalation.policy``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from vigil.errors import InvalidInput
-from vigil.oncall.schedule import as_utc
+from vigil.oncall.schedules.definition import as_utc
 
 STATE_VERSION = 1
 HISTORY_LIMIT = 500  # oldest ``Fired`` entries are dropped beyond this; nothing relies on them

@@ -30,9 +30,8 @@ from sqlalchemy.orm import Session, load_only
 
 from vigil.db import Database
 from vigil.incidents.models import Incident, IncidentEvent
-from vigil.oncall import escalation as esc
-from vigil.oncall import people_service
-from vigil.oncall.escalation_parse import parse_policy
+from vigil.oncall.escalation import policy as esc
+from vigil.oncall.escalation.parse import parse_policy
 from vigil.oncall.models import (
     ContactMethod,
     Escalation,
@@ -41,8 +40,9 @@ from vigil.oncall.models import (
     Service,
     Team,
 )
-from vigil.oncall.shifts import on_call_at
-from vigil.oncall.validation import parse_schedule
+from vigil.oncall.people import service as people_service
+from vigil.oncall.schedules.parse import parse_schedule
+from vigil.oncall.schedules.shifts import on_call_at
 from vigil.outbox import consumer as outbox_consumer
 from vigil.outbox.consumer import Consumer, Parked, Retry
 from vigil.outbox.contracts import INTENT, IncidentChange, NotificationIntent

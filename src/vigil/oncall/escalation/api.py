@@ -16,13 +16,14 @@ from vigil.auth.deps import admin, responder, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.errors import Conflict, InvalidInput
+from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import BigIdPath, IdPath
 from vigil.incidents import manage
 from vigil.incidents.service import get_incident
-from vigil.oncall import engine, escalation_view
-from vigil.oncall import escalation as esc
-from vigil.oncall import escalation_service as svc
-from vigil.oncall.bodies import JsonObjectRoute
+from vigil.oncall.escalation import engine
+from vigil.oncall.escalation import policy as esc
+from vigil.oncall.escalation import service as svc
+from vigil.oncall.escalation import view as escalation_view
 from vigil.oncall.models import Escalation
 
 router = APIRouter(tags=["escalation"], route_class=JsonObjectRoute)

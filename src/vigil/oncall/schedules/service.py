@@ -20,11 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vigil.errors import Conflict, Forbidden, InvalidInput, NotFound
-from vigil.oncall import shifts as q
-from vigil.oncall.ical import export_ics, import_ics
 from vigil.oncall.models import ScheduleRow, User
-from vigil.oncall.overrides import Shadow, shadows
-from vigil.oncall.schedule import (
+from vigil.oncall.schedules import shifts as q
+from vigil.oncall.schedules.definition import (
     Override,
     OverrideKind,
     Schedule,
@@ -36,7 +34,9 @@ from vigil.oncall.schedule import (
     cancel_swap,
     decline_swap,
 )
-from vigil.oncall.validation import parse_schedule
+from vigil.oncall.schedules.ical import export_ics, import_ics
+from vigil.oncall.schedules.overrides import Shadow, shadows
+from vigil.oncall.schedules.parse import parse_schedule
 
 #: Days ahead that an iCalendar feed covers; it also repeats the shifts still running today.
 FEED_DAYS = 90

@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 
 from vigil.configfiles import Kind, register
 from vigil.errors import Conflict, InvalidInput
-from vigil.oncall import schedules_service as svc
-from vigil.oncall.people_kinds import defer
-from vigil.oncall.validation import parse_schedule
+from vigil.oncall.people.kinds import defer
+from vigil.oncall.schedules import service as svc
+from vigil.oncall.schedules.parse import parse_schedule
 
 
 class ScheduleDocument(BaseModel):

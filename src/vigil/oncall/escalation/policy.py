@@ -40,8 +40,8 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from vigil.errors import Conflict, InvalidInput
-from vigil.oncall.escalation_state import EscalationState, Fired, Notify, Status
-from vigil.oncall.schedule import ALL_DAYS, as_utc
+from vigil.oncall.escalation.state import EscalationState, Fired, Notify, Status
+from vigil.oncall.schedules.definition import ALL_DAYS, as_utc
 
 __all__ = [
     "ActiveWindow", "Conditions", "EscalationState", "Fired", "Notify", "Policy", "Resolver",

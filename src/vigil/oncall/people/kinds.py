@@ -38,9 +38,9 @@ from sqlalchemy.orm import Session
 
 from vigil.configfiles import Kind, register
 from vigil.errors import InvalidInput
-from vigil.oncall import people_service as svc
 from vigil.oncall.models import ContactMethod, NotificationRule, Service, Team, User
-from vigil.oncall.people_schemas import (
+from vigil.oncall.people import service as svc
+from vigil.oncall.people.schemas import (
     RunbookLink,
     ServiceCreate,
     TeamCreate,

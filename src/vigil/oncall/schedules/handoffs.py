@@ -11,9 +11,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from vigil.oncall.people_service import reachable
-from vigil.oncall.schedules_service import handoffs_between, list_schedules, load
-from vigil.oncall.shifts import final_shifts
+from vigil.oncall.people.service import reachable
+from vigil.oncall.schedules.service import handoffs_between, list_schedules, load
+from vigil.oncall.schedules.shifts import final_shifts
 from vigil.outbox.contracts import INTENT, NotificationIntent
 from vigil.outbox.models import OutboxCursor, OutboxEvent
 from vigil.tenants.models import Tenant

@@ -14,10 +14,10 @@ from vigil.auth.deps import admin, responder, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.errors import InvalidInput, MalformedBody
+from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import IdPath
-from vigil.oncall import schedules_service as svc
-from vigil.oncall import shifts as q
-from vigil.oncall.bodies import JsonObjectRoute
+from vigil.oncall.schedules import service as svc
+from vigil.oncall.schedules import shifts as q
 
 router = APIRouter(tags=["on-call schedules"], route_class=JsonObjectRoute)
 _BASE = "/api/v1/schedules"

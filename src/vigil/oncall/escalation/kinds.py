@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from vigil.configfiles import Kind, register
-from vigil.oncall import escalation_service as svc
-from vigil.oncall.escalation_parse import parse_policy
+from vigil.oncall.escalation import service as svc
+from vigil.oncall.escalation.parse import parse_policy
 
 
 class PolicyDoc(BaseModel):

@@ -1,0 +1,1 @@
+"""Escalation policies and the engine that runs each incident's escalation."""

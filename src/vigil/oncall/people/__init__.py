@@ -1,0 +1,1 @@
+"""People, how to reach them, teams and services."""

@@ -1,0 +1,1 @@
+"""On-call schedules: definitions, shifts, overrides, swaps, iCalendar, handoff notices."""
