@@ -20,10 +20,10 @@ from vigil import configfiles
 from vigil.audit import capture
 from vigil.audit.models import AuditEntry
 from vigil.audit.service import purge, record
+from vigil.auth.models import User
 from vigil.errors import InvalidInput
 from vigil.muting.models import Silence
 from vigil.notify.service import MASK
-from vigil.oncall.models import User
 from vigil.tenants.models import DEFAULT_TENANT_ID
 
 AUDIT = "/api/v1/audit"

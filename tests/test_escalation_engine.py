@@ -16,15 +16,9 @@ from sqlalchemy import select
 
 from conftest import Harness
 from test_incidents_api import act, alert, am, detail, incidents
+from vigil.auth.models import User
 from vigil.oncall.escalation.engine import CRASH_ENV, INTENT
-from vigil.oncall.models import (
-    ContactMethod,
-    Escalation,
-    NotificationRule,
-    ScheduleRow,
-    Team,
-    User,
-)
+from vigil.oncall.models import ContactMethod, Escalation, NotificationRule, ScheduleRow, Team
 from vigil.outbox.models import OutboxEvent
 from vigil.worker.tick import tick
 

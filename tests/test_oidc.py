@@ -24,10 +24,10 @@ from oidc_peer import SECRET, Provider, provider, query, sign_in, start, through
 from server import free_port
 from vigil.audit.models import AuditEntry
 from vigil.auth import oidc
+from vigil.auth.models import User
+from vigil.auth.sign_in import COOKIE, hash_password
 from vigil.clock import FakeClock
 from vigil.config import Settings
-from vigil.oncall.models import User
-from vigil.web.session import COOKIE, hash_password
 
 VIGIL = "http://testserver"
 OTHER_REDIRECT = "http://127.0.0.1:9/other/callback"

@@ -18,8 +18,10 @@ from conftest import Harness
 from test_delivery import channel, email_channel
 from test_escalation_engine import people, setup
 from test_incidents_api import act, alert, am, detail, incidents
+from vigil.auth import signing
+from vigil.auth.models import User
 from vigil.notify import links
-from vigil.oncall.models import ContactMethod, NotificationRule, User
+from vigil.oncall.models import ContactMethod, NotificationRule
 from vigil.worker.notifier import run_once
 from vigil.worker.tick import tick
 
@@ -216,7 +218,7 @@ def test_a_signed_link_acknowledges_as_the_person_it_was_sent_to(
     assert "alice" in json.dumps(view)
     # A token signed before tokens named their recipient still works, as by "link".
     with vigil.ctx.db.read() as s:
-        key = links.existing_secret(s)
+        key = signing.existing_secret(s)
     assert key is not None
     old = links.sign(key, iid, "resolve", vigil.clock.now())
     assert len(old.split(".")) == 4

@@ -22,11 +22,11 @@ from typer.testing import CliRunner
 
 from conftest import Harness
 from vigil import configfiles
+from vigil.auth.models import User
 from vigil.cli import app as vigil_cli
 from vigil.db import Database
 from vigil.errors import InvalidInput
 from vigil.oncall.cli_oncall import oncall
-from vigil.oncall.models import User
 from vigil.oncall.schedules import service as svc
 from vigil.oncall.schedules.definition import Shift
 from vigil.oncall.schedules.ical import export_ics, import_ics

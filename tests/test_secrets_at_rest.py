@@ -27,8 +27,9 @@ from typer.testing import CliRunner
 
 from channel_servers import RecordingServer
 from conftest import Harness, make_harness
-from vigil import secrets_at_rest
 from vigil.app import create_app
+from vigil.auth import secrets_at_rest, signing
+from vigil.auth.secrets_at_rest import PREFIX, SecretKeyError
 from vigil.cli import app as cli
 from vigil.clock import FakeClock
 from vigil.config import Settings
@@ -36,7 +37,6 @@ from vigil.db import Database
 from vigil.notify import links
 from vigil.notify.models import NotificationChannel
 from vigil.notify.service import MASK
-from vigil.secrets_at_rest import PREFIX, SecretKeyError
 from vigil.system.health import check
 from vigil.worker.notifier import run_once
 
@@ -103,7 +103,7 @@ def hook(h: Harness, srv: RecordingServer, name: str = "hook") -> int:
 
 def signing_secret(h: Harness) -> bytes:
     with h.ctx.db.write() as s:
-        return links.secret(s)
+        return signing.secret(s)
 
 
 def page(h: Harness, name: str) -> None:

@@ -20,6 +20,7 @@ from server import Server
 from test_ui_incidents import sign_in
 from ui_browser import sign_up
 from vigil import migrate
+from vigil.auth import signing
 from vigil.cli import app as cli
 from vigil.db import Database
 from vigil.notify import links
@@ -58,7 +59,7 @@ def test_ui_pages_send_the_security_headers(vigil: Harness) -> None:
         "status": "firing", "labels": {"alertname": "Disk", "severity": "critical"}}]})
     (inc,) = vigil.client.get("/api/v1/incidents", headers=vigil.auth).json()["items"]
     with vigil.ctx.db.write() as s:
-        token = links.sign(links.secret(s), inc["id"], "acknowledge", vigil.clock.now())
+        token = links.sign(signing.secret(s), inc["id"], "acknowledge", vigil.clock.now())
     for method in ("GET", "POST"):
         action = vigil.client.request(method, f"/a/{token}")
         assert action.status_code == 200, action.text
@@ -135,19 +136,19 @@ def test_a_world_readable_file_is_narrowed_with_a_warning(
     os.chmod(path, 0o644)
     Path(f"{path}-wal").write_bytes(b"")
     os.chmod(f"{path}-wal", 0o664)
-    with caplog.at_level(logging.WARNING, logger="vigil.db"):
+    with caplog.at_level(logging.WARNING, logger="vigil.db.engine"):
         db = Database(f"sqlite:///{path}")
     assert mode(path) == 0o600 and mode(Path(f"{path}-wal")) == 0o600
-    warned = [r.getMessage() for r in caplog.records if r.name == "vigil.db"]
+    warned = [r.getMessage() for r in caplog.records if r.name == "vigil.db.engine"]
     assert any(str(path) in m and "644" in m for m in warned), warned
     assert any(f"{path}-wal" in m and "664" in m for m in warned), warned
     with db.read() as s:  # still the same database
         assert s.execute(text("SELECT count(*) FROM tenants")).scalar_one() >= 1
     db.dispose()
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="vigil.db"):
+    with caplog.at_level(logging.WARNING, logger="vigil.db.engine"):
         Database(f"sqlite:///{path}").dispose()
-    assert not [r for r in caplog.records if r.name == "vigil.db"]  # once is enough
+    assert not [r for r in caplog.records if r.name == "vigil.db.engine"]  # once is enough
 
 
 def test_vigil_serve_creates_a_private_file(ui_server: Server, tmp_path: Path) -> None:

@@ -12,11 +12,10 @@ from sqlalchemy import func, select
 
 from conftest import Harness
 from vigil.auth import sessions
-from vigil.auth.models import UserSession
+from vigil.auth.models import User, UserSession
 from vigil.auth.service import hash_secret
-from vigil.oncall.models import User
+from vigil.auth.sign_in import COOKIE, hash_password
 from vigil.tenants.models import DEFAULT_TENANT_ID
-from vigil.web.session import COOKIE, hash_password
 
 PASSWORD = "correct horse battery"
 

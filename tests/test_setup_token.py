@@ -12,11 +12,10 @@ from typer.testing import CliRunner
 
 from conftest import Harness
 from vigil.auth import setup_token
-from vigil.auth.models import SetupToken
+from vigil.auth.models import SetupToken, User
+from vigil.auth.sign_in import COOKIE
 from vigil.bootstrap import FirstRun, banner
 from vigil.cli import app as cli
-from vigil.oncall.models import User
-from vigil.web.session import COOKIE
 
 FORM = {"username": "root", "name": "Root", "email": "root@example.com",
         "password": "a long enough password"}

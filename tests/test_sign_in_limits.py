@@ -15,11 +15,10 @@ from sqlalchemy import select
 
 from conftest import Harness, make_harness
 from vigil.auth import sign_in_limits
-from vigil.auth.models import SignInAttempt
+from vigil.auth.models import SignInAttempt, User
+from vigil.auth.sign_in import hash_password
 from vigil.clock import FakeClock
-from vigil.oncall.models import User
 from vigil.tenants.models import DEFAULT_TENANT_ID
-from vigil.web.session import hash_password
 
 PASSWORD = "correct horse battery"
 WRONG = "not the password"

@@ -16,12 +16,13 @@ from sqlalchemy import event, select
 from conftest import Harness
 from test_delivery import Sink, email_channel, smtp  # noqa: F401 (smtp: a fixture)
 from test_escalation_engine import POLICY, people, setup
+from vigil.auth.models import User
+from vigil.auth.sign_in import hash_password
 from vigil.incidents.models import Incident
 from vigil.oncall.escalation import engine
-from vigil.oncall.models import Team, User
+from vigil.oncall.models import Team
 from vigil.tenants.models import DEFAULT_TENANT_ID
 from vigil.web import pages_incidents
-from vigil.web.session import hash_password
 from vigil.worker.notifier import run_once
 from vigil.worker.tick import tick
 

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import DetachedInstanceError
 
 from conftest import Harness
-from vigil.oncall.models import User
+from vigil.auth.models import User
+from vigil.auth.sign_in import COOKIE, hash_password, make_cookie
 from vigil.tenants.models import DEFAULT_TENANT_ID
 from vigil.web.charts import Bar, bar_chart, duration
-from vigil.web.session import COOKIE, hash_password, make_cookie
 
 PASSWORD = "a-long-password"
 PAGES = ("/ui", "/ui/alerts", "/ui/oncall", "/ui/escalation-policies", "/ui/services",

@@ -19,10 +19,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vigil import __version__, secrets_at_rest
+from vigil import __version__
 from vigil.alerts.api import router as alerts_router
 from vigil.audit.api import router as audit_router
 from vigil.audit.service import purge as purge_audit
+from vigil.auth import secrets_at_rest
 from vigil.auth.api import router as api_keys_router
 from vigil.clock import Clock, FileOffsetClock, SystemClock
 from vigil.config import Settings

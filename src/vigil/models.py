@@ -2,19 +2,13 @@
 
 from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.audit.models import AuditEntry
-from vigil.auth.models import ApiKey
+from vigil.auth.models import ApiKey, AppSecret, User
 from vigil.correlation.models import CorrelationRule
 from vigil.db import Base
 from vigil.incidents.models import Incident, IncidentEvent, IncidentPolicy
 from vigil.integrations.models import Integration
 from vigil.muting.models import FlapRecord, InhibitionRule, MaintenanceWindow, Silence
-from vigil.notify.models import (
-    AppSecret,
-    Delivery,
-    NotificationChannel,
-    RoutingRule,
-    TemplateOverride,
-)
+from vigil.notify.models import Delivery, NotificationChannel, RoutingRule, TemplateOverride
 from vigil.oncall.models import (
     ContactMethod,
     Escalation,
@@ -23,7 +17,6 @@ from vigil.oncall.models import (
     ScheduleRow,
     Service,
     Team,
-    User,
 )
 from vigil.outbox.models import OutboxCursor, OutboxEvent, OutboxFailure
 from vigil.tenants.models import Tenant

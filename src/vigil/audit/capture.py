@@ -90,7 +90,7 @@ def current() -> Acting:
 def audited() -> dict[type[Any], str]:
     """Configuration models and the target type their entries name (imported late: the
     models import ``vigil.db``, which installs this listener)."""
-    from vigil.auth.models import ApiKey
+    from vigil.auth.models import ApiKey, User
     from vigil.correlation.models import CorrelationRule
     from vigil.incidents.models import IncidentPolicy
     from vigil.integrations.models import Integration
@@ -103,7 +103,6 @@ def audited() -> dict[type[Any], str]:
         ScheduleRow,
         Service,
         Team,
-        User,
     )
 
     return {

@@ -9,14 +9,13 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.auth import service, sessions
 from vigil.auth.deps import admin, viewer
-from vigil.auth.models import UserSession
+from vigil.auth.models import User, UserSession
 from vigil.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from vigil.auth.service import Principal
 from vigil.auth.session_schemas import SessionRead, SessionsRevoked
 from vigil.context import Context, get_context
 from vigil.errors import Forbidden, NotFound
 from vigil.ids import IdPath
-from vigil.oncall.models import User
 
 #: API keys under /api/v1/api-keys; web sessions under /api/v1/users/{id}/sessions and
 #: /api/v1/sessions/{id}.

@@ -29,7 +29,7 @@ def session_principal(ctx: Context, request: Request) -> Principal | None:
     (one indexed lookup; ``last_seen_at`` is written at most every few minutes). A request
     that changes something must also carry the session's CSRF token (``X-CSRF-Token``
     header or ``csrf`` form field, checked by the caller for forms)."""
-    from vigil.web.session import COOKIE, read_cookie, touch
+    from vigil.auth.sign_in import COOKIE, read_cookie, touch
 
     raw = request.cookies.get(COOKIE)
     if not raw:
@@ -39,7 +39,7 @@ def session_principal(ctx: Context, request: Request) -> Principal | None:
         data = read_cookie(session, raw, now)
         if data is None:
             return None
-        from vigil.oncall.models import User
+        from vigil.auth.models import User
         user = session.get(User, data.user_id)  # loaded by read_cookie's lookup
         if user is None:
             return None

@@ -76,3 +76,37 @@ class SetupToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (Index("uq_users_tenant_username", "tenant_id", "username", unique=True),
+                      Index("uq_users_oidc_identity", "tenant_id", "oidc_issuer", "oidc_subject",
+                            unique=True))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    username: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    role: Mapped[str] = mapped_column(String(16), default="responder")
+    #: argon2 hash for signing in to the web UI (None: cannot sign in).
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    #: Secret of the user's iCalendar feed URL.
+    ical_token: Mapped[str] = mapped_column(String(64))
+    #: The OpenID Connect identity (issuer, subject) this user signs in as, linked at the
+    #: first sign-in through the provider (``vigil.web.oidc``); None: not linked.
+    oidc_issuer: Mapped[str | None] = mapped_column(String(500))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AppSecret(Base):
+    """Secrets Vigil makes for itself (the key that signs action links)."""
+
+    __tablename__ = "app_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

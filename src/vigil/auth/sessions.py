@@ -18,10 +18,9 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from vigil.auth.models import UserSession
+from vigil.auth.models import User, UserSession
 from vigil.auth.service import hash_secret
 from vigil.errors import NotFound
-from vigil.oncall.models import User
 
 ABSOLUTE_LIFETIME = timedelta(hours=12)
 IDLE_TIMEOUT = timedelta(hours=2)

@@ -14,11 +14,10 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from vigil.auth.models import SetupToken
+from vigil.auth.models import SetupToken, User
 from vigil.auth.service import hash_secret
 from vigil.config import Settings
 from vigil.db import Database
-from vigil.oncall.models import User
 
 
 def needed(session: Session) -> bool:

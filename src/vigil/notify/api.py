@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from vigil.auth import signing
 from vigil.auth.deps import admin, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
@@ -94,7 +95,7 @@ async def test_channel(channel_id: IdPath, address: str = Body("", embed=True),
                          address=address, event="test", recipient=None, status="sending",
                          attempts=1, payload={}, created_at=now, updated_at=now)
             msg = delivery.message_for(s, d, c.kind, ctx.settings.base_url,
-                                       links.secret(s), now)
+                                       signing.secret(s), now)
             claim = delivery.Claim(0, d.key, c.kind, svc.channel_config(s, c), c.name,
                                    address, "test", msg)
         ((_, result),) = delivery.send([claim])
@@ -215,7 +216,7 @@ async def action_page(token: str, ctx: Context = Depends(get_context)) -> HTMLRe
     """A confirmation page (link previews must not act on a GET)."""
     def run() -> HTMLResponse:
         with ctx.db.write() as s:
-            found = links.read(links.secret(s), token, ctx.clock.now())
+            found = links.read(signing.secret(s), token, ctx.clock.now())
             inc = s.get(Incident, found.incident_id)
             if inc is None:
                 raise NotFound("this link is not valid", field="token")
@@ -236,7 +237,7 @@ async def action_do(token: str, request: Request,
     def run() -> HTMLResponse:
         now = ctx.clock.now()
         with ctx.db.write() as s:
-            found = links.read(links.secret(s), token, now)
+            found = links.read(signing.secret(s), token, now)
             inc = s.get(Incident, found.incident_id)
             if inc is None:
                 raise NotFound("this link is not valid", field="token")

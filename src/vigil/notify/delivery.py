@@ -32,13 +32,14 @@ from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from vigil.alerts.models import Alert
+from vigil.auth import signing
+from vigil.auth.secrets_at_rest import SecretKeyError
 from vigil.core.severity import SEVERITY_LABELS
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.notify import links, templates
 from vigil.notify import service as svc
 from vigil.notify.base import Message, Result
 from vigil.notify.models import Delivery, NotificationChannel, TemplateOverride
-from vigil.secrets_at_rest import SecretKeyError
 
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 6
@@ -172,7 +173,7 @@ def claim(session: Session, now: datetime, base_url: str, limit: int = 500) -> l
     due = list(session.scalars(stmt))
     if not due:
         return []
-    key = links.secret(session)
+    key = signing.secret(session)
     cache = PassCache()
     cache.preload(session, {d.incident_id for d in due if d.incident_id is not None})
     # News about an incident for a target waits while an earlier message to it is still

@@ -13,44 +13,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
-
 from vigil.errors import NotFound
-from vigil.notify.models import AppSecret
-from vigil.secrets_at_rest import keyring
 
 ACTIONS = ("acknowledge", "resolve")
-#: The ``app_secrets`` row of the signing secret.
-NAME = "links"
 LIFETIME = timedelta(hours=24)
-
-
-def existing_secret(session: Session) -> bytes | None:
-    """The secret if it has been made: a read, for checks that need no write lock (a token
-    or cookie signed before the secret existed cannot be valid). Stored encrypted
-    (``vigil.secrets_at_rest``); SecretKeyError (503, clear) if the key cannot open it."""
-    value = session.scalar(select(AppSecret.value).where(AppSecret.name == NAME))
-    return None if value is None else keyring(session).decrypt(value).encode()
-
-
-def secret(session: Session) -> bytes:
-    """The secret, made on first use (in a write session)."""
-    found = existing_secret(session)
-    if found is not None:
-        return found
-    keys = keyring(session)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(AppSecret).values(
-        name=NAME, value=keys.encrypt(secrets.token_urlsafe(32))).on_conflict_do_nothing())
-    value = session.scalars(select(AppSecret.value).where(AppSecret.name == NAME)).one()
-    return keys.decrypt(value).encode()
 
 
 def _mac(key: bytes, body: str) -> str:

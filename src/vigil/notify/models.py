@@ -98,12 +98,3 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class AppSecret(Base):
-    """Secrets Vigil makes for itself (the key that signs action links)."""
-
-    __tablename__ = "app_secrets"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200))

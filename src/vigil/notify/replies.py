@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from vigil.auth.models import User
 from vigil.context import Context, get_context
 from vigil.errors import Conflict, Forbidden
 from vigil.incidents.models import Incident
@@ -19,7 +20,7 @@ from vigil.incidents.service import act
 from vigil.notify.channels.twilio_sms import parse_reply, valid_signature
 from vigil.notify.models import NotificationChannel
 from vigil.notify.service import channel_config
-from vigil.oncall.models import ContactMethod, User
+from vigil.oncall.models import ContactMethod
 
 router = APIRouter(tags=["notifications"])
 PATH = "/api/v1/twilio/sms"

@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from vigil.auth.secrets_at_rest import Keyring, SecretKeyError, is_sealed, keyring
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.notify import templates
 from vigil.notify.models import NotificationChannel, RoutingRule, TemplateOverride
-from vigil.secrets_at_rest import Keyring, SecretKeyError, is_sealed, keyring
 
 Event = Literal["triggered", "acknowledged", "escalated", "resolved", "reminder"]
 SeverityName = Literal["critical", "high", "warning", "info", "low"]

@@ -1,4 +1,4 @@
-"""The secrets Vigil stores encrypted (``vigil.secrets_at_rest``): the signing secret of
+"""The secrets Vigil stores encrypted (``vigil.auth.secrets_at_rest``): the signing secret of
 cookies and action links (``app_secrets``) and the secrets in channel configs. Checked at
 start (a node whose key cannot decrypt them stops, saying why), re-encrypted with the
 first key by ``vigil secrets rotate``, and shown in ``/health`` when one cannot be read."""
@@ -13,12 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.config import Settings
-from vigil.db import Database
-from vigil.notify import links
-from vigil.notify import service as svc
-from vigil.notify.models import AppSecret, NotificationChannel
-from vigil.secrets_at_rest import (
+from vigil.auth import signing
+from vigil.auth.models import AppSecret
+from vigil.auth.secrets_at_rest import (
     DOCS,
     ENV,
     Keyring,
@@ -27,6 +24,10 @@ from vigil.secrets_at_rest import (
     is_sealed,
     keyring,
 )
+from vigil.config import Settings
+from vigil.db import Database
+from vigil.notify import service as svc
+from vigil.notify.models import NotificationChannel
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def _app_rows(session: Session) -> list[AppSecret]:
     """The ``app_secrets`` rows that are stored encrypted: the signing secret, and any
     other whose value already is (rows stored in plain text on purpose are left alone)."""
     return [r for r in session.scalars(select(AppSecret).order_by(AppSecret.name))
-            if r.name == links.NAME or is_sealed(r.value)]
+            if r.name == signing.SIGNING_SECRET or is_sealed(r.value)]
 
 
 @dataclass

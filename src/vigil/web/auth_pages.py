@@ -20,12 +20,12 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.auth import sessions, setup_token, sign_in_limits
 from vigil.auth.deps import bearer
+from vigil.auth.models import User
 from vigil.auth.service import authenticate
+from vigil.auth.sign_in import COOKIE, LIFETIME, check_password, hash_password
 from vigil.context import Context, get_context
-from vigil.oncall.models import User
 from vigil.tenants.models import DEFAULT_TENANT_ID
 from vigil.web.render import needs_setup, page, redirect
-from vigil.web.session import COOKIE, LIFETIME, check_password, hash_password
 
 router = APIRouter(include_in_schema=False)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")

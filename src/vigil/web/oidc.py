@@ -24,12 +24,12 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.audit.service import record
 from vigil.auth import oidc
+from vigil.auth.models import User
 from vigil.auth.oidc import Flow, OidcError
+from vigil.auth.signing import existing_secret
+from vigil.auth.signing import secret as app_secret
 from vigil.config import Settings
 from vigil.context import Context, get_context
-from vigil.notify.links import existing_secret
-from vigil.notify.links import secret as app_secret
-from vigil.oncall.models import User
 from vigil.tenants.models import DEFAULT_TENANT_ID
 from vigil.web.auth_pages import signed_in
 from vigil.web.render import env, page

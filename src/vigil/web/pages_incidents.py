@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from vigil.auth.models import User
 from vigil.context import Context, get_context
 from vigil.core.severity import SEVERITY_LABELS, SEVERITY_NAMES
 from vigil.core.status import OPEN_STATUSES
@@ -26,7 +27,7 @@ from vigil.ids import MAX_ID, BigIdPath, BigIdQuery
 from vigil.incidents import service
 from vigil.incidents.models import Incident
 from vigil.oncall.escalation import view as escalation_view
-from vigil.oncall.models import EscalationPolicyRow, ScheduleRow, User
+from vigil.oncall.models import EscalationPolicyRow, ScheduleRow
 from vigil.web.render import Viewer, page, signed_in
 
 router = APIRouter(include_in_schema=False)

@@ -17,9 +17,9 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.auth.models import User
 from vigil.context import Context
 from vigil.core.severity import Severity
-from vigil.oncall.models import User
 from vigil.web.charts import duration
 from vigil.web.render import Viewer, env, page
 

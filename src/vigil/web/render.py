@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from vigil import __version__
+from vigil.auth.models import User
 from vigil.auth.service import ROLES
+from vigil.auth.sign_in import COOKIE, read_cookie, touch
 from vigil.context import Context, get_context
 from vigil.core.severity import SEVERITY_LABELS
-from vigil.oncall.models import User
-from vigil.web.session import COOKIE, read_cookie, touch
 
 env = Environment(loader=PackageLoader("vigil.web", "templates"),
                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)

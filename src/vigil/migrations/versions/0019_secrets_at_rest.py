@@ -20,7 +20,7 @@ depends_on = None
 
 # No schema change: the values stored in plain text before this revision (the signing
 # secret of cookies and action links, the secrets in channel configs) are encrypted with
-# the key of ``vigil.secrets_at_rest`` (VIGIL_SECRET_KEY, or the key file, made here if
+# the key of ``vigil.auth.secrets_at_rest`` (VIGIL_SECRET_KEY, or the key file, made here if
 # there is something to encrypt). The downgrade decrypts them again.
 
 _app = sa.table("app_secrets", sa.column("name", sa.String), sa.column("value", sa.String))
@@ -30,8 +30,8 @@ _channels = sa.table("notification_channels", sa.column("id", sa.Integer),
 
 
 def _rewrite(seal: bool) -> None:
+    from vigil.auth.secrets_at_rest import is_sealed, keyring
     from vigil.notify import service as svc
-    from vigil.secrets_at_rest import is_sealed, keyring
 
     bind = op.get_bind()
     app_rows = bind.execute(sa.select(_app.c.name, _app.c.value)).all()

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.auth.models import User
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.oncall.escalation.parse import parse_policy
 from vigil.oncall.escalation.policy import Policy, TargetKind
-from vigil.oncall.models import EscalationPolicyRow, ScheduleRow, Service, Team, User
+from vigil.oncall.models import EscalationPolicyRow, ScheduleRow, Service, Team
 
 
 def read(row: EscalationPolicyRow) -> dict[str, Any]:

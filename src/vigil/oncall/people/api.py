@@ -293,10 +293,10 @@ async def set_password(user_id: IdPath, body: PasswordIn, who: Principal = Depen
     """Set a person's web sign-in password: an admin for anyone, a person for themselves.
     Ends the person's web sessions, except the one a person changing their own password
     made this request with."""
+    from vigil.auth.models import User
     from vigil.auth.sessions import end_all
+    from vigil.auth.sign_in import hash_password
     from vigil.errors import Forbidden, NotFound
-    from vigil.oncall.models import User
-    from vigil.web.session import hash_password
 
     if not (who.can("admin") or who.user_id == user_id):
         raise Forbidden("only an admin may set another person's password")

@@ -36,9 +36,10 @@ from typing import Any
 from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
+from vigil.auth.models import User
 from vigil.configfiles import Kind, register
 from vigil.errors import InvalidInput
-from vigil.oncall.models import ContactMethod, NotificationRule, Service, Team, User
+from vigil.oncall.models import ContactMethod, NotificationRule, Service, Team
 from vigil.oncall.people import service as svc
 from vigil.oncall.people.schemas import (
     RunbookLink,

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from vigil.auth.models import User
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.oncall.models import (
     ContactMethod,
@@ -23,7 +24,6 @@ from vigil.oncall.models import (
     ScheduleRow,
     Service,
     Team,
-    User,
 )
 from vigil.oncall.people import schemas as ps
 

@@ -19,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from vigil.auth.models import User
 from vigil.errors import Conflict, Forbidden, InvalidInput, NotFound
-from vigil.oncall.models import ScheduleRow, User
+from vigil.oncall.models import ScheduleRow
 from vigil.oncall.schedules import shifts as q
 from vigil.oncall.schedules.definition import (
     Override,

@@ -13,7 +13,7 @@ app = typer.Typer(help="Keys that encrypt channel secrets and signing keys at re
 @app.command("new-key")
 def new_key() -> None:
     """Print a new key for VIGIL_SECRET_KEY (or a key file)."""
-    from vigil.secrets_at_rest import new_key as make
+    from vigil.auth.secrets_at_rest import new_key as make
 
     typer.echo(make())
 
@@ -24,9 +24,9 @@ def rotate() -> None:
 
     The first key of VIGIL_SECRET_KEY (or of the key file) encrypts; secrets still in
     plain text are encrypted too. Then the other keys can be removed."""
+    from vigil.auth.secrets_at_rest import SecretKeyError, configure
     from vigil.db import Database
     from vigil.notify import stored_secrets
-    from vigil.secrets_at_rest import SecretKeyError, configure
 
     settings = Settings()
     db = Database(settings.url, sqlite_synchronous=settings.sqlite_synchronous)
@@ -50,9 +50,9 @@ def rotate() -> None:
 @app.command("check")
 def check() -> None:
     """Decrypt every stored secret with the keys at hand; exit 1 saying why if one fails."""
+    from vigil.auth.secrets_at_rest import SecretKeyError, configure
     from vigil.db import Database
     from vigil.notify import stored_secrets
-    from vigil.secrets_at_rest import SecretKeyError, configure
 
     settings = Settings()
     db = Database(settings.url, sqlite_synchronous=settings.sqlite_synchronous)

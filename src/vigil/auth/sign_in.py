@@ -12,9 +12,9 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
 from vigil.auth import sessions
+from vigil.auth.models import User
 from vigil.db import Database
 from vigil.errors import NotFound
-from vigil.oncall.models import User
 
 COOKIE = "vigil_session"
 LIFETIME = sessions.ABSOLUTE_LIFETIME
