@@ -17,8 +17,8 @@ from vigil.core.severity import Severity
 from vigil.core.submission import Submission
 from vigil.correlation import cel_bounds
 from vigil.correlation.api import TEST_BURST
-from vigil.correlation.engine import RuleSet, compile_rule, context
 from vigil.correlation.models import CorrelationRule
+from vigil.correlation.routing import RuleSet, compile_rule, context
 from vigil.errors import InvalidInput
 from vigil.ratelimit import TokenBucket
 

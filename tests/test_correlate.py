@@ -1,7 +1,7 @@
 """The correlation core, table-driven: dedup outcomes in, incident decisions out, no database.
 
 Inputs are built as the pipeline builds them: a batch of events goes through ``decide()`` and
-its ``outcomes`` go to ``correlate()``. Incidents (and alerts) that already exist are given
+its ``outcomes`` go to ``group_alerts()``. Incidents (and alerts) that already exist are given
 ids, as the writer would have.
 """
 
@@ -17,12 +17,12 @@ from vigil.core.event import Action, AlertEvent
 from vigil.core.fingerprint import fingerprint
 from vigil.core.severity import Severity
 from vigil.core.submission import Submission
-from vigil.incidents.correlate import (
+from vigil.incidents.grouping import (
     REOPEN_WINDOW,
     WINDOW,
     IncidentDecision,
     IncidentState,
-    correlate,
+    group_alerts,
     group_key,
 )
 
@@ -50,7 +50,7 @@ def run(batch: list[Submission], *, known: Iterable[IncidentState] = (),
         open_alerts: Iterable[AlertState] = (), now: datetime = NOW,
         ) -> tuple[Decision, IncidentDecision]:
     d = decide(open_alerts, batch, now)
-    return d, correlate(known, d.outcomes, now, window=WINDOW, reopen_window=REOPEN_WINDOW)
+    return d, group_alerts(known, d.outcomes, now, window=WINDOW, reopen_window=REOPEN_WINDOW)
 
 
 def persist(d: Decision, inc: IncidentDecision, *, first_alert_id: int = 1,
@@ -553,6 +553,6 @@ def test_a_stale_resend_of_a_resolved_alert_changes_no_incident() -> None:
     d = decide([], [sub(ev(instance="a", starts_at=T0))], NOW,
                resolved={(1, old.fingerprint): old})
     assert d.outcomes == [(old, Outcome.IGNORED)]
-    inc = correlate([existing], d.outcomes, NOW)
+    inc = group_alerts([existing], d.outcomes, NOW)
     assert inc == IncidentDecision()
     assert existing.status == "resolved"

@@ -13,7 +13,7 @@ from vigil.core.event import Action, AlertEvent
 from vigil.core.fingerprint import fingerprint
 from vigil.core.severity import Severity
 from vigil.core.submission import Submission
-from vigil.correlation.engine import (
+from vigil.correlation.routing import (
     DEFAULT_RULE,
     CompiledRule,
     Route,
@@ -25,7 +25,7 @@ from vigil.correlation.engine import (
     split_top,
 )
 from vigil.errors import InvalidInput
-from vigil.incidents.correlate import IncidentDecision, IncidentState, correlate
+from vigil.incidents.grouping import IncidentDecision, IncidentState, group_alerts
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -128,7 +128,7 @@ def test_fifty_indexed_rules_give_each_alert_one_candidate() -> None:
         ctx_sub = sub(team=f"team{i}")
         found = route({1: rules}, ctx_sub)
         assert found is not None and found.rule.id == i
-        from vigil.correlation.engine import context
+        from vigil.correlation.routing import context
         assert [r.id for r in rules.candidates(context(ctx_sub))] == [i]
 
 
@@ -162,7 +162,7 @@ def run(rules: list[CompiledRule], batch: list[Submission], *,
         now: datetime = NOW) -> tuple[Decision, IncidentDecision]:
     routes = route_batch({1: RuleSet(rules)}, batch)
     d = decide(open_alerts, batch, now)
-    return d, correlate(known, d.outcomes, now, routes=routes)
+    return d, group_alerts(known, d.outcomes, now, routes=routes)
 
 
 def persist(d: Decision, inc: IncidentDecision, start: int = 100) -> None:
@@ -273,8 +273,8 @@ def test_rule_severity_is_kept_instead_of_the_alerts_maximum() -> None:
 def test_default_route_without_routes_matches_the_default_rule() -> None:
     batch = [sub()]
     d = decide([], batch, NOW)
-    plain = correlate([], d.outcomes, NOW)
-    routed = correlate([], decide([], [sub()], NOW).outcomes, NOW,
+    plain = group_alerts([], d.outcomes, NOW)
+    routed = group_alerts([], decide([], [sub()], NOW).outcomes, NOW,
                        routes=[Route(DEFAULT_RULE, "default:7:api:HighLatency")])
     assert plain.new[0].group_key == routed.new[0].group_key
 
@@ -316,6 +316,6 @@ def test_memoized_result_matches_the_full_evaluation() -> None:
     # One evaluation per distinct (severity, env, team); "dev" never reaches the rule's CEL
     # (the rule is filed under env "prod").
     assert len(r.memo) == 3
-    from vigil.correlation.engine import context
+    from vigil.correlation.routing import context
     for labels, severity, expected in cases:
         assert r.program.execute(context(sub(severity=severity, **labels))) is expected

@@ -12,7 +12,7 @@ from vigil.core.event import Action, AlertEvent
 from vigil.core.severity import parse_severity
 from vigil.core.submission import Submission
 from vigil.correlation import service
-from vigil.correlation.engine import RuleSet, compile_rule, route
+from vigil.correlation.routing import RuleSet, compile_rule, route
 from vigil.correlation.schemas import RuleCreate, RuleRead, RuleTestRequest, RuleUpdate
 from vigil.errors import InvalidInput
 from vigil.http_bodies import JsonObjectRoute

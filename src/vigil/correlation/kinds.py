@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from vigil.configfiles import Kind, register
 from vigil.correlation import service
-from vigil.correlation.engine import compile_rule
+from vigil.correlation.routing import compile_rule
 from vigil.correlation.schemas import RuleCreate
 
 

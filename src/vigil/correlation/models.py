@@ -9,7 +9,7 @@ from vigil.db import Base, JSONType, UTCDateTime
 
 
 class CorrelationRule(Base):
-    """A rule that turns matching alerts into incidents (see ``correlation.engine``)."""
+    """A rule that turns matching alerts into incidents (see ``correlation.routing``)."""
 
     __tablename__ = "correlation_rules"
     __table_args__ = (

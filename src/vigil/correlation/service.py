@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from vigil.correlation.engine import compile_rule, index_of
 from vigil.correlation.models import CorrelationRule
+from vigil.correlation.routing import compile_rule, index_of
 from vigil.correlation.schemas import RuleCreate, RuleRead, RuleUpdate
 from vigil.errors import Conflict, NotFound
 

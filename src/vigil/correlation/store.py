@@ -8,8 +8,8 @@ import time
 
 from sqlalchemy import Connection, Table, select
 
-from vigil.correlation.engine import CompiledRule, RuleSet, compile_rule
 from vigil.correlation.models import CorrelationRule
+from vigil.correlation.routing import CompiledRule, RuleSet, compile_rule
 from vigil.correlation.service import FIELDS
 
 _rules = CorrelationRule.__table__

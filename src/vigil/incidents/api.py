@@ -20,7 +20,8 @@ from vigil.core.submission import Submission
 from vigil.errors import InvalidInput
 from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import BigIdPath
-from vigil.incidents import analytics, manage, service
+from vigil.incidents import analytics, service
+from vigil.incidents import changes as manage
 from vigil.incidents.lifecycle import ACTIONS
 from vigil.incidents.schemas import (
     IncidentAction,

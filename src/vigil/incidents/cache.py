@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from vigil.core.status import OPEN_STATUSES
-from vigil.incidents.correlate import REOPEN_WINDOW, IncidentDecision, IncidentState
+from vigil.incidents.grouping import REOPEN_WINDOW, IncidentDecision, IncidentState
 
 #: Incidents kept at most (about 1 KB each); past it the cache starts again.
 LIMIT = 10_000

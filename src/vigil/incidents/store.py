@@ -11,11 +11,11 @@ from sqlalchemy.sql import bindparam
 
 from vigil.alerts.dedup import AlertState, Decision, Outcome
 from vigil.core.status import OPEN_STATUSES
-from vigil.correlation.engine import Route
+from vigil.correlation.routing import Route
 from vigil.db import bulk, sqlarray
 from vigil.db.sequences import allocate_ids
 from vigil.incidents.cache import IncidentCache
-from vigil.incidents.correlate import (
+from vigil.incidents.grouping import (
     INCIDENT_COLUMNS,
     REOPEN_WINDOW,
     IncidentDecision,
@@ -100,7 +100,7 @@ def load_for_batch(conn: Connection, decision: Decision, now: datetime,
                    cache: IncidentCache | None = None) -> list[IncidentState]:
     """The incidents the batch's alerts may touch: each new alert's group's latest open or
     recently resolved incident, and the incidents of its existing alerts (and, for a repeat
-    of an alert whose incident is done with, which may leave it (``correlate.refires``),
+    of an alert whose incident is done with, which may leave it (``grouping.refires``),
     its group's too). With ``cache`` (the writer's, already checked for this transaction),
     what it knows is not read again."""
     keys: set[tuple[int, str]] = set()

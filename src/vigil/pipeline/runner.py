@@ -22,12 +22,12 @@ from vigil.alerts.dedup import Decision, Outcome, decide
 from vigil.clock import Clock
 from vigil.core.submission import Submission
 from vigil.correlation import store as correlation_store
-from vigil.correlation.engine import Route, RuleSet, route_batch
+from vigil.correlation.routing import Route, RuleSet, route_batch
 from vigil.db import Database, locks
 from vigil.errors import MalformedBody, Overloaded
 from vigil.incidents import store as incident_store
 from vigil.incidents.cache import IncidentCache
-from vigil.incidents.correlate import IncidentDecision, correlate
+from vigil.incidents.grouping import IncidentDecision, group_alerts
 from vigil.incidents.policy_service import PolicyCache
 from vigil.metrics import Metrics
 from vigil.muting.apply import Muting, mutes
@@ -311,7 +311,7 @@ class PipelineRunner:
                ahead: list[tuple[RuleSets | None, list[Route | None] | None]] | None,
                flat: list[Submission], now: datetime, cache: IncidentCache | None,
                ) -> tuple[Decision, IncidentDecision]:
-        """The batch's work inside its transaction: route, decide, correlate, write."""
+        """The batch's work inside its transaction: route, decide, group, write."""
         rules = self.rules.rulesets(conn)
         routes: list[Route | None] = []
         for n, batch in enumerate(batches):
@@ -326,7 +326,7 @@ class PipelineRunner:
         decision = decide(open_alerts, flat, now, muted, outbox=self.alert_events,
                           resolved=resolved)
         assignments, _ = self.policies.rules(conn)
-        incidents = correlate(incident_store.load_for_batch(conn, decision, now, routes,
+        incidents = group_alerts(incident_store.load_for_batch(conn, decision, now, routes,
                                                             cache),
                               decision.outcomes, now, routes=routes,
                               assignments=assignments)

@@ -18,7 +18,7 @@ from vigil.context import Context, get_context
 from vigil.errors import Conflict, InvalidInput
 from vigil.http_bodies import JsonObjectRoute
 from vigil.ids import BigIdPath, IdPath
-from vigil.incidents import manage
+from vigil.incidents import changes as manage
 from vigil.incidents.service import get_incident
 from vigil.oncall.escalation import engine
 from vigil.oncall.escalation import policy as esc

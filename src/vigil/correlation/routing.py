@@ -1,4 +1,4 @@
-"""Correlation rules: compile, index and route. Pure; no I/O.
+"""Routing by correlation rules: each alert to its rule and group key. Pure; no I/O.
 
 A rule says which alerts it takes (a CEL condition, compiled once), how it groups them
 (``group_by``), and what incident a group becomes (window, threshold, ``create_on``,

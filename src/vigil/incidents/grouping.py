@@ -1,6 +1,6 @@
-"""Correlation: the pure core that groups alerts into incidents. No I/O; ``now`` is given.
+"""Grouping: the pure core that turns alert outcomes into incidents. No I/O; ``now`` is given.
 
-Each trigger comes with its route (``correlation.engine``): the rule that took it and its
+Each trigger comes with its route (``correlation.routing``): the rule that took it and its
 group key. A new alert joins the open incident of its group if that incident saw an alert
 within the rule's window (default 10 min), reopens its group's incident if that was resolved
 within the reopen window (30 min), and otherwise opens a new incident. A rule with a
@@ -21,7 +21,7 @@ from typing import Any
 from vigil.alerts.dedup import AlertState, Outcome
 from vigil.core.severity import SEVERITY_LABELS
 from vigil.core.status import OPEN_STATUSES
-from vigil.correlation.engine import DEFAULT_RULE, CompiledRule, Route, default_key
+from vigil.correlation.routing import DEFAULT_RULE, CompiledRule, Route, default_key
 from vigil.incidents.policies import AssignmentRule, assign
 from vigil.outbox.contracts import IncidentBefore, IncidentFacts
 
@@ -189,7 +189,7 @@ def _met(inc: IncidentState, rule: CompiledRule) -> bool:
             and (rule.create_on != "all" or len(set(inc.parts_seen)) >= len(rule.parts)))
 
 
-def correlate(
+def group_alerts(
     known: Iterable[IncidentState],
     outcomes: list[tuple[AlertState | None, Outcome]],
     now: datetime,
