@@ -57,7 +57,7 @@ from vigil.app import create_app
 from vigil.auth.service import create_api_key
 from vigil.clock import FakeClock
 from vigil.config import Settings
-from vigil.ids import MAX_BIG_ID, MAX_ID
+from vigil.http.ids import MAX_BIG_ID, MAX_ID
 from vigil.integrations.registry import BODY_PARSERS
 from vigil.tenants.models import DEFAULT_TENANT_ID
 

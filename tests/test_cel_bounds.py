@@ -20,7 +20,7 @@ from vigil.correlation.api import TEST_BURST
 from vigil.correlation.models import CorrelationRule
 from vigil.correlation.routing import RuleSet, compile_rule, context
 from vigil.errors import InvalidInput
-from vigil.ratelimit import TokenBucket
+from vigil.http.ratelimit import TokenBucket
 
 RULES = "/api/v1/correlation-rules"
 LIST = "[1,2,3,4,5,6,7,8]"

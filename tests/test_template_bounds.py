@@ -13,7 +13,7 @@ from conftest import Harness
 from test_incidents_api import alert, am, incidents
 from vigil.notify import templates
 from vigil.notify.models import TemplateOverride
-from vigil.templating import BoundedEnvironment, TemplateRefused
+from vigil.templating.sandbox import BoundedEnvironment, TemplateRefused
 
 PREVIEW = "/api/v1/notification-templates/preview"
 TEMPLATES = "/api/v1/notification-templates"

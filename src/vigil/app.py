@@ -31,6 +31,7 @@ from vigil.context import Context
 from vigil.correlation.api import router as correlation_router
 from vigil.db import Database
 from vigil.errors import MalformedBody, PayloadTooLarge, RetryLater, VigilError
+from vigil.http.openapi import install as declare_answers
 from vigil.incidents.api import router as incidents_router
 from vigil.incidents.policy_api import router as policy_router
 from vigil.integrations.api import router as integrations_router
@@ -48,7 +49,6 @@ from vigil.notify.replies import router as replies_router
 from vigil.oncall.escalation.api import router as escalation_router
 from vigil.oncall.people.api import router as people_router
 from vigil.oncall.schedules.api import router as schedules_router
-from vigil.openapi_answers import install as declare_answers
 from vigil.outbox.api import router as outbox_router
 from vigil.pipeline.runner import PipelineRunner
 from vigil.system.api import router as system_router

@@ -67,7 +67,7 @@ def serve(
     from vigil.app import create_app
     from vigil.auth.setup_token import setup_url
     from vigil.bootstrap import banner, first_run, setup_banner
-    from vigil.system import http_server
+    from vigil.http import server as http_server
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]

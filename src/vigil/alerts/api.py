@@ -14,8 +14,8 @@ from vigil.context import Context, get_context
 from vigil.core.event import Action, AlertEvent
 from vigil.core.submission import Submission
 from vigil.errors import Conflict
-from vigil.http_bodies import JsonObjectRoute
-from vigil.ids import BigIdPath, IdQuery
+from vigil.http.bodies import JsonObjectRoute
+from vigil.http.ids import BigIdPath, IdQuery
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], route_class=JsonObjectRoute)
 

@@ -13,7 +13,7 @@ from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.core.severity import Severity
 from vigil.core.status import ALERT_STATUSES
 from vigil.errors import InvalidInput, NotFound
-from vigil.pagination import keyset_page
+from vigil.http.pagination import keyset_page
 
 SORTS: dict[str, Any] = {
     "last_received_at": Alert.last_received_at,

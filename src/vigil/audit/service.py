@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from vigil.audit.masking import mask_values
 from vigil.audit.models import AuditEntry
 from vigil.db import Database
-from vigil.pagination import keyset_page
+from vigil.http.pagination import keyset_page
 
 
 def record(session: Session, *, tenant_id: int, actor: str, action: str, target: str,

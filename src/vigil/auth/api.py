@@ -15,7 +15,7 @@ from vigil.auth.service import Principal
 from vigil.auth.session_schemas import SessionRead, SessionsRevoked
 from vigil.context import Context, get_context
 from vigil.errors import Forbidden, NotFound
-from vigil.ids import IdPath
+from vigil.http.ids import IdPath
 
 #: API keys under /api/v1/api-keys; web sessions under /api/v1/users/{id}/sessions and
 #: /api/v1/sessions/{id}.

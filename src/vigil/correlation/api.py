@@ -15,10 +15,10 @@ from vigil.correlation import service
 from vigil.correlation.routing import RuleSet, compile_rule, route
 from vigil.correlation.schemas import RuleCreate, RuleRead, RuleTestRequest, RuleUpdate
 from vigil.errors import InvalidInput
-from vigil.http_bodies import JsonObjectRoute
-from vigil.ids import IdPath
+from vigil.http.bodies import JsonObjectRoute
+from vigil.http.ids import IdPath
+from vigil.http.ratelimit import for_app
 from vigil.integrations.base import check_event
-from vigil.ratelimit import for_app
 
 router = APIRouter(prefix="/api/v1/correlation-rules", tags=["correlation rules"],
                    route_class=JsonObjectRoute)

@@ -29,7 +29,7 @@ from vigil.core.severity import SEVERITY_LABELS, Severity
 from vigil.core.submission import Submission
 from vigil.correlation import cel_bounds
 from vigil.errors import InvalidInput
-from vigil.templating import BoundedEnvironment, Limits, compile_checked
+from vigil.templating.sandbox import BoundedEnvironment, Limits, compile_checked
 
 DEFAULT_WINDOW = timedelta(minutes=10)
 RESOLVE_ON = ("all", "first", "last", "never")

@@ -18,8 +18,8 @@ from vigil.core.fingerprint import fingerprint
 from vigil.core.severity import parse_severity
 from vigil.core.submission import Submission
 from vigil.errors import InvalidInput
-from vigil.http_bodies import JsonObjectRoute
-from vigil.ids import BigIdPath
+from vigil.http.bodies import JsonObjectRoute
+from vigil.http.ids import BigIdPath
 from vigil.incidents import analytics, service
 from vigil.incidents import changes as manage
 from vigil.incidents.lifecycle import ACTIONS

@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from vigil.auth.deps import admin, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
-from vigil.http_bodies import JsonObjectRoute
-from vigil.ids import IdPath
+from vigil.http.bodies import JsonObjectRoute
+from vigil.http.ids import IdPath
 from vigil.incidents import policy_service as svc
 
 router = APIRouter(tags=["assignment and severity rules"], route_class=JsonObjectRoute)

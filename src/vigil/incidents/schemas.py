@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from vigil.alerts.schemas import AlertRead
 from vigil.core.severity import Severity
-from vigil.ids import BigId
+from vigil.http.ids import BigId
 
 SeverityName = Literal["critical", "high", "warning", "info", "low"]
 

@@ -16,11 +16,11 @@ from vigil.core.severity import SEVERITY_LABELS, Severity
 from vigil.core.status import OPEN_STATUSES, STATUSES
 from vigil.db.locks import fingerprint_lock, group_lock, lock_keys
 from vigil.errors import Conflict, InvalidInput, NotFound
+from vigil.http.pagination import keyset_page
 from vigil.incidents.lifecycle import next_status
 from vigil.incidents.models import Incident, IncidentEvent
 from vigil.outbox.contracts import IncidentBefore, IncidentChange
 from vigil.outbox.models import OutboxEvent
-from vigil.pagination import keyset_page
 
 SORTS: dict[str, Any] = {"created_at": Incident.created_at, "last_seen_at": Incident.last_seen_at,
                          "severity": Incident.severity, "id": Incident.id}

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.auth.deps import admin, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
-from vigil.ids import IdPath
+from vigil.http.ids import IdPath
 from vigil.integrations import service
 from vigil.integrations.models import Integration
 from vigil.integrations.schemas import IntegrationCreate, IntegrationRead, IntegrationWithKey

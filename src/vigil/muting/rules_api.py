@@ -11,8 +11,8 @@ from vigil.auth.deps import responder, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.errors import Conflict
-from vigil.http_bodies import JsonObjectRoute
-from vigil.ids import IdPath
+from vigil.http.bodies import JsonObjectRoute
+from vigil.http.ids import IdPath
 from vigil.muting import rules_service
 
 router = APIRouter(tags=["maintenance and inhibition"], route_class=JsonObjectRoute)

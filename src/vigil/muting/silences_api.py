@@ -6,8 +6,8 @@ from starlette.concurrency import run_in_threadpool
 from vigil.auth.deps import responder, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
-from vigil.http_bodies import JsonObjectRoute
-from vigil.ids import IdPath
+from vigil.http.bodies import JsonObjectRoute
+from vigil.http.ids import IdPath
 from vigil.muting import silences_service
 from vigil.muting.models import Silence
 from vigil.muting.schemas import SilenceCreate, SilenceRead

@@ -17,8 +17,8 @@ from vigil.auth.deps import admin, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.errors import Conflict, NotFound
-from vigil.http_bodies import JsonObjectRoute
-from vigil.ids import MAX_BIG_ID, BigIdQuery, IdPath
+from vigil.http.bodies import JsonObjectRoute
+from vigil.http.ids import MAX_BIG_ID, BigIdQuery, IdPath
 from vigil.incidents.models import Incident
 from vigil.incidents.service import act, get_incident
 from vigil.notify import delivery, links, templates

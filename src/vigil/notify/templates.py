@@ -6,7 +6,7 @@ each ``href`` and ``text`` as alerts store them (``url`` and ``title`` are the s
 for templates written against those names); ``incident.resolution`` is the resolution note
 of a resolved incident; ``ack_url``/``resolve_url`` are empty once it is resolved.
 
-Templates render in the bounded sandbox (``vigil.templating``): an override that goes past
+Templates render in the bounded sandbox (``vigil.templating.sandbox``): an override that goes past
 a bound, or tries to leave the sandbox, is a 422 when saved or previewed, and at delivery
 the built-in template is used instead (a notification is never held up by its template).
 """
@@ -18,12 +18,12 @@ from functools import lru_cache
 from typing import Any
 
 from vigil.errors import InvalidInput
-from vigil.templating import BoundedEnvironment, Limits, compile_checked, render_checked
+from vigil.templating.sandbox import BoundedEnvironment, Limits, compile_checked, render_checked
 
 log = logging.getLogger(__name__)
 
 EVENTS = ("triggered", "acknowledged", "escalated", "resolved", "reminder", "test")
-#: What one notification's template may cost (see ``vigil.templating``).
+#: What one notification's template may cost (see ``vigil.templating.sandbox``).
 LIMITS = Limits(output=100_000, steps=50_000, chars=2_000_000, seconds=1.0)
 _text = BoundedEnvironment(LIMITS, autoescape=False, trim_blocks=True, lstrip_blocks=True)
 _html = BoundedEnvironment(LIMITS, autoescape=True, trim_blocks=True, lstrip_blocks=True)

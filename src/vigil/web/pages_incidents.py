@@ -23,7 +23,7 @@ from vigil.context import Context, get_context
 from vigil.core.severity import SEVERITY_LABELS, SEVERITY_NAMES
 from vigil.core.status import OPEN_STATUSES
 from vigil.errors import InvalidInput, NotFound
-from vigil.ids import MAX_ID, BigIdPath, BigIdQuery
+from vigil.http.ids import MAX_ID, BigIdPath, BigIdQuery
 from vigil.incidents import service
 from vigil.incidents.models import Incident
 from vigil.oncall.escalation import view as escalation_view

@@ -17,7 +17,7 @@ from vigil.alerts.models import Alert
 from vigil.context import Context, get_context
 from vigil.core.severity import SEVERITY_LABELS
 from vigil.errors import InvalidInput, NotFound
-from vigil.ids import BigIdPath
+from vigil.http.ids import BigIdPath
 from vigil.incidents.models import Incident
 from vigil.integrations.models import Integration
 from vigil.web.pages_ops_common import SEVERITIES, not_found, safe_href

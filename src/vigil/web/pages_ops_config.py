@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.context import Context, get_context
 from vigil.errors import Forbidden, InvalidInput
-from vigil.ids import IdPath
+from vigil.http.ids import IdPath
 from vigil.oncall.escalation import service as escalation_service
 from vigil.oncall.escalation.parse import parse_policy
 from vigil.oncall.escalation.policy import Step, Target

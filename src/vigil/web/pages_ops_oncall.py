@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.context import Context, get_context
 from vigil.errors import InvalidInput, NotFound
-from vigil.ids import IdPath
+from vigil.http.ids import IdPath
 from vigil.oncall.people import service as people_service
 from vigil.oncall.schedules import service as svc
 from vigil.oncall.schedules import shifts as q

@@ -16,8 +16,8 @@ from vigil.auth.deps import admin, responder, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.errors import Conflict, InvalidInput
-from vigil.http_bodies import JsonObjectRoute
-from vigil.ids import BigIdPath, IdPath
+from vigil.http.bodies import JsonObjectRoute
+from vigil.http.ids import BigIdPath, IdPath
 from vigil.incidents import changes as manage
 from vigil.incidents.service import get_incident
 from vigil.oncall.escalation import engine

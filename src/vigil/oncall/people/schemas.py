@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from vigil.ids import Id
+from vigil.http.ids import Id
 
 Role = Literal["admin", "responder", "viewer"]
 ContactType = Literal["email", "sms", "voice", "slack", "teams", "webhook"]

@@ -14,8 +14,8 @@ from vigil.auth.deps import admin, responder, viewer
 from vigil.auth.service import Principal
 from vigil.context import Context, get_context
 from vigil.errors import InvalidInput, MalformedBody
-from vigil.http_bodies import JsonObjectRoute
-from vigil.ids import IdPath
+from vigil.http.bodies import JsonObjectRoute
+from vigil.http.ids import IdPath
 from vigil.oncall.schedules import service as svc
 from vigil.oncall.schedules import shifts as q
 

@@ -34,7 +34,7 @@ from jinja2.utils import _PassArg, pass_context
 from jinja2.visitor import NodeTransformer
 
 from vigil.errors import InvalidInput
-from vigil.template_costs import (
+from vigil.templating.costs import (
     BINOPS,
     CURRENT,
     FILTER_CHECKS,

@@ -1,6 +1,6 @@
 """What a template may cost while it renders, and the checks that keep it there: the
 budget of one render, the size of values, and estimates of what an operation, filter or
-string method would make before it makes it. Used by ``vigil.templating`` (the sandbox);
+string method would make before it makes it. Used by ``vigil.templating.sandbox`` (the sandbox);
 no Jinja here."""
 
 from __future__ import annotations
