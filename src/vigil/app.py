@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil import __version__
 from vigil.alerts.api import router as alerts_router
+from vigil.audit import capture as audit_capture
 from vigil.audit.api import router as audit_router
 from vigil.audit.service import purge as purge_audit
 from vigil.auth import secrets_at_rest
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     if clock is None:
         clock = (FileOffsetClock(settings.test_clock_file) if settings.test_clock_file
                  else SystemClock())
+    audit_capture.install()  # configuration changes are logged with the sessions' commits
     db = Database(settings.url, sqlite_synchronous=settings.sqlite_synchronous)
     metrics = Metrics()
     runner = PipelineRunner(db, clock, metrics, max_pending=settings.queue_max_alerts,

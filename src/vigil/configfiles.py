@@ -14,7 +14,7 @@ validated first, then applied in one transaction, so a bad file changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,25 +24,19 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
+from vigil.correlation import kinds as correlation_kinds
+from vigil.document_kinds import KINDS
 from vigil.errors import InvalidInput
+from vigil.incidents import kinds as incident_kinds
+from vigil.muting import kinds as muting_kinds
+from vigil.notify import kinds as notify_kinds
+from vigil.oncall.escalation import kinds as escalation_kinds
+from vigil.oncall.people import kinds as people_kinds
+from vigil.oncall.schedules import kinds as schedule_kinds
 
-
-@dataclass(frozen=True)
-class Kind:
-    schema: type[BaseModel]
-    #: (session, tenant_id, validated body, now) -> "created" | "updated" | "unchanged"
-    apply: Callable[[Session, int, Any, datetime], str]
-    #: (session, tenant_id) -> documents (without ``kind``)
-    export: Callable[[Session, int], list[dict[str, Any]]]
-    #: checks that need more than the schema (compiling CEL, parsing RRULEs, ...)
-    check: Callable[[Any], None] = lambda body: None
-
-
-KINDS: dict[str, Kind] = {}
-
-
-def register(name: str, kind: Kind) -> None:
-    KINDS[name] = kind
+#: The domains whose kinds files may hold: each registers its kinds when imported.
+DOMAINS = (correlation_kinds, incident_kinds, muting_kinds, notify_kinds, escalation_kinds,
+           people_kinds, schedule_kinds)
 
 
 @dataclass(frozen=True)
@@ -67,7 +61,6 @@ def _files(paths: Iterable[Path]) -> list[Path]:
 def load(paths: Iterable[Path]) -> list[Document]:
     """Parse and validate every document; the first problem is raised, naming file,
     document and field."""
-    _ensure_kinds()
     docs: list[Document] = []
     for path in _files(paths):
         try:
@@ -130,7 +123,6 @@ def _apply(session: Session, docs: list[Document], *, tenant_id: int,
 
 
 def export(session: Session, *, tenant_id: int) -> str:
-    _ensure_kinds()
     docs: list[dict[str, Any]] = []
     # People before what names them, so the file applies back to an empty database.
     first = ["User", "Team", "Service", "Schedule", "NotificationChannel", "EscalationPolicy"]
@@ -138,14 +130,3 @@ def export(session: Session, *, tenant_id: int) -> str:
         for body in KINDS[name].export(session, tenant_id):
             docs.append({"kind": name, **body})
     return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True)
-
-
-def _ensure_kinds() -> None:
-    """Each domain registers its kinds when imported."""
-    import vigil.correlation.kinds
-    import vigil.incidents.kinds
-    import vigil.muting.kinds
-    import vigil.notify.kinds
-    import vigil.oncall.escalation.kinds
-    import vigil.oncall.people.kinds
-    import vigil.oncall.schedules.kinds  # noqa: F401

@@ -3,12 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, SmallInteger, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.db import Base, JSONType, UTCDateTime
-
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+from vigil.db import Base, BigId, JSONType, UTCDateTime
 
 
 class Alert(Base):

@@ -26,7 +26,6 @@ from typing import Any
 
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import InstanceState, Mapper, ORMExecuteState, Session, UOWTransaction
-from sqlalchemy.orm import sessionmaker as SessionMaker
 from starlette.requests import Request
 
 from vigil.audit.masking import mask_values
@@ -247,11 +246,16 @@ def _bulk_delete(orm: ORMExecuteState) -> None:
     _write(orm.session, rows)
 
 
-def install(factory: SessionMaker[Session]) -> None:
-    """Log configuration changes made through sessions of ``factory``."""
-    if not event.contains(factory, "after_flush", _after_flush):
-        event.listen(factory, "after_flush", _after_flush)
-        event.listen(factory, "do_orm_execute", _bulk_delete)
+def install() -> None:
+    """Log configuration changes made through any ORM session. Done when this module is
+    first imported, by the composition roots (the app, the CLI): the database layer
+    knows nothing of auditing."""
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "do_orm_execute", _bulk_delete)
+
+
+install()
 
 
 def set_request_actor(actor: str, request: Request, clock: Clock) -> None:

@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.alerts.models import BigId
-from vigil.db import Base, JSONType, UTCDateTime
+from vigil.db import Base, BigId, JSONType, UTCDateTime
 
 
 class AuditEntry(Base):

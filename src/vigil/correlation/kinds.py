@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from vigil.configfiles import Kind, register
 from vigil.correlation import service
 from vigil.correlation.routing import compile_rule
 from vigil.correlation.schemas import RuleCreate
+from vigil.document_kinds import Kind, register
 
 
 def _apply(session: Session, tenant_id: int, body: Any, now: datetime) -> str:

@@ -3,6 +3,6 @@
 (``ids``), advisory locks (``locks``) and arrays per dialect (``sqlarray``)."""
 
 from vigil.db.engine import Database
-from vigil.db.types import Base, JSONType, UTCDateTime
+from vigil.db.types import Base, BigId, JSONType, UTCDateTime
 
-__all__ = ["Base", "Database", "JSONType", "UTCDateTime"]
+__all__ = ["Base", "BigId", "Database", "JSONType", "UTCDateTime"]

@@ -250,9 +250,6 @@ class Database:
         self.write_engine: Engine = self._write_pool.execution_options(sqlite_write=True)
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(bind=self.write_engine, expire_on_commit=False)
-        from vigil.audit.capture import install  # late: the audit package imports this one
-        install(self._sessions)  # configuration changes are logged with them
-        install(self._write_sessions)
         self._checkpointer: Checkpointer | None = None
         #: Transactions ``write()`` has run (committed or not).
         self.writes = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, String
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
@@ -60,3 +60,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+#: 64-bit ids for what grows with traffic (alerts, incidents, deliveries); SQLite's INTEGER
+#: PRIMARY KEY is already 64-bit and must be spelled INTEGER to alias the rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")

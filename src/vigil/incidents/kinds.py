@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from vigil.configfiles import Kind, register
+from vigil.document_kinds import Kind, register
 from vigil.incidents import policy_service as svc
 from vigil.incidents.policies import AssignmentSpec, SeveritySpec
 

@@ -6,8 +6,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.alerts.models import BigId
-from vigil.db import Base, JSONType, UTCDateTime
+from vigil.db import Base, BigId, JSONType, UTCDateTime
 
 
 class Incident(Base):

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from vigil.configfiles import Kind, register
+from vigil.document_kinds import Kind, register
 from vigil.muting import rules_service
 from vigil.muting.inhibition import validate_inhibit_rule
 from vigil.muting.maintenance import validate_window

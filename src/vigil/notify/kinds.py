@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.configfiles import Kind, register
+from vigil.document_kinds import Kind, register
 from vigil.notify import service as svc
 from vigil.notify.models import RoutingRule
 

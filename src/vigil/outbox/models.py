@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigil.alerts.models import BigId
-from vigil.db import Base, JSONType, UTCDateTime
+from vigil.db import Base, BigId, JSONType, UTCDateTime
 
 
 class OutboxEvent(Base):

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from vigil.configfiles import Kind, register
+from vigil.document_kinds import Kind, register
 from vigil.oncall.escalation import service as svc
 from vigil.oncall.escalation.parse import parse_policy
 

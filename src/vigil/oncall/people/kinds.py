@@ -37,7 +37,7 @@ from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
 from vigil.auth.models import User
-from vigil.configfiles import Kind, register
+from vigil.document_kinds import Kind, register
 from vigil.errors import InvalidInput
 from vigil.oncall.models import ContactMethod, NotificationRule, Service, Team
 from vigil.oncall.people import service as svc

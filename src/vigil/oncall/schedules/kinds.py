@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from vigil.configfiles import Kind, register
+from vigil.document_kinds import Kind, register
 from vigil.errors import Conflict, InvalidInput
 from vigil.oncall.people.kinds import defer
 from vigil.oncall.schedules import service as svc
