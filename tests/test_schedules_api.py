@@ -26,7 +26,7 @@ from vigil.auth.models import User
 from vigil.cli import app as vigil_cli
 from vigil.db import Database
 from vigil.errors import InvalidInput
-from vigil.oncall.cli_oncall import oncall
+from vigil.oncall.cli import oncall
 from vigil.oncall.schedules import service as svc
 from vigil.oncall.schedules.definition import Shift
 from vigil.oncall.schedules.ical import export_ics, import_ics

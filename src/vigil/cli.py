@@ -307,7 +307,7 @@ def export_config(
 def oncall_now(at: Annotated[str | None, typer.Option(help="an ISO instant (default: now)")]
                = None) -> None:
     """Print who is on call for every schedule, and the next handoff."""
-    from vigil.oncall.cli_oncall import oncall
+    from vigil.oncall.cli import oncall
 
     oncall(at)
 
