@@ -113,7 +113,12 @@ class Lookups:
 _READ = (Incident.id, Incident.tenant_id, Incident.number, Incident.escalation_policy,
          Incident.services, Incident.team, Incident.severity, Incident.status,
          Incident.candidate, Incident.pending)
-_NOTES = "vigil.engine_notes"
+
+
+#: Timeline entries a pass decided (rows for ``IncidentEvent``), written by the pass in one
+#: bulk INSERT at its end. Outside a pass (the API's "escalate now") there is none and each
+#: entry is added to the session.
+Notes = list[dict[str, Any]]
 
 
 @dataclass
@@ -166,14 +171,18 @@ def policy_for(session: Session, inc: Incident, pre: Preloaded | None = None) ->
 
 
 def _note(session: Session, inc: Incident, now: datetime, actor: str, kind: str,
-          message: str) -> None:
+          message: str, notes: Notes | None = None) -> None:
     row = {"tenant_id": inc.tenant_id, "incident_id": inc.id, "at": now, "actor": actor,
            "kind": kind, "message": message, "before": {}, "after": {}}
-    buffer = session.info.get(_NOTES)
-    if buffer is not None:  # inside run_pass: written in one bulk INSERT at its end
-        buffer.append(row)
+    if notes is not None:
+        notes.append(row)
     else:
         session.add(IncidentEvent(**row))
+
+
+def _write_notes(session: Session, notes: Notes) -> None:
+    if notes:
+        session.execute(insert(IncidentEvent), notes)
 
 
 def _policy_of(lookups: Lookups, row: Escalation) -> esc.Policy | None:
@@ -184,25 +193,26 @@ def _policy_of(lookups: Lookups, row: Escalation) -> esc.Policy | None:
 
 def start(session: Session, inc: Incident, now: datetime, *, policy_name: str | None = None,
           inline: dict[str, Any] | None = None, pre: Preloaded | None = None,
-          lookups: Lookups | None = None) -> Escalation | None:
-    """Begin (or restart) the incident's escalation."""
+          lookups: Lookups | None = None, notes: Notes | None = None) -> Escalation | None:
+    """Begin (or restart) the incident's escalation (its timeline entries go to ``notes``
+    when given)."""
     lookups = lookups or Lookups(session, inc.tenant_id)
     name = policy_name or (inline or {}).get("name") or policy_for(session, inc, pre)
     if name is None:
         _note(session, inc, now, "system", "escalation",
               "No escalation policy: nobody will be paged (set one on the incident, its "
-              "service or its team)")
+              "service or its team)", notes)
         return None
     policy = parse_policy(inline) if inline is not None else lookups.policy(name)
     if policy is None:
         _note(session, inc, now, "system", "escalation",
-              f"Escalation policy {name!r} does not exist: nobody will be paged")
+              f"Escalation policy {name!r} does not exist: nobody will be paged", notes)
         return None
     from vigil.core.severity import SEVERITY_LABELS
     if not policy.applies(SEVERITY_LABELS[inc.severity], inc.status):
         _note(session, inc, now, "system", "escalation",
               f"Escalation policy {name!r} does not apply to a {SEVERITY_LABELS[inc.severity]}"
-              f" {inc.status} incident")
+              f" {inc.status} incident", notes)
         return None
     state = esc.start(policy, now)
     row = pre.escalations.get(inc.id) if pre is not None else session.scalars(
@@ -222,24 +232,25 @@ def start(session: Session, inc: Incident, now: datetime, *, policy_name: str | 
         row.policy, row.inline_policy = name, inline
         row.state, row.status = state.to_dict(), state.status.value
         row.next_at, row.updated_at = esc.next_due(state), now
-    _note(session, inc, now, "system", "escalation", f"Escalating by policy {name!r}")
+    _note(session, inc, now, "system", "escalation", f"Escalating by policy {name!r}", notes)
     return row
 
 
 def _on_event(session: Session, topic: str, payload: IncidentChange, now: datetime,
-              result: PassResult, pre: Preloaded, lookups: dict[int, Lookups]) -> None:
+              batch: _Batch) -> None:
+    result, pre = batch.result, batch.pre
     inc = pre.incidents.get(payload["incident_id"])
     if inc is None:
         return
-    look = lookups.get(inc.tenant_id)
+    look = batch.lookups.get(inc.tenant_id)
     if look is None:
-        look = lookups[inc.tenant_id] = Lookups(session, inc.tenant_id)
+        look = batch.lookups[inc.tenant_id] = Lookups(session, inc.tenant_id)
     row = pre.escalations.get(inc.id)
     if topic == "incident.created":
         # (a direct page starts its own escalation, so one may exist already)
         if row is None and not inc.candidate and not inc.pending and \
                 inc.status == "firing":
-            row = start(session, inc, now, pre=pre, lookups=look)
+            row = start(session, inc, now, pre=pre, lookups=look, notes=batch.notes)
             if row is not None:
                 pre.escalations[inc.id] = row
                 result.started += 1
@@ -247,7 +258,7 @@ def _on_event(session: Session, topic: str, payload: IncidentChange, now: dateti
     status = payload["status"]
     previous = payload["previous"].get("status")
     if status == "firing" and previous in ("resolved", "closed"):
-        row = start(session, inc, now, pre=pre, lookups=look)
+        row = start(session, inc, now, pre=pre, lookups=look, notes=batch.notes)
         if row is not None:
             pre.escalations[inc.id] = row
             result.started += 1
@@ -272,9 +283,13 @@ def _on_event(session: Session, topic: str, payload: IncidentChange, now: dateti
 
 @dataclass
 class _Batch:
+    """A batch's working state: what it loaded, what it counted, the timeline entries it
+    decided (written at its end)."""
+
     pre: Preloaded
-    lookups: dict[int, Lookups]
-    result: PassResult
+    lookups: dict[int, Lookups] = field(default_factory=dict)
+    result: PassResult = field(default_factory=PassResult)
+    notes: Notes = field(default_factory=list)
 
 
 class _Starter:
@@ -287,19 +302,15 @@ class _Starter:
     def begin(self, session: Session, events: Sequence[OutboxEvent], now: datetime) -> _Batch:
         ids = {i for i in (ev.payload.get("incident_id") for ev in events
                            if isinstance(ev.payload, dict)) if isinstance(i, int)}
-        session.info[_NOTES] = []
-        return _Batch(Preloaded.load(session, ids), {}, PassResult())
+        return _Batch(Preloaded.load(session, ids))
 
     def handle(self, session: Session, batch: _Batch, event: OutboxEvent,
                payload: IncidentChange, now: datetime) -> None:
         with session.no_autoflush:
-            _on_event(session, event.topic, payload, now, batch.result, batch.pre,
-                      batch.lookups)
+            _on_event(session, event.topic, payload, now, batch)
 
     def end(self, session: Session, batch: _Batch, now: datetime) -> None:
-        notes = session.info.pop(_NOTES, [])
-        if notes:
-            session.execute(insert(IncidentEvent), notes)
+        _write_notes(session, batch.notes)
         self.result.started += batch.result.started
         self.result.stopped += batch.result.stopped
 
@@ -308,7 +319,9 @@ def consumer(result: PassResult) -> Consumer[_Batch]:
     return Consumer(CURSOR, _WATCHED, _Starter(result), limit=5000)
 
 
-def fire(session: Session, now: datetime, result: PassResult, limit: int = 200) -> None:
+def fire(session: Session, now: datetime, result: PassResult, limit: int = 200,
+         notes: Notes | None = None) -> None:
+    """Fire the due steps (the timeline entries go to ``notes`` when given)."""
     stmt = (select(Escalation).where(Escalation.next_at.is_not(None), Escalation.next_at <= now)
             .order_by(Escalation.next_at).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
@@ -318,45 +331,43 @@ def fire(session: Session, now: datetime, result: PassResult, limit: int = 200) 
         if inc is None:
             row.next_at = None
             continue
-        notes = session.info.get(_NOTES)
         mark = len(notes) if notes is not None else 0
         try:
             with session.begin_nested():  # one broken escalation must not stop the others
-                _fire_one(session, inc, row, now, result)
+                _fire_one(session, inc, row, now, result, notes)
         except Exception as exc:
-            if notes is not None:
+            if notes is not None:  # (what the savepoint rolled back)
                 del notes[mark:]
             row.next_at = now + FIRE_RETRY
             text = f"{type(exc).__name__}: {exc}"[:500]
             log.exception("escalation of incident %d failed", inc.id)
             _note(session, inc, now, "vigil", "consumer_failed",
                   f"Vigil could not fire this incident's escalation step ({text}); "
-                  f"trying again at {row.next_at.isoformat()}")
+                  f"trying again at {row.next_at.isoformat()}", notes)
             result.failed.append((inc.tenant_id, inc.id, text))
 
 
 def _fire_one(session: Session, inc: Incident, row: Escalation, now: datetime,
-              result: PassResult) -> None:
+              result: PassResult, notes: Notes | None) -> None:
     lookups = Lookups(session, row.tenant_id)
     policy = _policy_of(lookups, row)
     if policy is None:
         row.next_at = None
         _note(session, inc, now, "system", "escalation",
-              f"Escalation policy {row.policy!r} is gone: escalation stopped")
+              f"Escalation policy {row.policy!r} is gone: escalation stopped", notes)
         return
     state = esc.EscalationState.from_dict(row.state)
     state, intents = esc.due(policy, state, now, lookups.resolver())
-    _record(session, inc, row, policy, intents, lookups, now, result)
+    _record(session, inc, row, intents, lookups, now, result, notes)
     row.state, row.status = state.to_dict(), state.status.value
     row.next_at, row.updated_at = esc.next_due(state), now
     if state.status is esc.Status.EXHAUSTED:
         _note(session, inc, now, f"escalation:{row.policy}", "escalation",
-              "Every step has fired and nobody acknowledged")
+              "Every step has fired and nobody acknowledged", notes)
 
 
-def _record(session: Session, inc: Incident, row: Escalation, policy: esc.Policy,
-            intents: list[esc.Notify], lookups: Lookups, now: datetime,
-            result: PassResult) -> None:
+def _record(session: Session, inc: Incident, row: Escalation, intents: list[esc.Notify],
+            lookups: Lookups, now: datetime, result: PassResult, notes: Notes | None) -> None:
     actor = f"escalation:{row.policy}"
     steps = sorted({(n.epoch, n.repeat, n.step_index) for n in intents})
     for epoch, repeat, step in steps:
@@ -364,7 +375,8 @@ def _record(session: Session, inc: Incident, row: Escalation, policy: esc.Policy
         mine = [n for n in intents if (n.epoch, n.repeat, n.step_index) == (epoch, repeat, step)]
         who = ", ".join(n.user_id or n.target_id for n in mine)
         _note(session, inc, now, actor, "escalated",
-              f"Step {step + 1}" + (f" (repeat {repeat})" if repeat else "") + f": {who}")
+              f"Step {step + 1}" + (f" (repeat {repeat})" if repeat else "") + f": {who}",
+              notes)
     for n in intents:
         base = n.key(str(inc.id))
         outs: list[tuple[str, str, str, datetime]] = []  # (key, channel, address, at)
@@ -376,7 +388,7 @@ def _record(session: Session, inc: Incident, row: Escalation, policy: esc.Policy
             if not ways:
                 _note(session, inc, now, actor, "notify_failed",
                       f"{n.user_id} has no {n.urgency}-urgency notification rule: not "
-                      f"reachable")
+                      f"reachable", notes)
             for cm, delay in ways:
                 outs.append((f"{base}:{cm.id}", cm.type, cm.address,
                              n.due_at + timedelta(minutes=delay)))
@@ -384,7 +396,7 @@ def _record(session: Session, inc: Incident, row: Escalation, policy: esc.Policy
             when = "now" if at <= now else f"at {at.isoformat()}"
             _note(session, inc, now, actor, "notify",
                   f"Would notify {n.user_id or n.target_id} via {channel} {when} "
-                  f"({n.urgency} urgency)")
+                  f"({n.urgency} urgency)", notes)
             payload: NotificationIntent = {
                 "key": key, "incident_id": inc.id, "number": inc.number, "user": n.user_id,
                 "target_kind": n.target_kind, "target": n.target_id, "channel": channel,
@@ -411,14 +423,9 @@ def run_pass(db: Database, now: datetime, retry: Retry | None = None) -> PassRes
     out = outbox_consumer.run(db, consumer(result), now, retry)
     result.parked = out.parked
     with db.write() as session:
-        notes: list[dict[str, Any]] = []
-        session.info[_NOTES] = notes
-        try:
-            fire(session, now, result)
-        finally:
-            session.info.pop(_NOTES, None)
-        if notes:
-            session.execute(insert(IncidentEvent), notes)
+        notes: Notes = []
+        fire(session, now, result, notes=notes)
+        _write_notes(session, notes)
         if os.environ.get(CRASH_ENV) and result.fired:
             session.flush()
             os.kill(os.getpid(), signal.SIGKILL)  # the decision is made, the commit is not
