@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from conftest import Harness
 from test_incidents_api import act, alert, am, detail, incidents
 from vigil.auth.models import User
-from vigil.oncall.escalation.engine import CRASH_ENV, INTENT
+from vigil.oncall.escalation.engine import INTENT
 from vigil.oncall.models import ContactMethod, Escalation, NotificationRule, ScheduleRow, Team
 from vigil.outbox.models import OutboxEvent
 from vigil.worker.tick import tick
@@ -191,6 +192,12 @@ def test_bad_policies_are_refused_and_used_policies_kept(vigil: Harness) -> None
     assert gone.status_code == 409 and "senior-engineers" in gone.json()["error"]["message"]
 
 
+#: Tests-only start-up code for child processes (``faults/sitecustomize.py``): with this
+#: variable set, the child SIGKILLs itself as a transaction holding escalation pages commits.
+FAULTS = Path(__file__).parent / "faults"
+CRASH_ENV = "VIGIL_TEST_CRASH_BEFORE_ESCALATION_COMMIT"
+
+
 def test_a_crash_between_deciding_and_committing_never_fires_a_step_twice(
         vigil: Harness, db_url: str) -> None:
     iid = setup(vigil)
@@ -204,7 +211,8 @@ def test_a_crash_between_deciding_and_committing_never_fires_a_step_twice(
         "run_pass(db, datetime.fromisoformat(sys.argv[2]))\n"
     )
     now = vigil.clock.now().isoformat()
-    env = dict(os.environ, **{CRASH_ENV: "1"})
+    path = os.pathsep.join(p for p in (str(FAULTS), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, PYTHONPATH=path, **{CRASH_ENV: "1"})
     crashed = subprocess.run([sys.executable, "-c", code, db_url, now], env=env, check=False,
                              timeout=120)
     assert crashed.returncode == -9  # killed after deciding, before the commit

@@ -18,8 +18,6 @@ On PostgreSQL the cursor row is locked while read and due escalations are claime
 from __future__ import annotations
 
 import logging
-import os
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -52,8 +50,6 @@ log = logging.getLogger(__name__)
 
 CURSOR = "escalation"
 _WATCHED = ("incident.created", "incident.status_changed", "incident.merged")
-#: Fault injection for the crash test: kill this process after deciding, before commit.
-CRASH_ENV = "VIGIL_TEST_CRASH_BEFORE_ESCALATION_COMMIT"
 
 
 #: When a due step could not be fired, how soon it is tried again.
@@ -426,7 +422,4 @@ def run_pass(db: Database, now: datetime, retry: Retry | None = None) -> PassRes
         notes: Notes = []
         fire(session, now, result, notes=notes)
         _write_notes(session, notes)
-        if os.environ.get(CRASH_ENV) and result.fired:
-            session.flush()
-            os.kill(os.getpid(), signal.SIGKILL)  # the decision is made, the commit is not
     return result
