@@ -63,68 +63,45 @@ def _sql(conn: Connection, kind: str, table: Table, cols: Sequence[str], extra: 
     return sql
 
 
-def _utc_text(texts: dict[datetime, str], v: datetime) -> str:
-    s = texts[v] = v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    return s
+def _utc_text(v: datetime) -> str:
+    return v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-#: Turns rows (or objects) into the driver's parameter tuples: ``convert(items, texts)``.
-_Convert = Callable[[Iterable[Any], dict[datetime, str]], list[tuple[Any, ...]]]
-_CONVERTERS: dict[tuple[Any, ...], _Convert] = {}
-
-
-def _converter(conn: Connection, table: Table, cols: Sequence[str], *, objects: bool,
-               const: Mapping[str, Any] | None = None) -> _Convert:
-    """The conversion of items to parameter tuples for ``cols``, generated once per shape
-    as one list comprehension (a function call or a loop over the columns per row cost
-    more than the conversions themselves). Items are sequences in ``cols`` order, or with
-    ``objects`` objects with those attributes; ``const`` gives columns one value for every
-    row, adapted once. SQLite: times as UTC text (each distinct one formatted once per
-    call: datetimes cache their hash), JSON as text; PostgreSQL: JSON wrapped for
-    psycopg."""
-    const = const or {}
-    dialect = conn.dialect.name
-    # (The constants' values are part of the shape: they are baked into the code.)
-    key = (dialect, table.name, tuple(cols), objects,
-           tuple(sorted((k, repr(v)) for k, v in const.items())))
-    convert = _CONVERTERS.get(key)
-    if convert is not None:
-        return convert
+def _params(conn: Connection, table: Table, cols: Sequence[str], items: Iterable[Any], *,
+            objects: bool, const: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """The driver's parameter tuples for ``items``: sequences in ``cols`` order, or with
+    ``objects`` objects with those attributes (``const`` gives columns one value for every
+    object). Stored the way the ORM types store them: on SQLite times as UTC text and JSON as
+    text; on PostgreSQL JSON wrapped for psycopg."""
+    sqlite = conn.dialect.name == "sqlite"
     shape = _shape(conn, table, cols)
-    namespace: dict[str, Any] = {"utc_text": _utc_text, "dumps": orjson.dumps,
-                                 "opts": _JSON_OPTS, "Jsonb": Jsonb, "json_text": _json_text}
-    parts = []
-    for i, col in enumerate(cols):
-        value = f"row.{col}" if objects else f"row[{i}]"
-        if col in const:
-            v = const[col]
-            if i in shape.jsons:
-                v = _json_text(v) if dialect == "sqlite" else Jsonb(v, dumps=_json_text)
-            elif i in shape.times and dialect == "sqlite" and v is not None:
-                v = _utc_text({}, v)
-            namespace[f"c{i}"] = v
-            parts.append(f"c{i}")
-        elif i in shape.jsons:
-            parts.append(f"dumps({value}, option=opts).decode()" if dialect == "sqlite"
-                         else f"Jsonb({value}, dumps=json_text)")
-        elif i in shape.times and dialect == "sqlite":
-            parts.append(f"(None if (v{i} := {value}) is None else "
-                         f"(texts.get(v{i}) or utc_text(texts, v{i})))")
+    const = const or {}
+    texts: dict[datetime, str] = {}  # a batch's rows share a few times: format each once
+    out = []
+    for item in items:
+        if objects:
+            row = [const[c] if c in const else getattr(item, c) for c in cols]
         else:
-            parts.append(value)
-    source = ("def convert(items, texts):\n"
-              f"    return [({', '.join(parts)},) for row in items]\n")
-    exec(compile(source, f"<bulk {dialect} {table.name} {len(cols)}>", "exec"), namespace)
-    made: _Convert = namespace["convert"]
-    _CONVERTERS[key] = made
-    return made
+            row = list(item)
+        for i in shape.jsons:
+            row[i] = _json_text(row[i]) if sqlite else Jsonb(row[i], dumps=_json_text)
+        if sqlite:
+            for i in shape.times:
+                v = row[i]
+                if v is not None:
+                    text = texts.get(v)
+                    if text is None:
+                        text = texts[v] = _utc_text(v)
+                    row[i] = text
+        out.append(tuple(row))
+    return out
 
 
 def insert_rows(conn: Connection, table: Table, cols: Sequence[str],
                 rows: Sequence[Sequence[Any]]) -> None:
     """INSERT ``rows`` (values in ``cols`` order)."""
     if rows:
-        _insert(conn, table, cols, _converter(conn, table, cols, objects=False)(rows, {}))
+        _insert(conn, table, cols, _params(conn, table, cols, rows, objects=False))
 
 
 def insert_objects(conn: Connection, table: Table, cols: Sequence[str], objs: Sequence[Any],
@@ -132,8 +109,8 @@ def insert_objects(conn: Connection, table: Table, cols: Sequence[str], objs: Se
     """INSERT a row per object, its ``cols`` read from the attributes of the same names
     (except those ``const`` gives one value for all)."""
     if objs:
-        convert = _converter(conn, table, cols, objects=True, const=const)
-        _insert(conn, table, cols, convert(objs, {}))
+        _insert(conn, table, cols, _params(conn, table, cols, objs, objects=True,
+                                           const=const))
 
 
 def _insert(conn: Connection, table: Table, cols: Sequence[str],
@@ -148,8 +125,8 @@ def update_rows(conn: Connection, table: Table, cols: Sequence[str], key: str,
     """UPDATE ``cols`` WHERE ``key`` = the last value of each row (values in ``cols`` order,
     then the key)."""
     if rows:
-        convert = _converter(conn, table, [*cols, key], objects=False)
-        _update(conn, table, cols, key, convert(rows, {}))
+        _update(conn, table, cols, key,
+                _params(conn, table, [*cols, key], rows, objects=False))
 
 
 def update_objects(conn: Connection, table: Table, cols: Sequence[str], key: str,
@@ -157,8 +134,8 @@ def update_objects(conn: Connection, table: Table, cols: Sequence[str], key: str
     """UPDATE ``cols`` of each object's row (``key`` and the columns read from the
     attributes of the same names)."""
     if objs:
-        convert = _converter(conn, table, [*cols, key], objects=True)
-        _update(conn, table, cols, key, convert(objs, {}))
+        _update(conn, table, cols, key,
+                _params(conn, table, [*cols, key], objs, objects=True))
 
 
 def _update(conn: Connection, table: Table, cols: Sequence[str], key: str,
