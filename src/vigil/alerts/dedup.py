@@ -100,12 +100,14 @@ class Decision:
 
 def _open(sub: Submission, now: datetime) -> AlertState:
     ev = sub.event
-    # Positional, in AlertState's field order (the hot path: keywords cost more).
     return AlertState(
-        None, sub.tenant_id, sub.integration_id, sub.fingerprint, FINGERPRINT_VERSION,
-        ev.dedup_key, ev.source, "firing", int(ev.severity), ev.name, ev.summary,
-        ev.description, ev.service, ev.environment, ev.labels, ev.annotations, ev.links,
-        ev.raw, ev.starts_at or now, None, now, now, 1,
+        id=None, tenant_id=sub.tenant_id, integration_id=sub.integration_id,
+        fingerprint=sub.fingerprint, fingerprint_version=FINGERPRINT_VERSION,
+        dedup_key=ev.dedup_key, source=ev.source, status="firing", severity=int(ev.severity),
+        name=ev.name, summary=ev.summary, description=ev.description, service=ev.service,
+        environment=ev.environment, labels=ev.labels, annotations=ev.annotations,
+        links=ev.links, raw=ev.raw, starts_at=ev.starts_at or now, ends_at=None,
+        first_received_at=now, last_received_at=now, occurrences=1,
     )
 
 

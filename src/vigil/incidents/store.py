@@ -47,13 +47,16 @@ def _state(row: Any) -> IncidentState:
      sources, alert_count, open_alert_count, group_key, resolve_on, created_at, last_seen_at,
      resolved_at, rule_id, pending, candidate, occurrences, parts_seen, first_fingerprint,
      last_fingerprint, escalation_policy) = row  # _LOAD_COLUMNS
-    # Positional, in IncidentState's field order (keywords cost more on the hot path).
     return IncidentState(
-        id_, tenant_id, number, title, "", status, severity, None, category, "rule",
-        assignee, team, services, sources, alert_count, open_alert_count, group_key,
-        resolve_on, created_at, created_at, last_seen_at, None, resolved_at, None, None,
-        False, None, rule_id, pending, candidate, occurrences, parts_seen, first_fingerprint,
-        last_fingerprint, {}, escalation_policy, [], False, (status, severity, pending))
+        id=id_, tenant_id=tenant_id, number=number, title=title, summary="", status=status,
+        severity=severity, priority=None, category=category, type="rule", assignee=assignee,
+        team=team, services=services, sources=sources, alert_count=alert_count,
+        open_alert_count=open_alert_count, group_key=group_key, resolve_on=resolve_on,
+        created_at=created_at, started_at=created_at, last_seen_at=last_seen_at,
+        resolved_at=resolved_at, rule_id=rule_id, pending=pending, candidate=candidate,
+        occurrences=occurrences, parts_seen=parts_seen, first_fingerprint=first_fingerprint,
+        last_fingerprint=last_fingerprint, escalation_policy=escalation_policy,
+        as_loaded=(status, severity, pending))
 
 
 _INSERT_COLUMNS = ("id", *INCIDENT_COLUMNS)
