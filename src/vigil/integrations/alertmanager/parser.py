@@ -10,11 +10,9 @@ without a version is read as version 4.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from typing_extensions import TypedDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.core.event import Action, AlertEvent
 from vigil.core.severity import parse_severity
@@ -61,7 +59,7 @@ class AMAlert(BaseModel):
 class AMPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    version: str | None = None
+    version: object = None  # checked in ``parse``, for a message that names it
     groupKey: str | None = None
     status: str | None = None
     receiver: str | None = None
@@ -84,43 +82,11 @@ def _environment(labels: LabelMap) -> str | None:
     return None
 
 
-# The hot path validates into plain dicts (no model instances: they cost twice as much);
-# these mirror AMAlert and AMPayload, which Grafana's parser builds on.
-class _Alert(TypedDict):
-    status: Literal["firing", "resolved"]
-    labels: Annotated[LabelMap, Field(min_length=1)]
-    annotations: NotRequired[LabelMap]
-    startsAt: NotRequired[datetime | None]  # to UTC in ``parse`` (a validator costs more)
-    endsAt: NotRequired[datetime | None]
-    generatorURL: NotRequired[str | None]
-    fingerprint: NotRequired[str | None]
-
-
-class _Payload(TypedDict):
-    version: NotRequired[object]  # checked in ``parse``, for a message that names it
-    groupKey: NotRequired[str | None]
-    status: NotRequired[str | None]
-    receiver: NotRequired[str | None]
-    externalURL: NotRequired[str | None]
-    commonLabels: NotRequired[LabelMap]
-    alerts: Annotated[list[_Alert], Field(min_length=1)]
-
-
-_PAYLOAD = TypeAdapter(_Payload)
-
-
 def event_from_alert(alert: AMAlert, source: str, raw: dict[str, Any],
                      extra_links: list[dict[str, str]], where: str,
                      limits: Limits = DEFAULT_LIMITS) -> AlertEvent:
-    return _event(alert.status, alert.labels, alert.annotations, alert.startsAt, alert.endsAt,
-                  alert.generatorURL, source, raw, extra_links, where, limits)
-
-
-def _event(status: str, labels: LabelMap, ann: LabelMap, starts_at: datetime | None,
-           ends_at: datetime | None, generator_url: str | None, source: str,
-           raw: dict[str, Any], extra_links: list[dict[str, str]], where: str,
-           limits: Limits) -> AlertEvent:
     """The event for one alert, held to ``limits`` (a 422 naming ``where``'s field)."""
+    labels, ann = alert.labels, alert.annotations
     name = labels.get("alertname")
     name_field = "labels.alertname" if name else None
     if not name:
@@ -129,19 +95,29 @@ def _event(status: str, labels: LabelMap, ann: LabelMap, starts_at: datetime | N
     summary_field = "annotations.summary" if summary else None
     if not summary:
         summary = ann.get("message") or ann.get("description") or name
-    links = link(generator_url, "Source")
+    links = link(alert.generatorURL, "Source")
     if ann:
         links += link(ann.get("runbook_url"), "Runbook") + link(
             ann.get("dashboard_url") or ann.get("dashboard"), "Dashboard")
-    resolved = status == "resolved"
-    return check_event(AlertEvent(
-        Action.RESOLVE if resolved else Action.TRIGGER, source, name,
-        summary, parse_severity(labels.get("severity") or labels.get("priority")),
-        None, ann.get("description"), _service(labels), _environment(labels), labels, ann,
-        links + extra_links if extra_links else links, optional_time(starts_at),
-        optional_time(ends_at) if resolved else None, raw,
-    ), limits, where, name=name_field, summary=summary_field,
-        description="annotations.description")
+    resolved = alert.status == "resolved"
+    event = AlertEvent(
+        action=Action.RESOLVE if resolved else Action.TRIGGER,
+        source=source,
+        name=name,
+        summary=summary,
+        severity=parse_severity(labels.get("severity") or labels.get("priority")),
+        description=ann.get("description"),
+        service=_service(labels),
+        environment=_environment(labels),
+        labels=labels,
+        annotations=ann,
+        links=links + extra_links,
+        starts_at=optional_time(alert.startsAt),
+        ends_at=optional_time(alert.endsAt) if resolved else None,
+        raw=raw,
+    )
+    return check_event(event, limits, where, name=name_field, summary=summary_field,
+                       description="annotations.description")
 
 
 def check_alert_count(payload: Any, limits: Limits) -> None:
@@ -156,31 +132,13 @@ def parse(payload: Any, config: dict[str, Any],
           limits: Limits = DEFAULT_LIMITS) -> list[AlertEvent]:
     check_alert_count(payload, limits)
     try:
-        body = _PAYLOAD.validate_python(payload)
+        body = AMPayload.model_validate(payload)
     except ValidationError as exc:
         raise invalid_from(exc) from None
-    check_version(body.get("version"), VERSION, "Alertmanager")
+    check_version(body.version, VERSION, "Alertmanager")
     raws = payload["alerts"]
-    return [
-        _event(a["status"], a["labels"], a.get("annotations") or {},
-               _utc(a.get("startsAt"), i, "startsAt"), _utc(a.get("endsAt"), i, "endsAt"),
-               a.get("generatorURL"), "alertmanager", raws[i], [], f"alerts[{i}]", limits)
-        for i, a in enumerate(body["alerts"])
-    ]
-
-
-def _utc(value: datetime | None, i: int, name: str) -> datetime | None:
-    """What ``UTCTime`` does, for the hot path: to UTC, or a 422 naming the field."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        field = f"alerts[{i}].{name}"
-        raise InvalidInput(f"{field}: time is out of range once converted to UTC",
-                           field=field) from None
+    return [event_from_alert(a, "alertmanager", raws[i], [], f"alerts[{i}]", limits)
+            for i, a in enumerate(body.alerts)]
 
 
 __all__ = ["AMAlert", "AMPayload", "check_alert_count", "check_version", "event_from_alert",

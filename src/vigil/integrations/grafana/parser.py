@@ -37,7 +37,7 @@ class GrafanaAlert(AMAlert):
 
 
 class GrafanaPayload(AMPayload):
-    version: object = None  # type: ignore[assignment]  # checked in ``parse``
+    version: object = None  # checked in ``parse``
     state: str | None = None
     title: str | None = None
     message: str | None = None
