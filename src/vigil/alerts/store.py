@@ -132,10 +132,9 @@ def write(conn: Connection, decision: Decision, *, alert_events: bool = True,
         rows = []
         for h in decision.history:
             sub, ev = h.submission, h.submission.event
-            # ``_value_``: the enums' plain strings without the ``value`` property's cost.
             rows.append([sub.tenant_id, h.alert.id if h.alert is not None else None,
-                         sub.integration_id, sub.fingerprint, ev.action._value_,
-                         h.outcome._value_, ev.actor, h.received_at, ev.raw])
+                         sub.integration_id, sub.fingerprint, ev.action.value,
+                         h.outcome.value, ev.actor, h.received_at, ev.raw])
         bulk.insert_rows(conn, _events, _EVENT_COLUMNS, rows)
     if decision.outbox and alert_events:
         now = decision.history[-1].received_at

@@ -298,9 +298,8 @@ class PipelineRunner:
                 else Result(None, sub.fingerprint, outcome, None)
                 for sub, (alert, outcome) in zip(b, outcomes[i:i + len(b)], strict=True)])
             i += len(b)
-        # Counted in C, by plain strings (``_value_``: an enum's hash runs Python code).
-        counts = Counter(zip([s.event.source for s in flat],
-                             [outcome._value_ for _, outcome in outcomes], strict=True))
+        counts = Counter((sub.event.source, outcome.value)
+                         for sub, (_, outcome) in zip(flat, outcomes, strict=True))
         for (source, outcome_value), n in counts.items():
             self.metrics.alerts_received.labels(source, outcome_value).inc(n)
             if outcome_value in _DEDUP_OUTCOMES:
