@@ -37,9 +37,7 @@ from vigil.incidents.api import router as incidents_router
 from vigil.incidents.policy_api import router as policy_router
 from vigil.integrations.api import router as integrations_router
 from vigil.integrations.base import loc_to_field
-from vigil.integrations.ingest import ingest_body
 from vigil.integrations.ingest import router as ingest_router
-from vigil.integrations.registry import BODY_PARSERS
 from vigil.integrations.service import IntegrationDirectory
 from vigil.metrics import Metrics
 from vigil.muting.rules_api import router as quiet_router
@@ -118,42 +116,8 @@ def _error_response(exc: VigilError) -> JSONResponse:
     return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
 
 
-_INGEST = "/api/v1/ingest/"
 #: The error codes of the framework's own answers (``framework_error``).
 _FRAMEWORK_CODES = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
-
-
-class VigilApp(FastAPI):
-    """FastAPI, with the webhook ingest endpoints (``POST /api/v1/ingest/{kind}[/{key}]``
-    for the body-parsed kinds) served before the framework's middleware stack, routing and
-    dependency solving, which cost about twice the endpoint's own work on a single-alert
-    request. The endpoint code, body limit and error answers are the same ones."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and \
-                scope["path"].startswith(_INGEST):
-            parts = scope["path"][len(_INGEST):].split("/")
-            while len(parts) > 1 and not parts[-1]:  # ".../alertmanager/": no key, not a 307
-                parts.pop()
-            if parts[0] in BODY_PARSERS and len(parts) <= 2 and all(parts):
-                await self._ingest(scope, receive, send, parts[0],
-                                   parts[1] if len(parts) == 2 else None)
-                return
-        await super().__call__(scope, receive, send)
-
-    async def _ingest(self, scope: Scope, receive: Receive, send: Send, kind: str,
-                      token: str | None) -> None:
-        scope["app"] = self
-        limit: int = self.state.ctx.settings.max_body_bytes
-
-        async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-            try:
-                response = await ingest_body(Request(scope, receive), kind, token)
-            except VigilError as exc:
-                response = _error_response(exc)
-            await response(scope, receive, send)
-
-        await BodyLimit(endpoint, limit)(scope, receive, send)
 
 
 async def _retention_loop(ctx: Context) -> None:
@@ -175,7 +139,7 @@ async def _retention_loop(ctx: Context) -> None:
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
-               run_background_jobs: bool = True) -> VigilApp:
+               run_background_jobs: bool = True) -> FastAPI:
     settings = settings or Settings()
     secrets_at_rest.configure(settings)  # a malformed VIGIL_SECRET_KEY stops here
     if clock is None:
@@ -221,7 +185,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                 await asyncio.to_thread(checkpointer.stop)
             db.dispose()
 
-    app = VigilApp(
+    app = FastAPI(
         title="Vigil",
         version=__version__,
         description="Open incident management, on-call and alerting.",

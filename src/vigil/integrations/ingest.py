@@ -94,7 +94,7 @@ def _answer(results: list[Result]) -> bytes:
 # --- Alertmanager, Grafana, generic -------------------------------------------------------
 
 async def ingest_body(request: Request, kind: str, token: str | None) -> Response:
-    """The body-parsed kinds' endpoint (also served by ``app.VigilApp`'s fast path)."""
+    """The body-parsed kinds' endpoint."""
     parse = BODY_PARSERS.get(kind)
     if parse is None:
         raise NotFound(f"no integration type {kind!r}; one of {', '.join(BODY_PARSERS)}",

@@ -10,8 +10,7 @@ Inline *styles* are allowed: the templates and the server-drawn SVG charts use `
 attributes, which a nonce cannot cover, and a style cannot run code.
 
 A header the endpoint set itself is kept. FastAPI's own API docs (/docs, /redoc) load
-their scripts from a CDN and get no CSP. The webhook ingest endpoints are served before
-the middleware stack (``VigilApp``) and so skip it: they answer JSON to machines.
+their scripts from a CDN and get no CSP.
 """
 
 from __future__ import annotations
