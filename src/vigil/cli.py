@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 
 from vigil import __version__
-from vigil.auth.secrets_cli import app as secrets_app
 from vigil.clock import SystemClock
 from vigil.config import Settings
 from vigil.db import Database
 from vigil.errors import VigilError
+from vigil.secrets_cli import app as secrets_app
 
 app = typer.Typer(help="Vigil: incident management, on-call and alerting.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys and integration keys.", no_args_is_help=True)

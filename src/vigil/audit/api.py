@@ -9,14 +9,12 @@ from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from vigil.audit import service
-from vigil.audit.pages import router as pages_router
 from vigil.auth.deps import admin
 from vigil.auth.service import Principal
 from vigil.clock import ensure_utc
 from vigil.context import Context, get_context
 
 router = APIRouter(tags=["system"])
-router.include_router(pages_router)
 
 
 def filters(actor: str | None, action: str | None, target_type: str | None,
