@@ -19,10 +19,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vigil import __version__
+from vigil import __version__, audit_targets
 from vigil.alerts.api import router as alerts_router
-from vigil.audit import capture as audit_capture
-from vigil.audit.api import router as audit_router
 from vigil.audit.service import purge as purge_audit
 from vigil.auth import secrets_at_rest
 from vigil.auth.api import router as api_keys_router
@@ -44,13 +42,14 @@ from vigil.muting.rules_api import router as quiet_router
 from vigil.muting.silences_api import router as silences_router
 from vigil.notify import stored_secrets
 from vigil.notify.api import router as notify_router
-from vigil.notify.replies import router as replies_router
 from vigil.oncall.escalation.api import router as escalation_router
+from vigil.oncall.escalation.replies import router as replies_router
 from vigil.oncall.people.api import router as people_router
 from vigil.oncall.schedules.api import router as schedules_router
 from vigil.outbox.api import router as outbox_router
 from vigil.pipeline.runner import PipelineRunner
 from vigil.system.api import router as system_router
+from vigil.system.audit_api import router as audit_router
 from vigil.system.health import monitor_loop
 from vigil.web.auth_pages import router as web_auth_router
 from vigil.web.events import router as web_events_router
@@ -145,7 +144,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     if clock is None:
         clock = (FileOffsetClock(settings.test_clock_file) if settings.test_clock_file
                  else SystemClock())
-    audit_capture.install()  # configuration changes are logged with the sessions' commits
+    audit_targets.install()  # configuration changes are logged with the sessions' commits
     db = Database(settings.url, sqlite_synchronous=settings.sqlite_synchronous)
     metrics = Metrics()
     runner = PipelineRunner(db, clock, metrics, max_pending=settings.queue_max_alerts,

@@ -29,7 +29,9 @@ app.add_typer(secrets_app, name="secrets")
 def _main(ctx: typer.Context) -> None:
     # The audit log names what a command changes "cli" (``serve`` names each request's).
     if ctx.invoked_subcommand != "serve":
+        from vigil import audit_targets
         from vigil.audit.capture import CLI, reset_actor, set_actor
+        audit_targets.install()
         token = set_actor(CLI)
         ctx.call_on_close(lambda: reset_actor(token))
 

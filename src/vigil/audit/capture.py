@@ -14,8 +14,7 @@ escalations) is not configuration and has its own timeline.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -85,35 +84,9 @@ def current() -> Acting:
     return _ACTING.get() or Acting(SYSTEM)
 
 
-@functools.cache
-def audited() -> dict[type[Any], str]:
-    """Configuration models and the target type their entries name (imported late: the
-    models import ``vigil.db``, which installs this listener)."""
-    from vigil.auth.models import ApiKey, User
-    from vigil.correlation.models import CorrelationRule
-    from vigil.incidents.models import IncidentPolicy
-    from vigil.integrations.models import Integration
-    from vigil.muting.models import InhibitionRule, MaintenanceWindow, Silence
-    from vigil.notify.models import NotificationChannel, RoutingRule, TemplateOverride
-    from vigil.oncall.models import (
-        ContactMethod,
-        EscalationPolicyRow,
-        NotificationRule,
-        ScheduleRow,
-        Service,
-        Team,
-    )
-
-    return {
-        Silence: "silence", MaintenanceWindow: "maintenance_window",
-        InhibitionRule: "inhibition_rule", CorrelationRule: "correlation_rule",
-        IncidentPolicy: "incident_policy", NotificationChannel: "channel",
-        RoutingRule: "routing_rule", TemplateOverride: "notification_template",
-        Integration: "integration", EscalationPolicyRow: "escalation_policy",
-        ScheduleRow: "schedule", Team: "team", Service: "service", User: "user",
-        ContactMethod: "contact_method", NotificationRule: "notification_rule",
-        ApiKey: "api_key",
-    }
+#: The rows the audit log follows, and the target type their entries name. Filled by the
+#: composition roots (``vigil.audit_targets``): this package knows no domain.
+AUDITED: dict[type[Any], str] = {}
 
 
 def _plain(value: Any) -> Any:
@@ -161,7 +134,7 @@ def _entry(acting: Acting, now: datetime, obj: Any, kind: str, action: str,
 
 
 def _changes(session: Session) -> list[dict[str, Any]]:
-    kinds = audited()
+    kinds = AUDITED
     acting = current()
     now: datetime | None = None
     rows: list[dict[str, Any]] = []
@@ -231,7 +204,7 @@ def _bulk_delete(orm: ORMExecuteState) -> None:
     if not orm.is_delete:
         return
     mapper = orm.bind_mapper
-    kind = audited().get(mapper.class_) if mapper is not None else None
+    kind = AUDITED.get(mapper.class_) if mapper is not None else None
     if kind is None or mapper is None:
         return
     where = getattr(orm.statement, "whereclause", None)
@@ -246,16 +219,14 @@ def _bulk_delete(orm: ORMExecuteState) -> None:
     _write(orm.session, rows)
 
 
-def install() -> None:
-    """Log configuration changes made through any ORM session. Done when this module is
-    first imported, by the composition roots (the app, the CLI): the database layer
-    knows nothing of auditing."""
+def install(targets: Mapping[type[Any], str]) -> None:
+    """Log changes to the rows of ``targets`` (model -> target type) made through any ORM
+    session, with the sessions' commits. Called by the composition roots (the app, the
+    CLI) through ``vigil.audit_targets``."""
+    AUDITED.update(targets)
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "do_orm_execute", _bulk_delete)
-
-
-install()
 
 
 def set_request_actor(actor: str, request: Request, clock: Clock) -> None:

@@ -1,15 +1,19 @@
 """What of a row may be written to the audit log: secrets never are.
 
-Channel configs are masked exactly as the API shows them (``notify.service.mask_config``);
+Channel configs are masked exactly as the API shows them (the masker ``vigil.audit_targets``
+registers: ``notify.service.mask_config``);
 any other value whose key names a secret (password hashes, API key hashes, integration
 keys, calendar tokens, ...) is written as the mask alone, so a change still shows as one
 (``•••• -> ••••``) without giving away a character."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from vigil.notify.service import MASK, mask_config
+MASK = "\u2022\u2022\u2022\u2022"
+#: Per target type, how its ``config`` is masked (``(kind, config) -> masked config``).
+CONFIG_MASKS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {}
 
 #: Key names that hold a secret or something derived from one. Matched as whole words of
 #: a snake_case name (``key_hash``, ``ical_token``, ``password``, ``key``), so ``group_key``
@@ -50,7 +54,8 @@ def mask_values(target_type: str, values: dict[str, Any] | None) -> dict[str, An
     for k, v in values.items():
         if is_secret_key(k):
             out[k] = _masked(v)
-        elif k == "config" and target_type == "channel" and isinstance(v, dict):
+        elif k == "config" and target_type in CONFIG_MASKS and isinstance(v, dict):
+            mask_config = CONFIG_MASKS[target_type]
             out[k] = _mask_nested(mask_config(str(values.get("kind") or ""), v))
         else:
             out[k] = _mask_nested(v)
