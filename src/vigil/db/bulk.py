@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -75,14 +76,19 @@ def _params(conn: Connection, table: Table, cols: Sequence[str], items: Iterable
     text; on PostgreSQL JSON wrapped for psycopg."""
     sqlite = conn.dialect.name == "sqlite"
     shape = _shape(conn, table, cols)
-    const = const or {}
+    fixed = [(cols.index(c), v) for c, v in (const or {}).items()]
+    read = attrgetter(*cols)
     texts: dict[datetime, str] = {}  # a batch's rows share a few times: format each once
     out = []
     for item in items:
-        if objects:
-            row = [const[c] if c in const else getattr(item, c) for c in cols]
-        else:
+        if not objects:
             row = list(item)
+        elif len(cols) > 1:
+            row = list(read(item))
+        else:
+            row = [read(item)]
+        for i, v in fixed:
+            row[i] = v
         for i in shape.jsons:
             row[i] = _json_text(row[i]) if sqlite else Jsonb(row[i], dumps=_json_text)
         if sqlite:
