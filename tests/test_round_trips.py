@@ -20,6 +20,7 @@ Per batch, on top of its statements:
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,11 +83,16 @@ class Ingest:
 
 
 def hold_caches(runner: PipelineRunner) -> None:
-    """The writer's rule caches reload every second: not while a test counts."""
+    """The writer's configuration caches look again every second (a reload, or a read of
+    the configuration versions): not while a test counts. Changes this process commits
+    are still seen at once."""
     for cache in (runner.rules, runner.policies, runner.muting.silences,
                   runner.muting.windows, runner.muting.inhibitions):
         if hasattr(cache, "ttl"):
-            cache.ttl = 3600.0
+            setattr(cache, "ttl", 3600.0)  # noqa: B010
+        versions = getattr(cache, "versions", None)
+        if versions is not None and hasattr(versions, "interval"):
+            versions.interval = math.inf
 
 
 @pytest.fixture
