@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from conftest import Harness
-from test_escalation_engine import setup
+from test_escalation_engine import escalate, setup
 from test_incidents_api import act, alert, am, detail, incidents
 from vigil.notify.models import Delivery
 from vigil.worker.notifier import finish, prepare, run_once
@@ -112,7 +112,7 @@ def test_a_page_reaches_the_inbox_once_and_its_link_acknowledges(
     sink, port = smtp
     email_channel(vigil, port)
     iid = setup(vigil)
-    tick(vigil.ctx)
+    escalate(vigil)
     done = run_once(vigil.ctx).counts
     assert done["sent"] == 1
     (mail,) = sink.messages
@@ -147,7 +147,7 @@ def test_acknowledging_cancels_pages_not_yet_sent(vigil: Harness,
     sink, port = smtp
     email_channel(vigil, port)
     iid = setup(vigil)
-    tick(vigil.ctx)
+    escalate(vigil)
     act(vigil, iid, "acknowledge")
     run_once(vigil.ctx)
     assert sink.messages == []
@@ -160,13 +160,13 @@ def test_a_reopened_incident_pages_again(vigil: Harness, smtp: tuple[Sink, int])
     sink, port = smtp
     email_channel(vigil, port)
     iid = setup(vigil)
-    tick(vigil.ctx)
+    escalate(vigil)
     assert run_once(vigil.ctx).counts["sent"] == 1
     act(vigil, iid, "resolve")
-    tick(vigil.ctx)
+    escalate(vigil)
     vigil.clock.advance(minutes=1)
     assert act(vigil, iid, "reopen").status_code == 200
-    assert tick(vigil.ctx).counts["escalations_started"] == 1
+    assert escalate(vigil)["escalations_started"] == 1
     assert run_once(vigil.ctx).counts["sent"] == 1
     assert [m["To"] for m in sink.messages] == ["alice@ex.com", "alice@ex.com"]
 
@@ -431,7 +431,7 @@ def test_smtp_down_then_back_delivers_once_and_metrics_count_attempts(vigil: Har
         port = probe.getsockname()[1]
     email_channel(vigil, port)  # nothing listens there yet
     setup(vigil)
-    tick(vigil.ctx)
+    escalate(vigil)
     first = run_once(vigil.ctx).counts
     assert first["sent"] == 0 and first["failed"] == 1  # connection refused: retry later
     (d,) = [x for x in deliveries(vigil) if x.channel_kind == "email"]
@@ -499,12 +499,12 @@ def test_an_acknowledgement_that_times_out_pages_again(vigil: Harness,
         "name": "all", "escalation_policy": "alice", "team": "x"}).status_code == 201
     vigil.post_alertmanager(am(alert("Down", severity="critical")))
     (inc,) = incidents(vigil)
-    tick(vigil.ctx)
+    escalate(vigil)
     run_once(vigil.ctx)
     act(vigil, inc["id"], "acknowledge")
-    tick(vigil.ctx)
+    escalate(vigil)
     vigil.clock.advance(minutes=11)  # still acknowledged, not resolved: page again
-    assert tick(vigil.ctx).counts["steps_fired"] == 1
+    assert escalate(vigil)["steps_fired"] == 1
     run_once(vigil.ctx)
     assert [m["To"] for m in sink.messages] == ["alice@ex.com", "alice@ex.com"]
 

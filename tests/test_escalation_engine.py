@@ -1,6 +1,7 @@
 """The escalation engine end to end, on both databases: incidents from real ingest escalate
-by policy on the scheduler tick, notification intents land in the outbox and the timeline,
-acknowledging stops it, and a crash between deciding and committing never runs a step twice.
+by policy on the notifier's pass of the outbox consumers, notification intents land in the
+outbox and the timeline, acknowledging stops it, and a crash between deciding and
+committing never runs a step twice.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from vigil.auth.models import User
 from vigil.oncall.escalation.engine import INTENT
 from vigil.oncall.models import ContactMethod, Escalation, NotificationRule, ScheduleRow, Team
 from vigil.outbox.models import OutboxEvent
-from vigil.worker.tick import tick
+from vigil.worker.consumers import consume
 
 POLICY = {
     "name": "critical-firing",
@@ -70,6 +71,12 @@ def people(h: Harness) -> None:
                                       "participants": ["alice", "bob"]}}]}))
 
 
+def escalate(h: Harness) -> dict[str, int]:
+    """One pass of the registered outbox consumers (the escalation engine, then the
+    planner), as the notifier runs them; their counts."""
+    return consume(h.ctx)[0].counts
+
+
 def intents(h: Harness) -> list[dict[str, Any]]:
     with h.ctx.db.read() as s:
         return [o.payload for o in s.scalars(select(OutboxEvent).where(
@@ -92,7 +99,7 @@ def setup(h: Harness) -> int:
 
 def test_incident_escalates_on_time_and_stops_when_acknowledged(vigil: Harness) -> None:
     iid = setup(vigil)
-    first = tick(vigil.ctx).counts
+    first = escalate(vigil)
     assert (first["escalations_started"], first["steps_fired"]) == (1, 1)
     got = intents(vigil)
     assert [(i["user"], i["channel"], i["due_at"]) for i in got] == [
@@ -102,9 +109,9 @@ def test_incident_escalates_on_time_and_stops_when_acknowledged(vigil: Harness) 
     assert len({i["key"] for i in got}) == 2
     kinds = [(t["kind"], t["message"]) for t in detail(vigil, iid)["timeline"]]
     assert ("notify", "Would notify alice via email now (high urgency)") in kinds
-    assert tick(vigil.ctx).counts["steps_fired"] == 0  # nothing new is due: nothing twice
+    assert escalate(vigil)["steps_fired"] == 0  # nothing new is due: nothing twice
     vigil.clock.advance(minutes=5)
-    assert tick(vigil.ctx).counts["steps_fired"] == 1
+    assert escalate(vigil)["steps_fired"] == 1
     step2 = [(i["user"], i["target"], i["channel"]) for i in intents(vigil)[2:]]
     assert step2 == [("bob", "senior-engineers", "email"), ("bob", "senior-engineers", "sms"),
                      ("carol", "senior-engineers", "email"),
@@ -112,31 +119,31 @@ def test_incident_escalates_on_time_and_stops_when_acknowledged(vigil: Harness) 
     view = vigil.client.get(f"/api/v1/incidents/{iid}/escalation", headers=vigil.auth).json()
     assert view["status"] == "exhausted" and view["next_at"] is None
     act(vigil, iid, "acknowledge")
-    assert tick(vigil.ctx).counts["escalations_stopped"] == 1
+    assert escalate(vigil)["escalations_stopped"] == 1
     view = vigil.client.get(f"/api/v1/incidents/{iid}/escalation", headers=vigil.auth).json()
     assert view["status"] == "acknowledged"
 
 
 def test_acknowledged_before_the_second_step_pages_nobody_else(vigil: Harness) -> None:
     iid = setup(vigil)
-    tick(vigil.ctx)
+    escalate(vigil)
     act(vigil, iid, "acknowledge")
     vigil.clock.advance(minutes=10)
-    done = tick(vigil.ctx).counts
+    done = escalate(vigil)
     assert done["escalations_stopped"] == 1 and done["steps_fired"] == 0
     assert [i["user"] for i in intents(vigil)] == ["alice", "alice"]
     act(vigil, iid, "resolve")
     vigil.clock.advance(minutes=1)
-    tick(vigil.ctx)
+    escalate(vigil)
     # Reopened: escalation starts over.
     assert act(vigil, iid, "reopen").status_code == 200
-    again = tick(vigil.ctx).counts
+    again = escalate(vigil)
     assert again["escalations_started"] == 1 and again["steps_fired"] == 1
 
 
 def test_escalate_now_and_reassign(vigil: Harness) -> None:
     iid = setup(vigil)
-    tick(vigil.ctx)
+    escalate(vigil)
     resp = vigil.client.post(f"/api/v1/incidents/{iid}/escalate", headers=vigil.auth)
     assert resp.status_code == 200, resp.text
     assert {i["user"] for i in intents(vigil)[2:]} == {"bob", "carol", None}
@@ -206,9 +213,9 @@ def test_a_crash_between_deciding_and_committing_never_fires_a_step_twice(
         "from datetime import datetime\n"
         "import vigil.models\n"
         "from vigil.db import Database\n"
-        "from vigil.oncall.escalation.engine import run_pass\n"
+        "from vigil.worker.consumers import run\n"
         "db = Database(sys.argv[1])\n"
-        "run_pass(db, datetime.fromisoformat(sys.argv[2]))\n"
+        "run(db, datetime.fromisoformat(sys.argv[2]))\n"
     )
     now = vigil.clock.now().isoformat()
     path = os.pathsep.join(p for p in (str(FAULTS), os.environ.get("PYTHONPATH")) if p)
@@ -220,12 +227,12 @@ def test_a_crash_between_deciding_and_committing_never_fires_a_step_twice(
     with vigil.ctx.db.read() as s:  # started (its own commit), its first step not fired
         (row,) = s.scalars(select(Escalation)).all()
         assert row.next_at is not None and row.next_at <= vigil.clock.now()
-    assert tick(vigil.ctx).counts["notification_intents"] == 2
-    assert tick(vigil.ctx).counts["notification_intents"] == 0
+    assert escalate(vigil)["notification_intents"] == 2
+    assert escalate(vigil)["notification_intents"] == 0
     assert len(intents(vigil)) == 2 and detail(vigil, iid)["status"] == "firing"
 
 
-def test_concurrent_ticks_fire_each_step_once(vigil: Harness) -> None:
+def test_concurrent_passes_fire_each_step_once(vigil: Harness) -> None:
     setup(vigil)
     for n in (1, 2):
         vigil.post_alertmanager(am(alert(f"Down{n}", severity="critical")))
@@ -234,7 +241,7 @@ def test_concurrent_ticks_fire_each_step_once(vigil: Harness) -> None:
 
     def run() -> None:
         try:
-            results.append(tick(vigil.ctx).counts)
+            results.append(escalate(vigil))
         except BaseException as exc:  # surfaced below: a node must never fail here
             errors.append(exc)
 
@@ -265,14 +272,14 @@ def test_multi_ack_needs_everyone_the_step_paged(vigil: Harness) -> None:
     for n, ackers in enumerate((["bob"], ["bob", "carol"])):
         vigil.post_alertmanager(am(alert(f"Down{n}", severity="critical")))
         iid = max(i["id"] for i in incidents(vigil))
-        tick(vigil.ctx)
+        escalate(vigil)
         for who in ackers:
             with vigil.ctx.db.write() as s:
                 act_on(s, tenant_id=1, incident_id=iid, action="acknowledge",
                        actor=f"user:{who}", now=vigil.clock.now())
-        tick(vigil.ctx)
+        escalate(vigil)
         vigil.clock.advance(minutes=6)
-        tick(vigil.ctx)
+        escalate(vigil)
         paged = {i["user"] for i in intents(vigil) if i["incident_id"] == iid}
         # One acknowledgement of two: alice is still paged; both: she is not.
         assert ("alice" in paged) is (len(ackers) == 1), (ackers, paged)
@@ -285,18 +292,18 @@ def test_a_merged_incident_stops_escalating_and_a_resolved_one_it_reopens_escala
     iid = setup(vigil)
     vigil.post_alertmanager(am(alert("DiskFull", severity="critical", service="db")))
     other = max(i["id"] for i in incidents(vigil))
-    assert tick(vigil.ctx).counts["escalations_started"] == 2
+    assert escalate(vigil)["escalations_started"] == 2
     act(vigil, other, "resolve")
-    tick(vigil.ctx)
+    escalate(vigil)
     merged = vigil.client.post(f"/api/v1/incidents/{iid}/merge", headers=vigil.auth,
                                json={"into": other})
     assert merged.status_code == 200, merged.text
     assert detail(vigil, other)["status"] == "firing"  # a firing alert moved in
-    done = tick(vigil.ctx).counts
+    done = escalate(vigil)
     assert (done["escalations_started"], done["escalations_stopped"]) == (1, 1)
     with vigil.ctx.db.read() as s:
         status = {e.incident_id: e.status for e in s.scalars(select(Escalation))}
     assert status == {iid: "resolved", other: "active"}
     vigil.clock.advance(minutes=30)  # nothing more for the merged one
-    tick(vigil.ctx)
+    escalate(vigil)
     assert {i["incident_id"] for i in intents(vigil)[4:]} <= {other}

@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import select, text, update
 
 from conftest import Harness
-from test_escalation_engine import intents, people, setup
+from test_escalation_engine import escalate, intents, people, setup
 from test_incidents_api import act, alert, am, detail, incidents
 from vigil.incidents.models import IncidentEvent
 from vigil.outbox.contracts import CONTRACTS, ContractError, validate
 from vigil.outbox.models import OutboxCursor, OutboxEvent, OutboxFailure
+from vigil.worker.consumers import consume
 from vigil.worker.notifier import run_once
-from vigil.worker.tick import tick
+from vigil.worker.self_alerts import self_alerts
 
 
 def outbox(h: Harness) -> list[OutboxEvent]:
@@ -47,20 +48,20 @@ def test_an_incident_that_resolved_by_itself_does_not_stop_later_pages(
     """The bug that stopped every page: correlation wrote ``previous`` as a string, the
     engine and the planner read a dict, and both failed on that event forever."""
     iid = setup(vigil)
-    tick(vigil.ctx)
+    escalate(vigil)
     assert len(intents(vigil)) == 2
     vigil.post_alertmanager(am(resolved("Down", severity="critical")))
     assert detail(vigil, iid)["status"] == "resolved"
-    tick(vigil.ctx)
+    escalate(vigil)
     run_once(vigil.ctx)
     vigil.post_alertmanager(am(alert("DiskFull", severity="critical", service="db")))
-    assert tick(vigil.ctx).counts["escalations_started"] == 1
+    assert escalate(vigil)["escalations_started"] == 1
     assert len(intents(vigil)) == 4  # the new incident pages
     # ... and the first reopens within the window and pages again, too.
     vigil.clock.advance(minutes=2)
     vigil.post_alertmanager(am(alert("Down", severity="critical")))
     assert detail(vigil, iid)["status"] == "firing"
-    assert tick(vigil.ctx).counts["escalations_started"] == 1
+    assert escalate(vigil)["escalations_started"] == 1
     assert len(intents(vigil)) == 6
     assert failures(vigil) == []
     with vigil.ctx.db.read() as s:
@@ -79,7 +80,7 @@ def test_every_producer_keeps_its_topics_contract(db_url: str, clock: Any) -> No
     h = next(gen)
     try:
         iid = setup(h)
-        tick(h.ctx)
+        escalate(h)
         run_once(h.ctx)
         auth = h.auth
         assert h.client.post("/api/v1/correlation-rules", headers=auth, json={
@@ -105,7 +106,7 @@ def test_every_producer_keeps_its_topics_contract(db_url: str, clock: Any) -> No
         h.post_alertmanager(am(alert("Flaky", severity="warning")))
         h.post_alertmanager(am(alert("Flaky", severity="warning")))
         h.clock.advance(minutes=40)
-        tick(h.ctx)
+        escalate(h)
         run_once(h.ctx)
         seen: set[str] = set()
         for ev in outbox(h):
@@ -154,10 +155,9 @@ def test_an_event_a_consumer_cannot_handle_is_retried_parked_and_replayed(
     bad = poison(vigil, iid)
     # Everything behind it still flows: a new incident starts escalating and pages.
     vigil.post_alertmanager(am(alert("DiskFull", severity="critical", service="db")))
-    done = tick(vigil.ctx)
-    assert done.counts["escalations_started"] == 2 and done.alerts == []
+    report = run_once(vigil.ctx)  # (the consumers: the engine, then the planner)
+    assert report.counts["escalations_started"] == 2 and report.alerts == []
     assert len(intents(vigil)) == 4
-    report = run_once(vigil.ctx)
     assert report.counts["planned"] >= 4
     state = {(f.consumer, f.event_id): f for f in failures(vigil)}
     assert set(state) == {("escalation", bad), ("delivery", bad)}
@@ -168,7 +168,7 @@ def test_an_event_a_consumer_cannot_handle_is_retried_parked_and_replayed(
     alerts = []
     for wait in (5, 10, 20):
         vigil.clock.advance(seconds=wait)
-        alerts += tick(vigil.ctx).alerts + run_once(vigil.ctx).alerts
+        alerts += run_once(vigil.ctx).alerts
     assert alerts == [] and {f.attempts for f in failures(vigil)} == {4}
     vigil.clock.advance(seconds=30)
     health = vigil.client.get("/health")
@@ -177,7 +177,7 @@ def test_an_event_a_consumer_cannot_handle_is_retried_parked_and_replayed(
     metrics = vigil.client.get("/metrics").text
     assert 'vigil_outbox_consumer_retrying_events{consumer="escalation"} 1.0' in metrics
     vigil.clock.advance(seconds=10)
-    alerts = tick(vigil.ctx).alerts + run_once(vigil.ctx).alerts
+    alerts = run_once(vigil.ctx).alerts
     # Parked: a self-alert each, a note on the incident, and /health is ok again.
     assert sorted(a.event.labels["consumer"] for a in alerts) == ["delivery", "escalation"]
     assert {a.event.name for a in alerts} == {"VigilConsumerFailed"}
@@ -203,7 +203,7 @@ def test_an_event_a_consumer_cannot_handle_is_retried_parked_and_replayed(
     replayed = vigil.client.post("/api/v1/outbox/failures/replay", headers=vigil.auth,
                                  json={"all": True})
     assert replayed.json() == {"replayed": 2}
-    tick(vigil.ctx)
+    escalate(vigil)
     run_once(vigil.ctx)
     assert failures(vigil) == []
 
@@ -215,11 +215,10 @@ def test_a_failure_no_single_event_can_be_blamed_for_is_found_event_by_event(
     iid = setup(vigil)
     poison(vigil, 2**63, previous={"status": "firing"})
     vigil.post_alertmanager(am(alert("DiskFull", severity="critical", service="db")))
-    done = tick(vigil.ctx)
-    assert done.counts["escalations_started"] == 2
+    assert escalate(vigil)["escalations_started"] == 2
     (failed,) = [f for f in failures(vigil) if f.consumer == "escalation"]
     assert failed.attempts == 1 and detail(vigil, iid)["status"] == "firing"
-    tick(vigil.ctx)  # not due yet: not retried, nothing else held up
+    escalate(vigil)  # not due yet: not retried, nothing else held up
     assert failures(vigil)[0].attempts == 1
 
 
@@ -228,14 +227,14 @@ def test_a_failing_escalation_step_does_not_stop_the_others(vigil: Harness) -> N
 
     iid = setup(vigil)
     vigil.post_alertmanager(am(alert("DiskFull", severity="critical", service="db")))
-    tick(vigil.ctx)
+    escalate(vigil)
     vigil.clock.advance(minutes=5)
     with vigil.ctx.db.write() as s:  # a state no version of Vigil could read
         s.execute(update(Escalation).where(Escalation.incident_id == iid)
                   .values(state={"broken": True}))
-    done = tick(vigil.ctx)
+    done, _ = consume(vigil.ctx)
     assert done.counts["steps_fired"] == 1  # the other incident's step 2
-    (alarm,) = done.alerts
+    (alarm,) = self_alerts(done)
     assert alarm.event.name == "VigilConsumerFailed"
     assert alarm.event.labels["consumer"] == "escalation-steps"
     with vigil.ctx.db.read() as s:
@@ -334,7 +333,7 @@ def test_an_event_that_commits_after_a_later_one_is_not_skipped(vigil: Harness,
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite has one writer at a time: ids commit in order")
     iid = setup(vigil)
-    tick(vigil.ctx)
+    escalate(vigil)
     now = vigil.clock.now()
 
     def event(status: str) -> OutboxEvent:
@@ -376,3 +375,25 @@ def test_an_event_that_commits_after_a_later_one_is_not_skipped(vigil: Harness,
     with vigil.ctx.db.read() as s:
         row = s.scalars(select(Escalation).where(Escalation.incident_id == iid)).one()
         assert row.status == "acknowledged"
+
+
+def test_every_registered_consumer_has_one_owner_and_reports_its_lag(vigil: Harness) -> None:
+    """The registry lists each consumer once; /health and /metrics report the lag of each;
+    one notifier pass runs them all in order, so a page by policy is planned in that pass
+    (the tick runs none of them)."""
+    from vigil.worker.consumers import CONSUMERS
+    from vigil.worker.tick import tick
+
+    names = [c.name for sc in CONSUMERS for c in sc.consumers]
+    assert names == ["escalation", "delivery"] and len(set(names)) == len(names)
+    setup(vigil)
+    assert set(tick(vigil.ctx).counts) == {"severity_escalations", "handoff_notices"}
+    assert intents(vigil) == []  # the tick escalates nothing
+    health = vigil.client.get("/health").json()
+    assert [c["name"] for c in health["consumers"]] == names
+    metrics = vigil.client.get("/metrics").text
+    for name in names:
+        assert f'vigil_outbox_consumer_lag_seconds{{consumer="{name}"}}' in metrics
+    done = run_once(vigil.ctx).counts
+    assert (done["escalations_started"], done["notification_intents"]) == (1, 2)
+    assert done["planned"] == 2  # the engine's pages, planned in the same pass

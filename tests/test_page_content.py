@@ -16,14 +16,13 @@ from sqlalchemy import select
 from channel_servers import Recorded, RecordingServer, Reply, SmtpSink
 from conftest import Harness
 from test_delivery import channel, email_channel
-from test_escalation_engine import people, setup
+from test_escalation_engine import escalate, people, setup
 from test_incidents_api import act, alert, am, detail, incidents
 from vigil.auth import signing
 from vigil.auth.models import User
 from vigil.notify import links
 from vigil.oncall.models import ContactMethod, NotificationRule
 from vigil.worker.notifier import run_once
-from vigil.worker.tick import tick
 
 TS = "1700000000.000100"
 SOURCE = "https://prom.example/graph?g0.expr=up"
@@ -174,7 +173,7 @@ def test_a_person_is_paged_at_their_own_webhook_url(vigil: Harness,
     assert vigil.client.post("/api/v1/assignment-rules", headers=vigil.auth, json={
         "name": "all", "escalation_policy": "alice", "team": "x"}).status_code == 201
     vigil.post_alertmanager(am(alert("Down", severity="critical")))
-    tick(vigil.ctx)
+    escalate(vigil)
     assert run_once(vigil.ctx).counts["sent"] == 1
     (req,) = srv.wait()
     assert req.path == "/people/alice"
@@ -195,7 +194,7 @@ def test_a_signed_link_acknowledges_as_the_person_it_was_sent_to(
         vigil: Harness, sink: SmtpSink) -> None:
     email_channel(vigil, sink.port)
     iid = setup(vigil)
-    tick(vigil.ctx)
+    escalate(vigil)
     run_once(vigil.ctx)
     text, _ = parts(sink.wait().message)
     token = token_in(text, "Acknowledge")
@@ -212,7 +211,7 @@ def test_a_signed_link_acknowledges_as_the_person_it_was_sent_to(
     acked = [t for t in got["timeline"] if t["kind"] == "acknowledged"]
     assert [(t["actor"], t["message"]) for t in acked] == [
         ("user:alice", "Acknowledged by user:alice")]
-    tick(vigil.ctx)
+    escalate(vigil)
     view = vigil.client.get(f"/api/v1/incidents/{iid}/escalation", headers=vigil.auth).json()
     assert view["status"] == "acknowledged"
     assert "alice" in json.dumps(view)

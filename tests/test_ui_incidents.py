@@ -15,7 +15,7 @@ from sqlalchemy import event, select
 
 from conftest import Harness
 from test_delivery import Sink, email_channel, smtp  # noqa: F401 (smtp: a fixture)
-from test_escalation_engine import POLICY, people, setup
+from test_escalation_engine import POLICY, escalate, people, setup
 from vigil.auth.models import User
 from vigil.auth.sign_in import hash_password
 from vigil.incidents.models import Incident
@@ -24,7 +24,6 @@ from vigil.oncall.models import Team
 from vigil.tenants.models import DEFAULT_TENANT_ID
 from vigil.web import pages_incidents
 from vigil.worker.notifier import run_once
-from vigil.worker.tick import tick
 
 PASSWORD = "a-long-password"
 
@@ -402,7 +401,7 @@ def test_the_page_shows_the_escalation_and_escalate_now_fires_the_next_step(
     sink, port = smtp
     email_channel(vigil, port)
     iid = setup(vigil)  # critical-firing, the incident's own (an assignment rule set it)
-    tick(vigil.ctx)  # step 1: the schedule "primary", alice on call (email now, SMS in 2m)
+    escalate(vigil)  # step 1: the schedule "primary", alice on call (email now, SMS in 2m)
     run_once(vigil.ctx)  # her email is sent; no personal SMS channel: that page is dead
     vigil.clock.advance(minutes=1)
     csrf = sign_in(vigil, "rita", "responder")
@@ -469,7 +468,7 @@ def test_the_page_shows_the_escalation_and_escalate_now_fires_the_next_step(
 
 def test_a_viewer_sees_the_escalation_but_cannot_act_on_it(vigil: Harness) -> None:
     iid = setup(vigil)
-    tick(vigil.ctx)
+    escalate(vigil)
     csrf = sign_in(vigil, "victor", "viewer")
     html = vigil.client.get(f"/ui/incidents/{iid}").text
     assert "Current step Step 1 of 2" in section(html, "incident-escalation")
@@ -487,7 +486,7 @@ def test_reassign_to_a_person_or_a_schedule_pages_them_now(
     sink, port = smtp
     email_channel(vigil, port)
     iid = setup(vigil)
-    tick(vigil.ctx)
+    escalate(vigil)
     run_once(vigil.ctx)
     csrf = sign_in(vigil, "rita", "responder")
     html = vigil.client.get(f"/ui/incidents/{iid}").text
@@ -595,7 +594,7 @@ def test_the_policy_in_effect_comes_from_the_service_or_the_team(vigil: Harness)
             assert inc is not None
             assert engine.policy_for(s, inc) == escalation(vigil, iid)["policy"]
 
-    tick(vigil.ctx)
+    escalate(vigil)
     view = escalation(vigil, down)
     assert (view["status"], view["policy_source"], view["step"]["number"]) == (
         "active", "service", 1)
@@ -620,7 +619,7 @@ def test_the_policy_in_effect_comes_from_the_service_or_the_team(vigil: Harness)
 
 def test_the_incident_page_reads_the_escalation_in_a_few_queries(vigil: Harness) -> None:
     iid = setup(vigil)
-    tick(vigil.ctx)
+    escalate(vigil)
     run_once(vigil.ctx)
     sign_in(vigil, "rita", "responder")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session
 from vigil.core.severity import SEVERITY_LABELS
 from vigil.db import Database
 from vigil.incidents.models import Incident, IncidentEvent
-from vigil.notify.delivery import is_due
 from vigil.notify.models import Delivery, NotificationChannel, RoutingRule
 from vigil.outbox import consumer as outbox_consumer
 from vigil.outbox.consumer import Consumer, Outcome, Retry
 from vigil.outbox.contracts import INTENT, IncidentChange, NotificationIntent
 from vigil.outbox.models import OutboxEvent
+from vigil.outbox.schedule import Ran, Scheduled
 
 CURSOR = "delivery"
 TOPICS = (INTENT, "incident.created", "incident.status_changed")
@@ -182,6 +182,15 @@ def plan(db: Database, now: datetime, retry: Retry | None = None) -> Planned:
 
 
 def work_due(now: datetime) -> ColumnElement[bool]:
-    """True when ``plan`` or ``delivery.claim`` would find anything (a read, so an idle
-    notifier takes no write lock)."""
-    return or_(outbox_consumer.pending(consumer(), now), exists().where(is_due(now)))
+    """True when ``plan`` would find anything (a read, so an idle notifier takes no write
+    lock)."""
+    return outbox_consumer.pending(consumer(), now)
+
+
+def _scheduled_pass(db: Database, now: datetime, retry: Retry) -> Ran:
+    planned = plan(db, now, retry)
+    return Ran.of(CURSOR, planned.outcome, {"planned": planned.made})
+
+
+#: The planner as its owner runs it (``worker.consumers``).
+SCHEDULED = Scheduled(CURSOR, (consumer(),), work_due, _scheduled_pass, ("planned",))

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 
 from vigil.context import Context
-from vigil.notify import planning, stored_secrets
-from vigil.oncall.escalation import engine
+from vigil.notify import stored_secrets
 from vigil.outbox import consumer as outbox_consumer
 from vigil.outbox.consumer import Consumer
+from vigil.worker.consumers import outbox_consumers
 from vigil.worker.liveness import Report
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,8 @@ LOOPS = ("tick", "notifier")
 
 
 def consumers() -> list[Consumer[Any]]:
-    return [engine.consumer(engine.PassResult()), planning.consumer()]
+    """Every registered consumer's (``worker.consumers``): each has its lag reported."""
+    return outbox_consumers()
 
 
 def check(ctx: Context) -> Report:

@@ -45,6 +45,7 @@ from vigil.outbox import consumer as outbox_consumer
 from vigil.outbox.consumer import Consumer, Parked, Retry
 from vigil.outbox.contracts import INTENT, IncidentChange, NotificationIntent
 from vigil.outbox.models import OutboxEvent
+from vigil.outbox.schedule import Failure, Ran, Scheduled
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class PassResult:
     parked: list[Parked] = field(default_factory=list)
     #: Escalations whose due step failed: (tenant, incident, error).
     failed: list[tuple[int, int, str]] = field(default_factory=list)
+    #: Failed attempts at outbox events (each retried on its own schedule).
+    event_failures: int = 0
 
 
 class Lookups:
@@ -417,9 +420,29 @@ def run_pass(db: Database, now: datetime, retry: Retry | None = None) -> PassRes
     due steps (one transaction)."""
     result = PassResult()
     out = outbox_consumer.run(db, consumer(result), now, retry)
-    result.parked = out.parked
+    result.parked, result.event_failures = out.parked, out.failed
     with db.write() as session:
         notes: Notes = []
         fire(session, now, result, notes=notes)
         _write_notes(session, notes)
     return result
+
+
+#: The name of the due steps' failures (their self-alert's ``consumer`` label).
+STEPS = "escalation-steps"
+
+
+def _scheduled_pass(db: Database, now: datetime, retry: Retry) -> Ran:
+    done = run_pass(db, now, retry)
+    return Ran({"escalations_started": done.started, "escalations_stopped": done.stopped,
+                "steps_fired": done.fired, "notification_intents": done.intents},
+               list(done.parked),
+               [Failure(STEPS, tenant, incident, "fire an escalation step", error)
+                for tenant, incident, error in done.failed],
+               {CURSOR: done.event_failures})
+
+
+#: The engine as its owner runs it (``worker.consumers``).
+SCHEDULED = Scheduled(CURSOR, (consumer(PassResult()),), work_due, _scheduled_pass,
+                      ("escalations_started", "escalations_stopped", "steps_fired",
+                       "notification_intents"))
