@@ -1,5 +1,6 @@
-"""The escalation engine: the edge around ``oncall.escalation``. Runs in the scheduler
-tick, in one transaction per pass:
+"""The escalation engine: the edge around ``oncall.escalation``. An outbox consumer
+(``SCHEDULED``, registered in ``worker.consumers``, run by every notifier pass), in one
+transaction per batch and one for the due steps:
 
 1. it reads the outbox from its cursor: an incident announced (``incident.created``)
    starts escalating by its policy (the incident's own, else its service's, else its
@@ -8,7 +9,7 @@ tick, in one transaction per pass:
 2. it fires the steps that are due: each notification intent becomes an outbox row
    (``notification.intent``, available at its own due time, with an idempotency key) and a
    timeline entry ("would notify alice via sms"), in the same transaction that moves the
-   escalation's state on. A crash before the commit loses both, and the next tick computes
+   escalation's state on. A crash before the commit loses both, and the next pass computes
    the same intents again: no step runs twice, none is skipped.
 
 On PostgreSQL the cursor row is locked while read and due escalations are claimed with
