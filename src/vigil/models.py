@@ -3,6 +3,7 @@
 from vigil.alerts.models import Alert, AlertEventRecord
 from vigil.audit.models import AuditEntry
 from vigil.auth.models import ApiKey, AppSecret, User
+from vigil.configstate.models import ConfigVersion
 from vigil.correlation.models import CorrelationRule
 from vigil.db import Base
 from vigil.incidents.models import Incident, IncidentEvent, IncidentPolicy
@@ -28,6 +29,7 @@ __all__ = [
     "AppSecret",
     "AuditEntry",
     "Base",
+    "ConfigVersion",
     "ContactMethod",
     "CorrelationRule",
     "Delivery",
