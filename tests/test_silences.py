@@ -117,25 +117,24 @@ def test_bad_silences_are_refused_at_save_time(vigil: Harness) -> None:
     assert vigil.client.delete("/api/v1/silences/999", headers=vigil.auth).status_code == 404
 
 
-def test_silence_cache_reloads_after_its_ttl_or_when_invalidated(vigil: Harness) -> None:
+def test_silence_cache_follows_changes_and_expires_by_time(vigil: Harness) -> None:
+    from vigil.configstate import versions_of
     from vigil.muting.schemas import SilenceCreate
     from vigil.muting.silences_service import create_silence
-    from vigil.muting.store import SilenceCache
+    from vigil.muting.store import active_silences, silence_cache
 
-    cache = SilenceCache(ttl=3600)
+    cache = silence_cache(versions_of(vigil.ctx.db))
     now = vigil.clock.now()
     with vigil.ctx.db.read() as s:
-        assert cache.active(s.connection(), {1}, now) == []
-    # another node saves a silence: this cache does not see it until it reloads
+        assert active_silences(cache, s.connection(), {1}, now) == []
+    # a silence saved through the service is announced: the cache sees it at once
     with vigil.ctx.db.write() as s:
         create_silence(s, tenant_id=1, body=SilenceCreate(matchers=["service=db"],
                                                           duration_minutes=10),
                        actor="other node", now=now)
     with vigil.ctx.db.read() as s:
-        assert cache.active(s.connection(), {1}, now) == []
-        cache.invalidate()
-        (active,) = cache.active(s.connection(), {1}, now)
+        (active,) = active_silences(cache, s.connection(), {1}, now)
         assert [m.text() for m in active.matchers] == ["service=db"]
-        assert cache.active(s.connection(), {2}, now) == []  # another tenant's view
+        assert active_silences(cache, s.connection(), {2}, now) == []  # another tenant's
         later = vigil.clock.advance(minutes=11)
-        assert cache.active(s.connection(), {1}, later) == []  # expired by time alone
+        assert active_silences(cache, s.connection(), {1}, later) == []  # expired by time

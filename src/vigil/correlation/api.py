@@ -43,10 +43,8 @@ async def create_rule(body: RuleCreate, who: Principal = Depends(admin),
                       ctx: Context = Depends(get_context)) -> RuleRead:
     def run() -> RuleRead:
         with ctx.db.write() as s:
-            out = service.read(service.create_rule(s, tenant_id=who.tenant_id, body=body,
-                                                   now=ctx.clock.now()))
-        ctx.runner.rules.invalidate()
-        return out
+            return service.read(service.create_rule(s, tenant_id=who.tenant_id, body=body,
+                                                    now=ctx.clock.now()))
     return await run_in_threadpool(run)
 
 
@@ -123,9 +121,7 @@ async def update_rule(rule_id: IdPath, body: RuleUpdate, who: Principal = Depend
             rule = service.update_rule(s, tenant_id=who.tenant_id, rule_id=rule_id, body=body,
                                        now=ctx.clock.now())
             s.flush()
-            out = service.read(rule)
-        ctx.runner.rules.invalidate()
-        return out
+            return service.read(rule)
     return await run_in_threadpool(run)
 
 
@@ -135,6 +131,5 @@ async def delete_rule(rule_id: IdPath, who: Principal = Depends(admin),
     def run() -> None:
         with ctx.db.write() as s:
             service.delete_rule(s, tenant_id=who.tenant_id, rule_id=rule_id)
-        ctx.runner.rules.invalidate()
     await run_in_threadpool(run)
     return Response(status_code=204)

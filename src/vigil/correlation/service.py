@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from vigil.configstate import RULES, changed
 from vigil.correlation.models import CorrelationRule
 from vigil.correlation.routing import compile_rule, index_of
 from vigil.correlation.schemas import RuleCreate, RuleRead, RuleUpdate
@@ -45,6 +46,7 @@ def create_rule(session: Session, *, tenant_id: int, body: RuleCreate,
         session.flush()
     except IntegrityError:
         raise Conflict(f"a rule named {body.name!r} exists", field="name") from None
+    changed(session, RULES, now)
     return rule
 
 
@@ -67,11 +69,13 @@ def update_rule(session: Session, *, tenant_id: int, rule_id: int, body: RuleUpd
     for key, value in changes.items():
         setattr(rule, key, value)
     rule.updated_at = now
+    changed(session, RULES, now)
     return rule
 
 
 def delete_rule(session: Session, *, tenant_id: int, rule_id: int) -> None:
     session.delete(get_rule(session, tenant_id=tenant_id, rule_id=rule_id))
+    changed(session, RULES)
 
 
 def list_rules(session: Session, *, tenant_id: int) -> list[CorrelationRule]:
@@ -94,4 +98,5 @@ def apply_rule(session: Session, *, tenant_id: int, body: RuleCreate,
     for key, value in wanted.items():
         setattr(existing, key, value)
     existing.updated_at = now
+    changed(session, RULES, now)
     return "updated"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-import threading
-import time
+from datetime import datetime
 
 from sqlalchemy import Connection, Table, select
 
+from vigil.configstate import RULES, StateCache, Versions
 from vigil.correlation.models import CorrelationRule
 from vigil.correlation.routing import CompiledRule, RuleSet, compile_rule
 from vigil.correlation.service import FIELDS
@@ -40,32 +39,13 @@ def load_rulesets(conn: Connection, compiled: dict[tuple[int, object], CompiledR
     return {t: RuleSet(rules) for t, rules in by_tenant.items()}
 
 
-class RuleCache:
-    """Compiled rule sets, reloaded at most every ``ttl`` seconds and at once after this
-    node changes a rule. A rule changed on another node applies here within ``ttl``."""
+def rule_cache(versions: Versions) -> StateCache[dict[int, RuleSet]]:
+    """The enabled rule sets per tenant, compiled and indexed once and kept while no rule
+    changes (``configstate``: at once on this node, within a second on the others). A
+    rule that did not change is not compiled again when another one does."""
+    compiled: dict[tuple[int, object], CompiledRule] = {}  # (loads are one at a time)
 
-    def __init__(self, ttl: float = 1.0) -> None:
-        self.ttl = ttl
-        self._sets: dict[int, RuleSet] = {}
-        self._compiled: dict[tuple[int, object], CompiledRule] = {}
-        self._loaded = -math.inf
-        self._lock = threading.Lock()
+    def load(conn: Connection, _key: object, _now: datetime | None) -> dict[int, RuleSet]:
+        return load_rulesets(conn, compiled)
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._loaded = -math.inf
-
-    def current(self) -> dict[int, RuleSet] | None:
-        """The loaded rule sets while they are fresh (no database at hand); None when the
-        next ``rulesets`` call will load them again."""
-        with self._lock:
-            if time.monotonic() - self._loaded > self.ttl:
-                return None
-            return self._sets
-
-    def rulesets(self, conn: Connection) -> dict[int, RuleSet]:
-        with self._lock:
-            if time.monotonic() - self._loaded > self.ttl:
-                self._sets = load_rulesets(conn, self._compiled)
-                self._loaded = time.monotonic()
-            return self._sets
+    return StateCache(load, versions=versions, topic=RULES)

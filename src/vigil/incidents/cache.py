@@ -20,6 +20,11 @@ A group key is *known* once the writer has loaded it: from then on, every incide
 that group that the SELECT would return is in memory (new ones are made only by the
 writer; anything else that creates, merges or changes incidents is a write that drops
 the cache).
+
+It is not a ``configstate.StateCache``, the cache of configuration: incidents are not
+configuration and change with every batch, so no "configuration changed" version could
+say when it holds. What says so here is cheaper and exact for the one writer: the write
+count and ``data_version``, read inside the writer's own locked transaction.
 """
 
 from __future__ import annotations

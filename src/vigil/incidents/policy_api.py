@@ -39,9 +39,7 @@ def _routes(kind: str, path: str) -> None:
             with ctx.db.write() as s:
                 row, _ = svc.upsert(s, tenant_id=who.tenant_id, kind=kind, data=body,
                                     now=ctx.clock.now(), create_only=True)
-                out = svc.read(row)
-            ctx.runner.policies.invalidate()
-            return out
+                return svc.read(row)
         return await run_in_threadpool(run)
 
     async def replace(policy_id: IdPath, body: dict[str, Any] = Body(),
@@ -52,17 +50,14 @@ def _routes(kind: str, path: str) -> None:
                 row, _ = svc.upsert(s, tenant_id=who.tenant_id, kind=kind, data=body,
                                     now=ctx.clock.now(), policy_id=policy_id)
                 s.flush()
-                out = svc.read(row)
-            ctx.runner.policies.invalidate()
-            return out
+                return svc.read(row)
         return await run_in_threadpool(run)
 
     async def delete(policy_id: IdPath, who: Principal = Depends(admin),
                      ctx: Context = Depends(get_context)) -> Response:
         def run() -> None:
             with ctx.db.write() as s:
-                s.delete(svc.get(s, tenant_id=who.tenant_id, kind=kind, policy_id=policy_id))
-            ctx.runner.policies.invalidate()
+                svc.delete(s, tenant_id=who.tenant_id, kind=kind, policy_id=policy_id)
         await run_in_threadpool(run)
         return Response(status_code=204)
 

@@ -3,9 +3,6 @@ that raises the severity of incidents that keep firing."""
 
 from __future__ import annotations
 
-import math
-import threading
-import time
 from datetime import datetime
 from typing import Any, cast
 
@@ -13,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
+from vigil.configstate import POLICIES, StateCache, Versions, changed
 from vigil.core.status import OPEN_STATUSES
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.incidents.models import Incident, IncidentPolicy
@@ -57,10 +55,12 @@ def upsert(session: Session, *, tenant_id: int, kind: str, data: dict[str, Any],
                              created_at=now, updated_at=now)
         session.add(row)
         session.flush()
+        changed(session, POLICIES, now)
         return row, "created"
     if existing.spec == spec:
         return existing, "unchanged"
     existing.name, existing.spec, existing.updated_at = spec["name"], spec, now
+    changed(session, POLICIES, now)
     return existing, "updated"
 
 
@@ -69,6 +69,11 @@ def get(session: Session, *, tenant_id: int, kind: str, policy_id: int) -> Incid
     if row is None or row.tenant_id != tenant_id or row.kind != kind:
         raise NotFound(f"no {kind} rule {policy_id}", field="id")
     return row
+
+
+def delete(session: Session, *, tenant_id: int, kind: str, policy_id: int) -> None:
+    session.delete(get(session, tenant_id=tenant_id, kind=kind, policy_id=policy_id))
+    changed(session, POLICIES)
 
 
 def list_rows(session: Session, *, tenant_id: int, kind: str) -> list[IncidentPolicy]:
@@ -95,25 +100,15 @@ def load(conn: Connection) -> tuple[list[AssignmentRule], list[SeverityRule]]:
     return assign, severity
 
 
-class PolicyCache:
-    """Assignment and severity rules per node, reloaded every ``ttl`` s or on change."""
+Policies = tuple[list[AssignmentRule], list[SeverityRule]]
 
-    def __init__(self, ttl: float = 1.0) -> None:
-        self.ttl = ttl
-        self._items: tuple[list[AssignmentRule], list[SeverityRule]] = ([], [])
-        self._loaded = -math.inf
-        self._lock = threading.Lock()
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._loaded = -math.inf
+def policy_cache(versions: Versions) -> StateCache[Policies]:
+    """Assignment and severity rules per node, kept while none changes."""
+    def _load(conn: Connection, _key: object, _now: datetime | None) -> Policies:
+        return load(conn)
 
-    def rules(self, conn: Connection) -> tuple[list[AssignmentRule], list[SeverityRule]]:
-        with self._lock:
-            if time.monotonic() - self._loaded > self.ttl:
-                self._items = load(conn)
-                self._loaded = time.monotonic()
-            return self._items
+    return StateCache(_load, versions=versions, topic=POLICIES)
 
 
 def escalate_severities(session: Session, rules: list[SeverityRule], now: datetime) -> int:

@@ -1,20 +1,20 @@
 """Integrations: create, list, revoke, rotate keys, and find one by its key (cached on the
-hot path). A key is shown once; only its SHA-256 (``auth.service.hash_secret``) and its
-last characters are stored."""
+hot path; each change is announced to every node's cache in its transaction). A key is
+shown once; only its SHA-256 (``auth.service.hash_secret``) and its last characters are
+stored."""
 
 from __future__ import annotations
 
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Connection, Table, and_, or_, select
 from sqlalchemy.orm import Session
 
 from vigil.auth.service import hash_secret
+from vigil.configstate import INTEGRATIONS, StateCache, changed, versions_of
 from vigil.db import Database
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.integrations.generic.parser import validate_config
@@ -25,6 +25,7 @@ from vigil.integrations.registry import INTEGRATION_TYPES
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 #: How many of a key's last characters are kept to recognise it by.
 HINT_CHARS = 4
+_integrations = cast(Table, Integration.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ def create_integration(
     raw = _set_key(integ)
     session.add(integ)
     session.flush()
+    changed(session, INTEGRATIONS, now)
     return integ, raw
 
 
@@ -100,6 +102,7 @@ def revoke_integration(
     integ = get_integration(session, tenant_id=tenant_id, integration_id=integration_id)
     if integ.revoked_at is None:
         integ.revoked_at = now
+        changed(session, INTEGRATIONS, now)
     return integ
 
 
@@ -127,62 +130,65 @@ def rotate_key(
         integ.previous_key_expires_at = None
     raw = _set_key(integ)
     session.flush()
+    changed(session, INTEGRATIONS, now)
     return integ, raw, stale
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
-    deadline: float  # time.monotonic() after which the database must say again
+class _Found:
     info: IntegrationInfo | None
     until: datetime | None  # a rotated-out key: it works until then
 
 
-class IntegrationDirectory:
-    """Key -> integration, cached for ``ttl`` seconds by the key's hash (no key is kept in
-    memory either) so ingest does not query per request: one indexed lookup per key and
-    ``ttl``. A revoked or rotated key stops working on every node within ``ttl``; a
-    rotated-out key in its grace period stops at its expiry on every node."""
+def _find(conn: Connection, digest: Any, now: datetime | None) -> _Found:
+    assert now is not None
+    row = conn.execute(select(
+        _integrations.c.id, _integrations.c.tenant_id, _integrations.c.name,
+        _integrations.c.type, _integrations.c.config, _integrations.c.key_hash,
+        _integrations.c.previous_key_expires_at).where(
+        or_(_integrations.c.key_hash == digest,
+            and_(_integrations.c.previous_key_hash == digest,
+                 _integrations.c.previous_key_expires_at > now)),
+        _integrations.c.revoked_at.is_(None))).first()
+    if row is None:
+        return _Found(None, None)
+    info = IntegrationInfo(row.id, row.tenant_id, row.name, row.type, dict(row.config or {}))
+    return _Found(info, row.previous_key_expires_at if row.key_hash != digest else None)
 
-    def __init__(self, db: Database, ttl: float = 10.0) -> None:
+
+class IntegrationDirectory:
+    """Key -> integration, cached by the key's hash (no key is kept in memory either) so
+    ingest does not query per request: one indexed lookup per key while no integration
+    changes (``configstate``). A created, revoked or rotated key applies at once on this
+    node and within a second on the others; a rotated-out key in its grace period stops
+    at its expiry on every node."""
+
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.ttl = ttl
-        self._cache: dict[str, _Entry] = {}
-        self._lock = threading.Lock()
+        self.cache: StateCache[_Found] = StateCache(_find, versions=versions_of(db),
+                                                    topic=INTEGRATIONS)
+
+    @staticmethod
+    def _answer(found: _Found, now: datetime) -> IntegrationInfo | None:
+        if found.until is not None and now >= found.until:
+            return None
+        return found.info
 
     def cached(self, key: str, now: datetime) -> tuple[bool, IntegrationInfo | None]:
         """(known, info) from the cache alone; known is False when the database must say."""
-        hit = self._cache.get(hash_secret(key))
-        if hit is None or hit.deadline <= time.monotonic():
+        found = self.cache.current(hash_secret(key))
+        if found is None:
             return False, None
-        if hit.until is not None and now >= hit.until:
-            return True, None
-        return True, hit.info
+        return True, self._answer(found, now)
 
     def lookup(self, key: str, now: datetime) -> IntegrationInfo | None:
         known, info = self.cached(key, now)
         if known:
             return info
-        digest = hash_secret(key)
-        deadline = time.monotonic() + self.ttl
-        until = None
         with self.db.read() as session:
-            row = session.scalar(select(Integration).where(
-                or_(Integration.key_hash == digest,
-                    and_(Integration.previous_key_hash == digest,
-                         Integration.previous_key_expires_at > now)),
-                Integration.revoked_at.is_(None)))
-            if row is not None:
-                info = IntegrationInfo(row.id, row.tenant_id, row.name, row.type,
-                                       dict(row.config or {}))
-                if row.key_hash != digest:
-                    until = row.previous_key_expires_at
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[digest] = _Entry(deadline, info, until)
-        return info
+            found = self.cache.get(session.connection(), hash_secret(key), now)
+        return self._answer(found, now)
 
     def forget(self, *digests: str) -> None:
-        """Drop the cached answers for these key hashes (after a revocation or rotation)."""
-        for digest in digests:
-            self._cache.pop(digest, None)
+        """Drop every cached answer (a change made behind the services' back)."""
+        self.cache.invalidate()

@@ -12,27 +12,34 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from vigil.alerts.dedup import AlertState, stale
+from vigil.configstate import StateCache, Versions
 from vigil.core.event import Action
 from vigil.core.submission import Submission
 from vigil.muting import store as rule_store
 from vigil.muting.flapping import DEFAULT_THRESHOLD, DEFAULT_WINDOW, FlapState, flapping, record
-from vigil.muting.inhibition import inhibited, source_query
-from vigil.muting.maintenance import in_maintenance
-from vigil.muting.silences import muted
+from vigil.muting.inhibition import InhibitRule, inhibited, source_query
+from vigil.muting.maintenance import ActiveWindow, in_maintenance
+from vigil.muting.silences import ActiveSilence, muted
 
 FLAPPING = "flapping"
 
 
 @dataclass
 class Muting:
-    """One node's muting rules (each cached, reloaded every second or on change) and the
+    """One node's muting rules (each cached while none changes, ``configstate``) and the
     flapping policy."""
 
-    silences: rule_store.SilenceCache = field(default_factory=rule_store.SilenceCache)
-    windows: rule_store.WindowCache = field(default_factory=rule_store.WindowCache)
-    inhibitions: rule_store.InhibitionCache = field(default_factory=rule_store.InhibitionCache)
+    silences: StateCache[list[ActiveSilence]]
+    windows: StateCache[list[ActiveWindow]]
+    inhibitions: StateCache[list[InhibitRule]]
     flap_threshold: int = DEFAULT_THRESHOLD
     flap_window: timedelta = DEFAULT_WINDOW
+
+    @classmethod
+    def following(cls, versions: Versions) -> Muting:
+        """Muting rules cached for the database whose ``versions`` they follow."""
+        return cls(rule_store.silence_cache(versions), rule_store.window_cache(versions),
+                   rule_store.inhibition_cache(versions))
 
 
 @dataclass
@@ -48,14 +55,14 @@ def mutes(conn: Connection, m: Muting, batch: list[Submission], open_alerts: lis
     ``resolved`` (``store.load_last_resolved``) tells stale re-sends, which change
     nothing, from new firings."""
     out: dict[int, str] = {}
-    silences = m.silences.active(conn, {s.tenant_id for s in batch}, now)
+    silences = rule_store.active_silences(m.silences, conn, {s.tenant_id for s in batch}, now)
     for i, sid in muted(silences, batch).items():
         out[i] = f"silence:{sid}"
-    windows = m.windows.items(conn)
+    windows = m.windows.get(conn)
     if windows:
         for i, wid in in_maintenance(windows, batch, now).items():
             out.setdefault(i, f"maintenance:{wid}")
-    rules = m.inhibitions.items(conn)
+    rules = m.inhibitions.get(conn)
     if rules:
         sources = rule_store.inhibition_sources(conn, source_query(rules))
         for i, rid in inhibited(rules, sources, batch).items():

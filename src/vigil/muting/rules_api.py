@@ -49,9 +49,7 @@ async def create_window(body: dict[str, Any] = Body(examples=[_WINDOW_EXAMPLE]),
                                              actor=who.actor, now=now)
             if outcome != "created":  # rolled back: nothing changes
                 raise Conflict(f"a maintenance window named {w.name!r} exists", field="name")
-            out = rules_service.window_read(w, now)
-        ctx.runner.muting.windows.invalidate()
-        return out
+            return rules_service.window_read(w, now)
     return await run_in_threadpool(run)
 
 
@@ -75,9 +73,7 @@ async def replace_window(window_id: IdPath, body: dict[str, Any] = Body(),
             w, _ = rules_service.upsert_window(s, tenant_id=who.tenant_id, data=body,
                                                actor=who.actor, now=now, window_id=window_id)
             s.flush()
-            out = rules_service.window_read(w, now)
-        ctx.runner.muting.windows.invalidate()
-        return out
+            return rules_service.window_read(w, now)
     return await run_in_threadpool(run)
 
 
@@ -88,7 +84,6 @@ async def delete_window(window_id: IdPath, who: Principal = Depends(responder),
         with ctx.db.write() as s:
             rules_service.end_window(s, tenant_id=who.tenant_id, window_id=window_id,
                              now=ctx.clock.now())
-        ctx.runner.muting.windows.invalidate()
     await run_in_threadpool(run)
     return Response(status_code=204)
 
@@ -113,9 +108,7 @@ async def create_inhibition(body: dict[str, Any] = Body(examples=[_INHIBIT_EXAMP
                                                  now=ctx.clock.now())
             if outcome != "created":
                 raise Conflict(f"an inhibition rule named {r.name!r} exists", field="name")
-            out = rules_service.inhibition_read(r)
-        ctx.runner.muting.inhibitions.invalidate()
-        return out
+            return rules_service.inhibition_read(r)
     return await run_in_threadpool(run)
 
 
@@ -124,7 +117,6 @@ async def delete_inhibition(rule_id: IdPath, who: Principal = Depends(responder)
                             ctx: Context = Depends(get_context)) -> Response:
     def run() -> None:
         with ctx.db.write() as s:
-            s.delete(rules_service.get_inhibition(s, tenant_id=who.tenant_id, rule_id=rule_id))
-        ctx.runner.muting.inhibitions.invalidate()
+            rules_service.delete_inhibition(s, tenant_id=who.tenant_id, rule_id=rule_id)
     await run_in_threadpool(run)
     return Response(status_code=204)

@@ -1,5 +1,6 @@
 """Maintenance windows and inhibition rules: create (validated at save time), list, change,
-delete. Services never commit; the API owns the unit of work."""
+delete. Services never commit; the API owns the unit of work. Each change is announced
+to every node's caches (``configstate.changed``) in its transaction."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.configstate import INHIBITIONS, WINDOWS, changed
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.muting.inhibition import rule_to_dict, validate_inhibit_rule
 from vigil.muting.maintenance import (
@@ -72,6 +74,7 @@ def upsert_window(session: Session, *, tenant_id: int, data: dict[str, Any], act
                               created_by=actor, created_at=now, updated_at=now)
         session.add(w)
         session.flush()
+        changed(session, WINDOWS, now)
         return w, "created"
     if window_id is not None and existing.name != name and session.scalars(
             select(MaintenanceWindow.id).where(MaintenanceWindow.tenant_id == tenant_id,
@@ -81,6 +84,7 @@ def upsert_window(session: Session, *, tenant_id: int, data: dict[str, Any], act
         return existing, "unchanged"
     existing.name, existing.spec, existing.comment = name, spec, comment
     existing.updated_at = now
+    changed(session, WINDOWS, now)
     return existing, "updated"
 
 
@@ -99,6 +103,7 @@ def list_windows(session: Session, *, tenant_id: int) -> list[MaintenanceWindow]
 def end_window(session: Session, *, tenant_id: int, window_id: int, now: datetime) -> None:
     """Delete a window (ending a running occurrence at once)."""
     session.delete(get_window(session, tenant_id=tenant_id, window_id=window_id))
+    changed(session, WINDOWS, now)
 
 
 def inhibition_read(r: InhibitionRule) -> dict[str, Any]:
@@ -122,10 +127,12 @@ def upsert_inhibition(session: Session, *, tenant_id: int, data: dict[str, Any],
                            updated_at=now)
         session.add(r)
         session.flush()
+        changed(session, INHIBITIONS, now)
         return r, "created"
     if (existing.name, existing.spec) == (name, spec):
         return existing, "unchanged"
     existing.name, existing.spec, existing.updated_at = name, spec, now
+    changed(session, INHIBITIONS, now)
     return existing, "updated"
 
 
@@ -134,6 +141,11 @@ def get_inhibition(session: Session, *, tenant_id: int, rule_id: int) -> Inhibit
     if r is None or r.tenant_id != tenant_id:
         raise NotFound(f"no inhibition rule {rule_id}", field="id")
     return r
+
+
+def delete_inhibition(session: Session, *, tenant_id: int, rule_id: int) -> None:
+    session.delete(get_inhibition(session, tenant_id=tenant_id, rule_id=rule_id))
+    changed(session, INHIBITIONS)
 
 
 def list_inhibitions(session: Session, *, tenant_id: int) -> list[InhibitionRule]:

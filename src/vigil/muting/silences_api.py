@@ -38,10 +38,9 @@ async def create_silence(body: SilenceCreate, who: Principal = Depends(responder
                          ctx: Context = Depends(get_context)) -> SilenceRead:
     def run() -> SilenceRead:
         with ctx.db.write() as s:
-            out = _read(silences_service.create_silence(s, tenant_id=who.tenant_id, body=body,
-                                               actor=who.actor, now=ctx.clock.now()), ctx)
-        ctx.runner.silences.invalidate()
-        return out
+            return _read(silences_service.create_silence(s, tenant_id=who.tenant_id, body=body,
+                                                         actor=who.actor, now=ctx.clock.now()),
+                         ctx)
     return await run_in_threadpool(run)
 
 
@@ -50,8 +49,7 @@ async def expire_silence(silence_id: IdPath, who: Principal = Depends(responder)
                          ctx: Context = Depends(get_context)) -> SilenceRead:
     def run() -> SilenceRead:
         with ctx.db.write() as s:
-            out = _read(silences_service.expire_silence(s, tenant_id=who.tenant_id,
-                                               silence_id=silence_id, now=ctx.clock.now()), ctx)
-        ctx.runner.silences.invalidate()
-        return out
+            return _read(silences_service.expire_silence(s, tenant_id=who.tenant_id,
+                                                         silence_id=silence_id,
+                                                         now=ctx.clock.now()), ctx)
     return await run_in_threadpool(run)

@@ -1,4 +1,5 @@
-"""Silences: create (validated at save time), list, expire."""
+"""Silences: create (validated at save time), list, expire. Each change is announced to
+every node's caches (``configstate.changed``) in its transaction."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.clock import ensure_utc
+from vigil.configstate import SILENCES, changed
 from vigil.errors import InvalidInput, NotFound
 from vigil.muting.matchers import matcher, parse
 from vigil.muting.models import Silence
@@ -53,6 +55,7 @@ def create_silence(session: Session, *, tenant_id: int, body: SilenceCreate, act
                       comment=body.comment, created_by=actor, created_at=now)
     session.add(silence)
     session.flush()
+    changed(session, SILENCES, now)
     return silence
 
 
@@ -72,6 +75,7 @@ def expire_silence(session: Session, *, tenant_id: int, silence_id: int,
         raise NotFound(f"no silence {silence_id}", field="id")
     if silence.ends_at > now:
         silence.ends_at = max(now, silence.starts_at)
+        changed(session, SILENCES, now)
     return silence
 
 

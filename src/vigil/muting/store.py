@@ -1,21 +1,18 @@
 """What muting needs inside a batch's transaction: silences, maintenance windows and
-inhibition rules (cached per node, reloaded every second or on change), inhibition sources
+inhibition rules (cached per node while none changes, ``configstate``), inhibition sources
 and flap states."""
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, select, update
 
 from vigil.alerts.models import Alert
 from vigil.clock import ensure_utc
+from vigil.configstate import INHIBITIONS, SILENCES, WINDOWS, StateCache, Versions
 from vigil.core.severity import SEVERITY_LABELS
 from vigil.db import bulk
 from vigil.db.sqlarray import array, in_array, per_dialect
@@ -27,7 +24,6 @@ from vigil.muting.matchers import Matcher, matcher
 from vigil.muting.models import FlapRecord, InhibitionRule, MaintenanceWindow, Silence
 from vigil.muting.silences import ActiveSilence
 
-T = TypeVar("T")
 _silences = cast(Table, Silence.__table__)
 _windows_t = cast(Table, MaintenanceWindow.__table__)
 _inhibit_t = cast(Table, InhibitionRule.__table__)
@@ -60,51 +56,20 @@ def unexpired_silences(conn: Connection, now: datetime) -> list[ActiveSilence]:
     return out
 
 
-class SilenceCache:
-    """The silences not yet expired, reloaded at most every ``ttl`` seconds (and at once
-    after this node changes one), so the ingest path does not query them per batch. A
-    silence made on another node applies here within ``ttl``."""
+def silence_cache(versions: Versions) -> StateCache[list[ActiveSilence]]:
+    """The silences not yet expired when loaded, kept while none changes, so the ingest
+    path does not query them per batch (``active_silences`` drops the expired ones)."""
+    def load(conn: Connection, _key: object, now: datetime | None) -> list[ActiveSilence]:
+        assert now is not None
+        return unexpired_silences(conn, now)
 
-    def __init__(self, ttl: float = 1.0) -> None:
-        self.ttl = ttl
-        self._items: list[ActiveSilence] = []
-        self._loaded = -math.inf
-        self._lock = threading.Lock()
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._loaded = -math.inf
-
-    def active(self, conn: Connection, tenant_ids: set[int], now: datetime) -> list[ActiveSilence]:
-        with self._lock:
-            if time.monotonic() - self._loaded > self.ttl:
-                self._items = unexpired_silences(conn, now)
-                self._loaded = time.monotonic()
-            items = self._items
-        return [s for s in items
-                if s.tenant_id in tenant_ids and s.starts_at <= now < s.ends_at]
+    return StateCache(load, versions=versions, topic=SILENCES)
 
 
-class _TtlCache(Generic[T]):
-    """Items reloaded at most every ``ttl`` seconds, and at once after ``invalidate``."""
-
-    def __init__(self, load: Callable[[Connection], list[T]], ttl: float = 1.0) -> None:
-        self.ttl = ttl
-        self._load = load
-        self._items: list[T] = []
-        self._loaded = -math.inf
-        self._lock = threading.Lock()
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._loaded = -math.inf
-
-    def items(self, conn: Connection) -> list[T]:
-        with self._lock:
-            if time.monotonic() - self._loaded > self.ttl:
-                self._items = self._load(conn)
-                self._loaded = time.monotonic()
-            return self._items
+def active_silences(cache: StateCache[list[ActiveSilence]], conn: Connection,
+                    tenant_ids: set[int], now: datetime) -> list[ActiveSilence]:
+    return [s for s in cache.get(conn, None, now)
+            if s.tenant_id in tenant_ids and s.starts_at <= now < s.ends_at]
 
 
 def _windows(conn: Connection) -> list[ActiveWindow]:
@@ -128,14 +93,17 @@ def _inhibitions(conn: Connection) -> list[InhibitRule]:
     return out
 
 
-class WindowCache(_TtlCache[ActiveWindow]):
-    def __init__(self, ttl: float = 1.0) -> None:
-        super().__init__(_windows, ttl)
+def window_cache(versions: Versions) -> StateCache[list[ActiveWindow]]:
+    """Every maintenance window (each one's schedule says when it is active), kept while
+    none changes."""
+    return StateCache(lambda conn, _key, _now: _windows(conn), versions=versions,
+                      topic=WINDOWS)
 
 
-class InhibitionCache(_TtlCache[InhibitRule]):
-    def __init__(self, ttl: float = 1.0) -> None:
-        super().__init__(_inhibitions, ttl)
+def inhibition_cache(versions: Versions) -> StateCache[list[InhibitRule]]:
+    """Every inhibition rule, kept while none changes."""
+    return StateCache(lambda conn, _key, _now: _inhibitions(conn), versions=versions,
+                      topic=INHIBITIONS)
 
 
 _LOAD_SOURCES = select(*[_alerts_t.c[n] for n in ("tenant_id", "fingerprint", "name", "severity",

@@ -69,7 +69,10 @@ def is_due(now: datetime) -> ColumnElement[bool]:
 
 @dataclass
 class PassCache:
-    """What a pass reads once for all its deliveries."""
+    """What a pass reads once for all its deliveries: a memo of one transaction, dropped
+    with it. Not a ``configstate.StateCache``: it holds operational rows (incidents,
+    alerts) that are only as fresh as the pass's own reads, never outlives the pass, and
+    no version could say when it holds, since incidents change with every batch."""
 
     incidents: dict[int, Incident] = field(default_factory=dict)
     first_alert: dict[int, Alert | None] = field(default_factory=dict)

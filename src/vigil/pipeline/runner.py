@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from vigil.alerts import store
 from vigil.alerts.dedup import Decision, Outcome, decide
 from vigil.clock import Clock
+from vigil.configstate import versions_of
 from vigil.core.submission import Submission
 from vigil.correlation import store as correlation_store
 from vigil.correlation.routing import Route, RuleSet, route_batch
@@ -28,7 +29,7 @@ from vigil.errors import MalformedBody, Overloaded
 from vigil.incidents import store as incident_store
 from vigil.incidents.cache import IncidentCache
 from vigil.incidents.grouping import IncidentDecision, group_alerts
-from vigil.incidents.policy_service import PolicyCache
+from vigil.incidents.policy_service import policy_cache
 from vigil.metrics import Metrics
 from vigil.muting.apply import Muting, mutes
 from vigil.muting.apply import save as save_flaps
@@ -121,10 +122,12 @@ class PipelineRunner:
         self._writer: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
-        self.muting = Muting()
+        #: Configuration state, cached while it does not change (``configstate``).
+        versions = versions_of(db)
+        self.muting = Muting.following(versions)
         self.silences = self.muting.silences
-        self.rules = correlation_store.RuleCache()
-        self.policies = PolicyCache()
+        self.rules = correlation_store.rule_cache(versions)
+        self.policies = policy_cache(versions)
         #: The incidents this writer last wrote (SQLite; see incidents/cache.py).
         self.incidents = IncidentCache()
         self._marked: dict[int, float] = {}
@@ -311,7 +314,7 @@ class PipelineRunner:
                flat: list[Submission], now: datetime, cache: IncidentCache | None,
                ) -> tuple[Decision, IncidentDecision]:
         """The batch's work inside its transaction: route, decide, group, write."""
-        rules = self.rules.rulesets(conn)
+        rules = self.rules.get(conn)
         routes: list[Route | None] = []
         for n, batch in enumerate(batches):
             sets, known = ahead[n] if ahead is not None else (None, None)
@@ -324,7 +327,7 @@ class PipelineRunner:
         muted, flaps = mutes(conn, self.muting, flat, open_alerts, now, resolved)
         decision = decide(open_alerts, flat, now, muted, outbox=self.alert_events,
                           resolved=resolved)
-        assignments, _ = self.policies.rules(conn)
+        assignments, _ = self.policies.get(conn)
         incidents = group_alerts(incident_store.load_for_batch(conn, decision, now, routes,
                                                             cache),
                               decision.outcomes, now, routes=routes,

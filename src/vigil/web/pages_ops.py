@@ -13,11 +13,12 @@ from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import case, extract, func, select
+from sqlalchemy import Connection, case, extract, func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from vigil.alerts.models import AlertsPerHour
+from vigil.configstate import StateCache
 from vigil.context import Context, get_context
 from vigil.core.severity import SEVERITY_LABELS
 from vigil.core.status import OPEN_STATUSES, STATUSES
@@ -37,9 +38,16 @@ router = APIRouter(include_in_schema=False)
 HOURS = 24
 WEEK = timedelta(days=7)
 CACHE_FOR = timedelta(seconds=60)
-#: database -> tenant -> (computed at, newest incident event id, figures)
-_WEEK_CACHE: WeakKeyDictionary[Database, dict[int, tuple[datetime, int, dict[str, Any]]]] = (
-    WeakKeyDictionary())
+
+
+def _week(conn: Connection, key: Any, now: datetime | None) -> dict[str, Any]:
+    tenant_id, _version = key
+    assert now is not None
+    return response_times(conn, tenant_id, now - WEEK, now)
+
+
+#: database -> the week's figures per (tenant, newest outbox id), for up to a minute
+_WEEK_CACHE: WeakKeyDictionary[Database, StateCache[dict[str, Any]]] = WeakKeyDictionary()
 
 
 def status_and_severity(session: Session,
@@ -79,20 +87,20 @@ def alerts_per_hour(session: Session, tenant_id: int, now: datetime) -> list[tup
     return [(h, counts.get(h, 0)) for h in hours]
 
 
-def _seconds(session: Session, later: Any, earlier: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
+def _seconds(conn: Connection, later: Any, earlier: Any) -> Any:
+    if conn.dialect.name == "postgresql":
         return extract("epoch", later - earlier)
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
-def response_times(session: Session, tenant_id: int, since: datetime,
+def response_times(conn: Connection, tenant_id: int, since: datetime,
                    until: datetime) -> dict[str, Any]:
     """MTTA and MTTR (means, overall and per severity) of the incidents created in
     ``[since, until)``, averaged in the database in one grouped query: the figures of
     ``incidents.analytics.summary`` without its medians, which need every row."""
-    ack = _seconds(session, Incident.acknowledged_at, Incident.created_at)
-    res = _seconds(session, Incident.resolved_at, Incident.created_at)
-    rows = session.execute(select(
+    ack = _seconds(conn, Incident.acknowledged_at, Incident.created_at)
+    res = _seconds(conn, Incident.resolved_at, Incident.created_at)
+    rows = conn.execute(select(
         Incident.severity, func.count(), func.count(Incident.acknowledged_at), func.avg(ack),
         func.count(Incident.resolved_at), func.avg(res),
         func.sum(case((Incident.noise.is_(True), 1), else_=0))).where(
@@ -124,13 +132,10 @@ def week_figures(ctx: Context, session: Session, tenant_id: int,
     entries that change none of these, like the escalation engine's notes, do not
     count.)"""
     version = int(session.scalar(select(func.max(OutboxEvent.id))) or 0)
-    per_db = _WEEK_CACHE.setdefault(ctx.db, {})
-    hit = per_db.get(tenant_id)
-    if hit is not None and hit[1] == version and timedelta(0) <= now - hit[0] < CACHE_FOR:
-        return hit[2]
-    figures = response_times(session, tenant_id, now - WEEK, now)
-    per_db[tenant_id] = (now, version, figures)
-    return figures
+    cache = _WEEK_CACHE.get(ctx.db)
+    if cache is None:
+        cache = _WEEK_CACHE.setdefault(ctx.db, StateCache(_week, max_age=CACHE_FOR, limit=256))
+    return cache.get(session.connection(), (tenant_id, version), now)
 
 
 def _times(figures: dict[str, Any]) -> list[Bar]:
