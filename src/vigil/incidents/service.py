@@ -19,6 +19,7 @@ from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.http.pagination import keyset_page
 from vigil.incidents.lifecycle import next_status
 from vigil.incidents.models import Incident, IncidentEvent
+from vigil.outbox.consumer import Parked
 from vigil.outbox.contracts import IncidentBefore, IncidentChange
 from vigil.outbox.models import OutboxEvent
 
@@ -325,3 +326,16 @@ def merge(session: Session, *, tenant_id: int, source_id: int, target_id: int, a
             before=tgt_before,
             topic="incident.status_changed" if reopened else "incident.updated")
     return tgt
+
+
+def note_parked(session: Session, parked: Parked, now: datetime) -> None:
+    """An outbox consumer set an event of this incident aside: say so on its timeline (in
+    the transaction that parks it)."""
+    if parked.incident_id is None:
+        return
+    session.add(IncidentEvent(
+        tenant_id=parked.tenant_id, incident_id=parked.incident_id, at=now, actor="vigil",
+        kind="consumer_failed", before={}, after={},
+        message=f"Vigil's {parked.consumer} could not handle {parked.topic} (event "
+                f"{parked.event_id}) after {parked.attempts} attempts and set it aside: "
+                f"{parked.error[:300]}"))

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from vigil.core.severity import SEVERITY_LABELS
 from vigil.db import Database
 from vigil.incidents.models import Incident, IncidentEvent
+from vigil.incidents.service import note_parked
 from vigil.notify.models import Delivery, NotificationChannel, RoutingRule
 from vigil.outbox import consumer as outbox_consumer
 from vigil.outbox.consumer import Consumer, Outcome, Retry
@@ -165,7 +166,7 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> int:
 
 
 def consumer(planner: _Planner | None = None) -> Consumer[_Batch]:
-    return Consumer(CURSOR, TOPICS, planner or _Planner())
+    return Consumer(CURSOR, TOPICS, planner or _Planner(), on_park=note_parked)
 
 
 @dataclass

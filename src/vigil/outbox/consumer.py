@@ -10,10 +10,11 @@ never stops the others:
   error the batch cannot pin on one event (at flush or commit) makes the batch run event
   by event, one transaction each, which pins it;
 * a failed event is retried on its own when its next attempt is due; after
-  ``max_attempts`` it is *parked*: kept with its error, announced on its incident's
-  timeline and returned to the caller (``Outcome.parked``), which raises a
-  ``VigilConsumerFailed`` self-alert. Parked events are listed and replayed through
-  ``GET/POST /api/v1/outbox/failures`` and ``vigil outbox``.
+  ``max_attempts`` it is *parked*: kept with its error, told to the consumer's ``on_park``
+  (the consumers of incident events note it on the incident's timeline) and returned to
+  the caller (``Outcome.parked``), which raises a ``VigilConsumerFailed`` self-alert.
+  Parked events are listed and replayed through ``GET/POST /api/v1/outbox/failures`` and
+  ``vigil outbox``.
 
 Handlers are written for batches: ``begin`` loads what all the events need, ``handle``
 decides one event (it may raise), ``end`` writes what the batch decided. On PostgreSQL the
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
@@ -45,7 +46,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from vigil.db import Database
-from vigil.incidents.models import IncidentEvent
 from vigil.outbox import contracts
 from vigil.outbox.models import OutboxCursor, OutboxEvent, OutboxFailure
 
@@ -88,6 +88,9 @@ class Consumer(Generic[S]):
     topics: tuple[str, ...]
     handler: Handler[S]
     limit: int = 2000
+    #: Told of an event set aside, in the transaction that parks it (e.g. to note it on
+    #: the incident's timeline: ``incidents.service.note_parked``).
+    on_park: Callable[[Session, Parked, datetime], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class Parked:
     topic: str
     error: str
     incident_id: int | None
+    attempts: int = 0
 
 
 @dataclass
@@ -244,14 +248,11 @@ def _record_failure(db: Database, c: Consumer[Any], event_id: int, error: BaseEx
             row.next_attempt_at = now + retry.delay(row.attempts)
             return None
         row.next_attempt_at, row.parked_at = None, now
-        incident = _incident_of(ev)
-        if incident is not None:
-            s.add(IncidentEvent(
-                tenant_id=ev.tenant_id, incident_id=incident, at=now, actor="vigil",
-                kind="consumer_failed", before={}, after={},
-                message=f"Vigil's {c.name} could not handle {ev.topic} (event {ev.id}) after "
-                        f"{row.attempts} attempts and set it aside: {text[:300]}"))
-        return Parked(c.name, ev.id, ev.tenant_id, ev.topic, text, incident)
+        parked = Parked(c.name, ev.id, ev.tenant_id, ev.topic, text, _incident_of(ev),
+                        row.attempts)
+        if c.on_park is not None:
+            c.on_park(s, parked, now)
+        return parked
 
 
 def run(db: Database, c: Consumer[Any], now: datetime, retry: Retry | None = None,

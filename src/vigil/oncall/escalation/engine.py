@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, load_only
 
 from vigil.db import Database
 from vigil.incidents.models import Incident, IncidentEvent
+from vigil.incidents.service import note_parked
 from vigil.oncall.escalation import policy as esc
 from vigil.oncall.escalation.parse import parse_policy
 from vigil.oncall.models import (
@@ -316,7 +317,7 @@ class _Starter:
 
 
 def consumer(result: PassResult) -> Consumer[_Batch]:
-    return Consumer(CURSOR, _WATCHED, _Starter(result), limit=5000)
+    return Consumer(CURSOR, _WATCHED, _Starter(result), limit=5000, on_park=note_parked)
 
 
 def fire(session: Session, now: datetime, result: PassResult, limit: int = 200,
