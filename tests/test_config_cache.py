@@ -16,7 +16,7 @@ from sqlalchemy import select
 from conftest import Harness
 from vigil.clock import FakeClock
 from vigil.configstate import RULES, SILENCES, StateCache, Versions, versions_of
-from vigil.configstate.listener import Listener, conninfo
+from vigil.configstate.listener import conninfo, listen
 from vigil.configstate.models import ConfigVersion
 from vigil.correlation.routing import RuleSet
 from vigil.correlation.schemas import RuleCreate
@@ -166,8 +166,8 @@ def test_a_listening_node_reads_at_the_next_ask_after_a_notify(
     versions = versions_of(db)
     versions.monotonic = lambda: clock.now().timestamp()  # the clock never moves here
     cache = rule_cache(versions)
-    listener = Listener(db_url, versions)
-    listener.start()
+    listener = listen(db)
+    assert listener is not None and listener.versions is versions
     try:
         assert listener.listening.wait(30)
         with db.read() as s:
@@ -179,7 +179,8 @@ def test_a_listening_node_reads_at_the_next_ask_after_a_notify(
         with db.read() as s:
             assert names(cache.get(s.connection())) == {"pushed"}
     finally:
-        listener.stop()
+        db.dispose()  # stops it
+    assert not listener.listening.is_set()
 
 
 def test_caches_are_safe_to_read_from_two_threads(db: Database, clock: FakeClock) -> None:

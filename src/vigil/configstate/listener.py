@@ -9,9 +9,11 @@ import logging
 import threading
 
 import psycopg
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from vigil.configstate.signal import CHANNEL, Versions
+from vigil.configstate.signal import CHANNEL, Versions, versions_of
+from vigil.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,7 @@ def conninfo(url: str) -> str:
 
 
 class Listener:
-    def __init__(self, url: str, versions: Versions, *, timeout: float = 1.0) -> None:
+    def __init__(self, url: str, versions: Versions, *, timeout: float = 0.2) -> None:
         self.url = url
         self.versions = versions
         self.timeout = timeout
@@ -61,3 +63,15 @@ class Listener:
             finally:
                 self.listening.clear()
             self._stop.wait(self.timeout)
+
+
+def listen(db: Database) -> Listener | None:
+    """Start listening for ``db``'s node (PostgreSQL; None on SQLite, where the poll is
+    enough: its other writers are local processes such as ``vigil apply``). It stops
+    when the database is disposed."""
+    if db.dialect != "postgresql":
+        return None
+    listener = Listener(db.url, versions_of(db))
+    event.listen(db.engine, "engine_disposed", lambda _engine: listener.stop())
+    listener.start()
+    return listener
