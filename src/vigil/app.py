@@ -26,6 +26,7 @@ from vigil.auth import secrets_at_rest
 from vigil.auth.api import router as api_keys_router
 from vigil.clock import Clock, FileOffsetClock, SystemClock
 from vigil.config import Settings
+from vigil.configstate import listener as configstate_listener
 from vigil.context import Context
 from vigil.correlation.api import router as correlation_router
 from vigil.db import Database
@@ -170,6 +171,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         if checkpointer is not None:
             checkpointer.start()
         await runner.start()
+        # Other nodes' configuration changes, pushed (PostgreSQL; stops with db.dispose()).
+        await asyncio.to_thread(configstate_listener.listen, db)
         jobs = [asyncio.create_task(_retention_loop(ctx)),
                 asyncio.create_task(tick_loop(ctx)),
                 asyncio.create_task(notifier_loop(ctx)),
