@@ -31,7 +31,7 @@ import pytest
 from conftest import Harness
 from sqlcount import StatementLog
 from test_incidents_api import alert, am
-from vigil.alerts.dedup import Outcome
+from vigil.alerts.dedup import Outcome, Result
 from vigil.clock import FakeClock
 from vigil.core.event import Action, AlertEvent
 from vigil.core.fingerprint import fingerprint
@@ -40,7 +40,7 @@ from vigil.correlation.schemas import RuleCreate
 from vigil.correlation.service import create_rule
 from vigil.db import Database
 from vigil.metrics import Metrics
-from vigil.pipeline.runner import PipelineRunner, Result
+from vigil.pipeline.runner import PipelineRunner
 from vigil.worker.notifier import prepare
 
 SIZES = (1, 10, 100)

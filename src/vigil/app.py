@@ -58,6 +58,7 @@ from vigil.web.oidc import router as web_oidc_router
 from vigil.web.pages import router as web_pages_router
 from vigil.web.render import SignIn
 from vigil.web.security import SecurityHeaders
+from vigil.worker.liveness import Liveness
 from vigil.worker.notifier import notifier_loop
 from vigil.worker.retention import purge_events
 from vigil.worker.tick import tick_loop
@@ -154,7 +155,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     runner.muting.flap_threshold = settings.flap_threshold
     runner.muting.flap_window = timedelta(minutes=settings.flap_window_minutes)
     ctx = Context(settings=settings, db=db, clock=clock, metrics=metrics, runner=runner,
-                  integrations=IntegrationDirectory(db))
+                  integrations=IntegrationDirectory(db), liveness=Liveness())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,20 +1,27 @@
-"""What a running node holds: its settings, database, clock, metrics and pipeline."""
+"""What a running node holds: its settings, database, clock, metrics and pipeline.
+
+The routers of every domain take it (``get_context``); the app builds it. The runner, the
+integration directory and the liveness report sit above the domains, so they are named
+here for the type checker only: at run time the context imports no domain."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from vigil.clock import Clock
 from vigil.config import Settings
 from vigil.db import Database
-from vigil.integrations.service import IntegrationDirectory
 from vigil.metrics import Metrics
-from vigil.pipeline.runner import PipelineRunner
-from vigil.worker.liveness import Liveness
+
+if TYPE_CHECKING:
+    from vigil.integrations.service import IntegrationDirectory
+    from vigil.pipeline.runner import PipelineRunner
+    from vigil.worker.liveness import Liveness
 
 
 @dataclass
@@ -25,10 +32,10 @@ class Context:
     metrics: Metrics
     runner: PipelineRunner
     integrations: IntegrationDirectory
+    #: This node's background loops and its latest health report.
+    liveness: Liveness
     started: float = field(default_factory=time.monotonic)
     started_at: datetime | None = None
-    #: This node's background loops and its latest health report.
-    liveness: Liveness = field(default_factory=Liveness)
 
     def __post_init__(self) -> None:
         if self.started_at is None:

@@ -34,6 +34,16 @@ class Outcome(StrEnum):
     IGNORED = "ignored"
 
 
+@dataclass(slots=True)
+class Result:
+    """What became of one submission: the answer its sender gets."""
+
+    alert_id: int | None
+    fingerprint: str
+    outcome: Outcome
+    status: str | None
+
+
 @dataclass(slots=True, eq=False)
 class AlertState:
     """An alert row as the core sees it. ``id`` is None until the writer inserts it."""

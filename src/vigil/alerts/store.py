@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Table, bindparam, update
+from sqlalchemy import Connection, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -21,14 +21,12 @@ from vigil.core.submission import Submission
 from vigil.db import bulk
 from vigil.db.sequences import allocate_ids
 from vigil.db.sqlarray import array, per_dialect
-from vigil.integrations.models import Integration
 from vigil.outbox.models import OutboxEvent
 
 _alerts = cast(Table, Alert.__table__)
 _events = cast(Table, AlertEventRecord.__table__)
 _outbox = cast(Table, OutboxEvent.__table__)
 _per_hour = cast(Table, AlertsPerHour.__table__)
-_integrations = cast(Table, Integration.__table__)
 
 
 _UPDATE_COLUMNS = (
@@ -164,15 +162,3 @@ def _count_hour(dialect: str) -> Any:
 
 
 _COUNT_HOUR = per_dialect(_count_hour)
-
-
-_MARK_RECEIVED = (update(_integrations)
-                  .where(_integrations.c.id.in_(bindparam("ids", expanding=True)))
-                  .values(last_received_at=bindparam("now")))
-
-
-def mark_received(conn: Connection, integration_ids: Iterable[int], now: datetime) -> None:
-    """Integrations' "last alert received"."""
-    ids = sorted(integration_ids)
-    if ids:
-        conn.execute(_MARK_RECEIVED, {"ids": ids, "now": now})

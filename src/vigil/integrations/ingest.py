@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from vigil.alerts.dedup import Result
 from vigil.alerts.service import get_alert
 from vigil.context import Context, get_context
 from vigil.core.event import Action, AlertEvent
@@ -23,7 +24,6 @@ from vigil.integrations.pagerduty import parser as pagerduty
 from vigil.integrations.registry import BODY_PARSERS
 from vigil.integrations.schemas import IngestResponse
 from vigil.integrations.service import IntegrationInfo
-from vigil.pipeline.runner import Result
 
 router = APIRouter(tags=["ingest"])
 

@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import Connection
 
 from vigil.alerts import store
-from vigil.alerts.dedup import Decision, Outcome, decide
+from vigil.alerts.dedup import Decision, Outcome, Result, decide
 from vigil.clock import Clock
 from vigil.configstate import versions_of
 from vigil.core.submission import Submission
@@ -30,6 +30,7 @@ from vigil.incidents import store as incident_store
 from vigil.incidents.cache import IncidentCache
 from vigil.incidents.grouping import IncidentDecision, group_alerts
 from vigil.incidents.policy_service import policy_cache
+from vigil.integrations import store as integration_store
 from vigil.metrics import Metrics
 from vigil.muting.apply import Muting, mutes
 from vigil.muting.apply import save as save_flaps
@@ -39,14 +40,6 @@ T = TypeVar("T")
 RuleSets = dict[int, RuleSet]
 
 _DEDUP_OUTCOMES = frozenset({Outcome.DEDUPLICATED.value, Outcome.REDELIVERED.value})
-
-
-@dataclass(slots=True)
-class Result:
-    alert_id: int | None
-    fingerprint: str
-    outcome: Outcome
-    status: str | None
 
 
 @dataclass(slots=True)
@@ -336,5 +329,5 @@ class PipelineRunner:
         store.write(conn, decision, alert_events=self.alert_events, moved=incidents.moved)
         save_flaps(conn, flaps, now)
         incident_store.write_changes(conn, incidents)
-        store.mark_received(conn, self._due_marks(flat), now)
+        integration_store.mark_received(conn, self._due_marks(flat), now)
         return decision, incidents
