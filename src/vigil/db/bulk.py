@@ -1,4 +1,4 @@
-"""Set-based INSERT and UPDATE for the ingest hot path, straight to the driver's
+"""Set-based INSERT and UPDATE for ingest, straight to the driver's
 executemany. SQLAlchemy's per-row parameter processing cost more than SQLite's own work;
 here only the columns that need it are adapted, the same way the ORM types store them (UTC
 text on SQLite, JSON via orjson), so rows written either way read back the same."""
@@ -26,7 +26,7 @@ def _json_text(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Shape:
-    """What the hot path needs to know of some columns of a table, worked out once."""
+    """What the statements need to know of some columns of a table, worked out once."""
 
     times: tuple[int, ...]  # positions of UTC datetime columns
     jsons: tuple[int, ...]
