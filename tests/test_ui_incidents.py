@@ -22,7 +22,7 @@ from vigil.incidents.models import Incident
 from vigil.oncall.escalation import engine
 from vigil.oncall.models import Team
 from vigil.tenants.models import DEFAULT_TENANT_ID
-from vigil.web import pages_incidents
+from vigil.web.pages import incidents as pages_incidents
 from vigil.worker.notifier import run_once
 
 PASSWORD = "a-long-password"

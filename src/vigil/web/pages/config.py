@@ -25,8 +25,8 @@ from vigil.oncall.people import service as people_service
 from vigil.oncall.people.schemas import ContactType
 from vigil.oncall.schedules.service import plain
 from vigil.web.charts import duration
-from vigil.web.pages_ops_common import DASH, not_found, safe_href, slug, user_names
-from vigil.web.pages_ops_integrations import router as integrations_router
+from vigil.web.pages.common import DASH, not_found, safe_href, slug, user_names
+from vigil.web.pages.integrations import router as integrations_router
 from vigil.web.render import Viewer, page, signed_in
 
 router = APIRouter(include_in_schema=False)

@@ -4,7 +4,7 @@ authorization code flow with PKCE, ``GET /auth/oidc/callback`` finishes it.
 A person is found by the (issuer, subject) their user is linked to, else, at the first
 sign-in, by the provider's verified email; with ``VIGIL_OIDC_CREATE_USERS`` a user is made
 when none has it. Their role comes from the role claim when one is configured. The
-session is made only by ``auth_pages.signed_in``. Every refusal is a page with a 4xx
+session is made only by ``sign_in.signed_in``. Every refusal is a page with a 4xx
 (502 when the provider cannot be reached), and every sign-in through the provider that
 came back from it, made or refused, is in the audit log."""
 
@@ -31,7 +31,7 @@ from vigil.auth.signing import secret as app_secret
 from vigil.config import Settings
 from vigil.context import Context, get_context
 from vigil.tenants.models import DEFAULT_TENANT_ID
-from vigil.web.auth_pages import signed_in
+from vigil.web.pages.sign_in import signed_in
 from vigil.web.render import env, page
 
 router = APIRouter(include_in_schema=False)

@@ -1,4 +1,4 @@
-"""What the operations pages (``pages_ops*``) share: template filters, safe links, the
+"""What the UI's pages share: template filters, safe links, the
 not-found page and small lookups.
 
 Pages only read. Every change goes through the JSON API from ``/static/ops.js`` with the

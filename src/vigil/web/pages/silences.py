@@ -15,7 +15,7 @@ from vigil.errors import InvalidInput
 from vigil.muting import rules_service
 from vigil.muting import silences_service as silences
 from vigil.muting.models import Silence
-from vigil.web.pages_ops_alerts import DURATIONS
+from vigil.web.pages.alerts import DURATIONS
 from vigil.web.render import Viewer, page, signed_in
 
 router = APIRouter(include_in_schema=False)

@@ -1,5 +1,4 @@
-"""Operations pages: the dashboard (``/ui``) here; alerts, on-call, configuration and
-silences in ``pages_ops_*`` modules whose routers are included below.
+"""The dashboard (``/ui``).
 
 The dashboard is a handful of aggregate queries (incident counts by status and by
 severity, alerts per hour over 24 hours, MTTA/MTTR over 7 days, kept while nothing changes) drawn
@@ -27,11 +26,7 @@ from vigil.incidents.models import Incident
 from vigil.oncall.schedules import service as schedules_service
 from vigil.outbox.models import OutboxEvent
 from vigil.web.charts import Bar, bar_chart, duration
-from vigil.web.pages_ops_alerts import router as alerts_router
-from vigil.web.pages_ops_common import SEVERITIES, user_names
-from vigil.web.pages_ops_config import router as config_router
-from vigil.web.pages_ops_oncall import router as oncall_router
-from vigil.web.pages_ops_silences import router as silences_router
+from vigil.web.pages.common import SEVERITIES, user_names
 from vigil.web.render import Viewer, page, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -181,7 +176,3 @@ async def dashboard(request: Request, who: Viewer = Depends(signed_in()),
                     ctx: Context = Depends(get_context)) -> Response:
     data = await run_in_threadpool(dashboard_data, ctx, who)
     return page(request, "dashboard.html", who, ctx, **data)
-
-
-for _sub in (alerts_router, oncall_router, config_router, silences_router):
-    router.include_router(_sub)

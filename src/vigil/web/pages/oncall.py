@@ -21,7 +21,7 @@ from vigil.oncall.people import service as people_service
 from vigil.oncall.schedules import service as svc
 from vigil.oncall.schedules import shifts as q
 from vigil.oncall.schedules.definition import Layer, Schedule, Shift, Unit
-from vigil.web.pages_ops_common import DASH, not_found, user_names
+from vigil.web.pages.common import DASH, not_found, user_names
 from vigil.web.render import Viewer, page, signed_in
 
 router = APIRouter(include_in_schema=False)

@@ -20,7 +20,7 @@ from vigil.errors import InvalidInput, NotFound
 from vigil.http.ids import BigIdPath
 from vigil.incidents.models import Incident
 from vigil.integrations.models import Integration
-from vigil.web.pages_ops_common import SEVERITIES, not_found, safe_href
+from vigil.web.pages.common import SEVERITIES, not_found, safe_href
 from vigil.web.render import Viewer, page, signed_in
 
 router = APIRouter(include_in_schema=False)
