@@ -52,11 +52,11 @@ from vigil.pipeline.runner import PipelineRunner
 from vigil.system.api import router as system_router
 from vigil.system.audit_api import router as audit_router
 from vigil.system.health import monitor_loop
-from vigil.web.auth_pages import router as web_auth_router
 from vigil.web.events import router as web_events_router
-from vigil.web.oidc import router as web_oidc_router
-from vigil.web.pages import router as web_pages_router
+from vigil.web.pages.sign_in import router as web_auth_router
+from vigil.web.pages.sign_in_oidc import router as web_oidc_router
 from vigil.web.render import SignIn
+from vigil.web.routes import router as web_pages_router
 from vigil.web.security import SecurityHeaders
 from vigil.worker.liveness import Liveness
 from vigil.worker.notifier import notifier_loop

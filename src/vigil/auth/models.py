@@ -96,7 +96,7 @@ class User(Base):
     #: Secret of the user's iCalendar feed URL.
     ical_token: Mapped[str] = mapped_column(String(64))
     #: The OpenID Connect identity (issuer, subject) this user signs in as, linked at the
-    #: first sign-in through the provider (``vigil.web.oidc``); None: not linked.
+    #: first sign-in through the provider (``vigil.web.pages.sign_in_oidc``); None: not linked.
     oidc_issuer: Mapped[str | None] = mapped_column(String(500))
     oidc_subject: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
