@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from vigil import migrate
@@ -187,4 +189,20 @@ def fixture_path(integration: str, name: str) -> Path:
 
 
 # Browser fixtures for the UI tests (a real server and Debian's Chromium).
+from channel_sinks import Sink  # noqa: E402
 from ui_browser import browser_page, ui_server  # noqa: E402, F401
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Sink, int]]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) and the sink of what it received."""
+    sink = Sink()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        controller.stop()

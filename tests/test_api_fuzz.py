@@ -51,8 +51,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from fuzz_seed import Live, seed
+from payload_mutations import FIXTURE_PAYLOADS, OG_ACTION, OG_CREATE, mutations
 from server import free_port
-from test_parsers_property import FIXTURE_PAYLOADS, OG_ACTION, OG_CREATE, mutations
 from vigil.app import create_app
 from vigil.auth.service import create_api_key
 from vigil.clock import FakeClock

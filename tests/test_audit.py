@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from conftest import Harness
-from test_ui_ops import add_user, sign_in
+from ui_session import add_user, sign_in
 from vigil import configfiles
 from vigil.audit import capture
 from vigil.audit.models import AuditEntry

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import Harness
-from test_incidents_api import alert, am, incidents
+from incident_api import alert, am, incidents
 from vigil.clock import FakeClock
 from vigil.core.event import Action, AlertEvent
 from vigil.core.severity import Severity

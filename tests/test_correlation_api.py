@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from conftest import Harness
-from test_incidents_api import act, alert, am, detail, incidents
+from incident_api import act, alert, am, detail, incidents
 
 RULES = "/api/v1/correlation-rules"
 

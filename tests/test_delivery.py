@@ -10,8 +10,6 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message as EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
@@ -20,35 +18,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from channel_sinks import Sink, channel, email_channel
 from conftest import Harness
-from test_escalation_engine import escalate, setup
-from test_incidents_api import act, alert, am, detail, incidents
+from incident_api import act, alert, am, detail, incidents
+from paging import escalate, setup
 from vigil.notify.models import Delivery
 from vigil.worker.notifier import finish, prepare, run_once
 from vigil.worker.tick import tick
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Sink, int]]:
-    sink = Sink()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield sink, port
-    finally:
-        controller.stop()
 
 
 @dataclass
@@ -85,19 +61,6 @@ def receiver() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def channel(h: Harness, **body: Any) -> dict[str, Any]:
-    resp = h.client.post("/api/v1/channels", headers=h.auth, json=body)
-    assert resp.status_code == 201, resp.text
-    out: dict[str, Any] = resp.json()
-    return out
-
-
-def email_channel(h: Harness, port: int) -> dict[str, Any]:
-    return channel(h, name="smtp", kind="email", personal=True,
-                   config={"smtp_host": "127.0.0.1", "smtp_port": port, "security": "none",
-                           "from_address": "vigil@example.com"})
 
 
 def deliveries(h: Harness) -> list[SimpleNamespace]:
@@ -316,7 +279,7 @@ def test_handoff_notices_reach_both_people_once(vigil: Harness,
                                                 smtp: tuple[Sink, int]) -> None:
     from datetime import UTC, datetime
 
-    from test_escalation_engine import people
+    from paging import people
     from vigil.oncall.models import ContactMethod, NotificationRule
 
     sink, port = smtp
@@ -342,7 +305,7 @@ def test_handoff_notices_reach_both_people_once(vigil: Harness,
 def test_sms_reply_acknowledges_when_signed_by_twilio(vigil: Harness) -> None:
     from twilio.request_validator import RequestValidator
 
-    from test_escalation_engine import people
+    from paging import people
 
     people(vigil)
     token = "twilio-auth-token-123"
@@ -487,7 +450,7 @@ def test_a_receiver_slower_than_the_timeout_is_retried(vigil: Harness) -> None:
 
 def test_an_acknowledgement_that_times_out_pages_again(vigil: Harness,
                                                       smtp: tuple[Sink, int]) -> None:
-    from test_escalation_engine import people
+    from paging import people
 
     sink, port = smtp
     email_channel(vigil, port)
@@ -529,7 +492,7 @@ def test_a_weekly_summary_of_shifts_goes_out_on_monday(vigil: Harness,
                                                       smtp: tuple[Sink, int]) -> None:
     from datetime import UTC, datetime
 
-    from test_escalation_engine import people
+    from paging import people
     from vigil.oncall.models import ContactMethod, NotificationRule
 
     sink, port = smtp

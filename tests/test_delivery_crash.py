@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from channel_sinks import Sink, channel
 from conftest import Harness
-from test_delivery import Sink, channel, smtp  # noqa: F401  (smtp is a fixture)
-from test_incidents_api import alert, am
+from incident_api import alert, am
 from vigil.notify.delivery import LEASE
 from vigil.notify.models import Delivery
 from vigil.worker.notifier import run_once
@@ -118,7 +118,7 @@ def statuses(h: Harness) -> Counter[tuple[str, str]]:
                          ids=["after-first-request", "after-every-request"])
 def test_killed_mid_delivery_every_page_arrives_once_per_key(
         vigil: Harness, db_url: str, killing_receiver: KillingReceiver,
-        smtp: tuple[Sink, int]) -> None:  # noqa: F811
+        smtp: tuple[Sink, int]) -> None:
     rec = killing_receiver
     sink, smtp_port = smtp
     channel(vigil, name="hook", kind="webhook", rate_per_minute=1000,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from bad_bodies import BODIES, refuses_bad_bodies
 from conftest import Harness
-from test_incidents_api import alert, am, detail, incidents
-from test_oncall_input import BODIES, refuses_bad_bodies
+from incident_api import alert, am, detail, incidents
 
 JSON = {"Content-Type": "application/json"}
 

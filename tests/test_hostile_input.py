@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from conftest import Harness
-from test_incidents_api import alert, am, detail, incidents
-from test_ui_incidents import sign_in
+from incident_api import alert, am, detail, incidents
+from ui_sign_in import sign_in
 
 RULES = "/api/v1/correlation-rules"
 TOO_BIG = 2**63  # one past the largest 64-bit id

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conftest import Harness
-from test_incidents_api import act, alert, am, detail, incidents
+from incident_api import act, alert, am, detail, incidents
 from vigil import configfiles
 from vigil.incidents.policies import AssignmentSpec, SeveritySpec
 from vigil.tenants.models import DEFAULT_TENANT_ID

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from bad_bodies import refuses_bad_bodies
 from conftest import Harness
-from test_oncall_input import refuses_bad_bodies
 
 #: (method, path, the kinds of BODIES that do not apply). No object needs to exist: the
 #: body is refused before anything else.

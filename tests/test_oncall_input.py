@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
+from bad_bodies import JSON, refuses_bad_bodies
 from conftest import Harness
-from test_schedules_api import add_users
+from oncall_people import add_users
 from vigil import configfiles
 from vigil.errors import InvalidInput
 from vigil.tenants.models import DEFAULT_TENANT_ID
-
-JSON = {"Content-Type": "application/json"}
 
 #: (method, path, the kinds of BODIES that do not apply), one for every on-call endpoint
 #: that reads a body. No object needs to exist: the body is refused before anything else.
@@ -43,48 +42,12 @@ ENDPOINTS = [
     ("POST", "/api/v1/page", ()),
 ]
 
-#: (body, Content-Type, words of the message, kind: any body sent as JSON must be an
-#: object; "empty" and "type" (not sent as JSON) only where a JSON object is the body)
-BODIES = [
-    (b'{"name": "primary",', JSON, "malformed JSON", "json"),
-    (b"{'name': 'primary'}", JSON, "malformed JSON", "json"),
-    (b'{"name": NaN]', JSON, "malformed JSON", "json"),
-    (b"\xff\xfe{}", JSON, "malformed JSON", "json"),
-    (b"[" * 100_000, JSON, "malformed JSON", "json"),
-    (b'[{"name": "primary"}]', JSON, "expected a JSON object, got an array", "json"),
-    (b'"primary"', JSON, "expected a JSON object, got a string", "json"),
-    (b"42", {"Content-Type": "application/json; charset=utf-8"},
-     "expected a JSON object, got a number", "json"),
-    (b"null", {"Content-Type": "application/merge-patch+json"},
-     "expected a JSON object, got null", "json"),
-    (b"", JSON, "the request body is empty", "empty"),
-    (b"  \n", JSON, "the request body is empty", "empty"),
-    (b'{"name": "primary"}', {"Content-Type": "text/plain"}, "Content-Type: application/json",
-     "type"),
-    (b'{"name": "primary"}', {}, "without a Content-Type", "type"),
-]
-
 
 @pytest.mark.parametrize(("method", "path", "exempt"), ENDPOINTS,
                          ids=[f"{m} {p}" for m, p, _ in ENDPOINTS])
 def test_a_body_that_is_not_a_json_object_is_a_400_naming_the_body(
         vigil: Harness, method: str, path: str, exempt: tuple[str, ...]) -> None:
     refuses_bad_bodies(vigil, method, path, exempt)
-
-
-def refuses_bad_bodies(vigil: Harness, method: str, path: str,
-                       exempt: tuple[str, ...]) -> None:
-    """Each of BODIES (except the ``exempt`` kinds) is a 400 naming ``body``."""
-    for raw, headers, words, kind in BODIES:
-        resp = vigil.client.request(method, path, content=raw,
-                                    headers={**vigil.auth, **headers})
-        if kind in exempt:
-            assert resp.status_code != 400, (raw[:40], headers, resp.text)
-            continue
-        assert resp.status_code == 400, (raw[:40], headers, resp.text)
-        error = resp.json()["error"]
-        assert error["code"] == "malformed_body" and error["field"] == "body", error
-        assert words in error["message"], (raw[:40], error)
 
 
 def test_valid_bodies_still_reach_the_endpoints(vigil: Harness) -> None:

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select, text, update
 
 from conftest import Harness
-from test_escalation_engine import escalate, intents, people, setup
-from test_incidents_api import act, alert, am, detail, incidents
+from incident_api import act, alert, am, detail, incidents
+from paging import escalate, intents, people, setup
 from vigil.incidents.models import IncidentEvent
 from vigil.outbox.contracts import CONTRACTS, ContractError, validate
 from vigil.outbox.models import OutboxCursor, OutboxEvent, OutboxFailure
@@ -255,7 +255,7 @@ def test_a_failing_tick_turns_health_red(vigil: Harness) -> None:
 
 
 def test_admins_see_a_red_banner_while_paging_is_degraded(vigil: Harness) -> None:
-    from test_ui_ops import add_user, get, sign_in
+    from ui_session import add_user, get, sign_in
 
     add_user(vigil, "root", role="admin")
     add_user(vigil, "val", role="viewer")

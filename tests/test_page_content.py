@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from channel_servers import Recorded, RecordingServer, Reply, SmtpSink
+from channel_sinks import channel, email_channel
 from conftest import Harness
-from test_delivery import channel, email_channel
-from test_escalation_engine import escalate, people, setup
-from test_incidents_api import act, alert, am, detail, incidents
+from incident_api import act, alert, am, detail, incidents
+from paging import escalate, people, setup
 from vigil.auth import signing
 from vigil.auth.models import User
 from vigil.notify import links

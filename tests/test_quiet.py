@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import Harness
-from test_incidents_api import alert, am, incidents
+from incident_api import alert, am, incidents
 from vigil import configfiles
 from vigil.tenants.models import DEFAULT_TENANT_ID
 

@@ -219,7 +219,7 @@ def test_a_stored_silence_re2_refuses_is_skipped_not_an_ingest_failure(vigil: Ha
 def test_the_ui_forms_get_the_422_with_the_reason(vigil: Harness) -> None:
     """The silences page's forms send their text lines to the same API with the session
     cookie and CSRF header; the form shows the error's message."""
-    from test_ui_ops import add_user, sign_in
+    from ui_session import add_user, sign_in
 
     add_user(vigil, "rita")
     csrf = {"X-CSRF-Token": sign_in(vigil, "rita")}

@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 
 from conftest import Harness
+from incident_api import alert, am
 from sqlcount import StatementLog
-from test_incidents_api import alert, am
 from vigil.alerts.dedup import Outcome, Result
 from vigil.clock import FakeClock
 from vigil.core.event import Action, AlertEvent

@@ -21,8 +21,8 @@ import yaml
 from typer.testing import CliRunner
 
 from conftest import Harness
+from oncall_people import add_users
 from vigil import configfiles
-from vigil.auth.models import User
 from vigil.cli import app as vigil_cli
 from vigil.db import Database
 from vigil.errors import InvalidInput
@@ -51,21 +51,6 @@ def body(name: str = "primary", participants: tuple[str, ...] = ("alice", "bob",
 SECONDARY = {"name": "secondary", "time_zone": "Europe/Berlin",
              "layers": [{"rotation": {"type": "weekly", "start": "2026-02-23",
                                       "handoff": "09:00", "participants": ["dave", "bob"]}}]}
-
-
-def add_users(db: Database, now: datetime, *names: str) -> dict[str, tuple[int, str]]:
-    """username -> (id, ical_token), written straight to the users table."""
-    out = {}
-    with db.write() as s:
-        for name in names:
-            row = User(tenant_id=DEFAULT_TENANT_ID, username=name, name=name.title(),
-                       email=f"{name}@example.com", time_zone="UTC", role="responder",
-                       password_hash=None, ical_token=f"{name}-feed-token", created_at=now,
-                       updated_at=now)
-            s.add(row)
-            s.flush()
-            out[name] = (row.id, row.ical_token)
-    return out
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from conftest import Harness
 from server import Server
-from test_ui_incidents import sign_in
 from ui_browser import sign_up
+from ui_sign_in import sign_in
 from vigil import migrate
 from vigil.auth import signing
 from vigil.cli import app as cli

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import Harness
-from test_incidents_api import alert, am, incidents
+from incident_api import alert, am, incidents
 from vigil.notify import templates
 from vigil.notify.models import TemplateOverride
 from vigil.templating.sandbox import BoundedEnvironment, TemplateRefused

@@ -11,26 +11,15 @@ import httpx
 import pytest
 
 from server import Server
+from ui_alerts import fire
 from ui_browser import PASSWORD, SCREENSHOTS, sign_up
 
 pytestmark = pytest.mark.e2e
 
 
-
 def shot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
-
-
-def fire(server: Server, name: str, **labels: str) -> None:
-    assert server.integration_key is not None
-    body = {"version": "4", "status": "firing", "alerts": [{
-        "status": "firing", "labels": {"alertname": name, "severity": "critical",
-                                       "service": "checkout", **labels},
-        "annotations": {"summary": f"{name} on checkout"}}]}
-    resp = httpx.post(f"{server.url}/api/v1/ingest/alertmanager/{server.integration_key}",
-                      json=body, timeout=10)
-    assert resp.status_code == 202, resp.text
 
 
 def test_sign_in_live_incident_keyboard_ack_resolve_and_timeline(

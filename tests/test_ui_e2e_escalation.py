@@ -15,9 +15,9 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from channel_sinks import Sink
 from server import Server
-from test_delivery import Sink
-from test_ui_e2e import fire
+from ui_alerts import fire
 from ui_browser import sign_up
 
 pytestmark = pytest.mark.e2e

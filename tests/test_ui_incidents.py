@@ -6,26 +6,21 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import event, select
 
+from channel_sinks import Sink, email_channel
 from conftest import Harness
-from test_delivery import Sink, email_channel, smtp  # noqa: F401 (smtp: a fixture)
-from test_escalation_engine import POLICY, escalate, people, setup
-from vigil.auth.models import User
-from vigil.auth.sign_in import hash_password
+from paging import POLICY, escalate, people, setup
+from ui_sign_in import add_user, sign_in
 from vigil.incidents.models import Incident
 from vigil.oncall.escalation import engine
 from vigil.oncall.models import Team
-from vigil.tenants.models import DEFAULT_TENANT_ID
 from vigil.web.pages import incidents as pages_incidents
 from vigil.worker.notifier import run_once
-
-PASSWORD = "a-long-password"
 
 
 def am(*alerts: dict[str, Any]) -> dict[str, Any]:
@@ -39,29 +34,6 @@ def alert(name: str, status: str = "firing", *, service: str = "checkout",
                                          "severity": severity, **labels},
             "annotations": {"summary": summary or f"{name} on {service}"},
             "generatorURL": "https://prometheus.example/graph?g0.expr=up"}
-
-
-def add_user(h: Harness, username: str, role: str) -> None:
-    now = h.clock.now()
-    with h.ctx.db.write() as s:
-        s.add(User(tenant_id=DEFAULT_TENANT_ID, username=username, name=username.title(),
-                   email=f"{username}@example.com", time_zone="UTC", role=role,
-                   password_hash=hash_password(PASSWORD), ical_token=secrets.token_urlsafe(24),
-                   created_at=now, updated_at=now))
-
-
-def sign_in(h: Harness, username: str = "alice", role: str = "responder") -> str:
-    """Create the user, sign in through the form; answers the session's CSRF token."""
-    add_user(h, username, role)
-    resp = h.client.post("/login", data={"username": username, "password": PASSWORD,
-                                         "next": "/ui/incidents"}, follow_redirects=False)
-    assert resp.status_code == 303, resp.text
-    assert resp.headers["location"] == "/ui/incidents"
-    page = h.client.get("/ui/incidents")
-    assert page.status_code == 200, page.text
-    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
-    assert found
-    return found.group(1)
 
 
 def api_incidents(h: Harness, **params: Any) -> list[dict[str, Any]]:
@@ -397,7 +369,7 @@ def at(text: str) -> datetime:
 
 
 def test_the_page_shows_the_escalation_and_escalate_now_fires_the_next_step(
-        vigil: Harness, smtp: tuple[Sink, int]) -> None:  # noqa: F811
+        vigil: Harness, smtp: tuple[Sink, int]) -> None:
     sink, port = smtp
     email_channel(vigil, port)
     iid = setup(vigil)  # critical-firing, the incident's own (an assignment rule set it)
@@ -482,7 +454,7 @@ def test_a_viewer_sees_the_escalation_but_cannot_act_on_it(vigil: Harness) -> No
 
 
 def test_reassign_to_a_person_or_a_schedule_pages_them_now(
-        vigil: Harness, smtp: tuple[Sink, int]) -> None:  # noqa: F811
+        vigil: Harness, smtp: tuple[Sink, int]) -> None:
     sink, port = smtp
     email_channel(vigil, port)
     iid = setup(vigil)

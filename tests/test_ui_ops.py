@@ -9,16 +9,11 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm.exc import DetachedInstanceError
 
 from conftest import Harness
-from vigil.auth.models import User
-from vigil.auth.sign_in import COOKIE, hash_password, make_cookie
-from vigil.tenants.models import DEFAULT_TENANT_ID
+from ui_session import add_user, get, sign_in
 from vigil.web.charts import Bar, bar_chart, duration
 
-PASSWORD = "a-long-password"
 PAGES = ("/ui", "/ui/alerts", "/ui/oncall", "/ui/escalation-policies", "/ui/services",
          "/ui/teams", "/ui/users", "/ui/integrations", "/ui/silences")
 SCHEDULE = {"name": "primary", "time_zone": "UTC",
@@ -44,47 +39,6 @@ def elements(html: str) -> list[tuple[str, dict[str, str | None]]]:
     parser = Elements()
     parser.feed(html)
     return parser.tags
-
-
-def add_user(h: Harness, username: str, role: str = "responder", *,
-             password: bool = True) -> None:
-    now = h.clock.now()
-    with h.ctx.db.write() as s:
-        s.add(User(tenant_id=DEFAULT_TENANT_ID, username=username, name=username.title(),
-                   email=f"{username}@example.com", time_zone="UTC", role=role,
-                   password_hash=hash_password(PASSWORD) if password else None,
-                   ical_token=f"{username}-feed", created_at=now, updated_at=now))
-
-
-def sign_in(h: Harness, username: str) -> str:
-    """Sign ``username`` in through ``POST /login``; returns the session's CSRF token.
-
-    While ``POST /login`` hands a user expired by its read session's rollback to
-    ``signed_in`` (DetachedInstanceError), the same cookie is made directly instead."""
-    try:
-        resp = h.client.post("/login", data={"username": username, "password": PASSWORD},
-                             follow_redirects=False)
-        assert resp.status_code == 303, resp.text
-    except DetachedInstanceError:
-        with h.ctx.db.write() as s:
-            user_id = s.scalars(select(User.id).where(User.username == username)).one()
-            cookie, _ = make_cookie(s, user_id, h.clock.now())
-        h.client.cookies.set(COOKIE, cookie)
-    return csrf_of(get(h, "/ui/silences"))
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
-    assert found is not None
-    return found.group(1)
-
-
-def get(h: Harness, path: str, expect: int = 200, **params: Any) -> str:
-    resp = h.client.get(path, params=params or None, follow_redirects=False)
-    assert resp.status_code == expect, (path, resp.status_code, resp.text[:500])
-    if expect == 200:
-        assert resp.headers["content-type"].startswith("text/html")
-    return resp.text
 
 
 def api(h: Harness, method: str, path: str, expect: int, **kwargs: Any) -> Any:
