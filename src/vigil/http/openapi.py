@@ -3,7 +3,7 @@
 FastAPI documents a 422 as its own ``HTTPValidationError`` (``{"detail": [...]}``), which
 Vigil never sends (``app.validation_error`` answers in the shape of ``errors.VigilError``),
 and documents no other error at all. This replaces that 422 and adds one ``4XX`` answer to
-every operation, so clients (and the API fuzzer, ``tests/test_api_fuzz.py``) can rely on the
+every operation, so clients (and the API fuzzer, ``tests/http/test_api_fuzz.py``) can rely on the
 schema for every answer but a server error.
 
 The ingest routes also declare their 503 (the queue is full: retry after ``Retry-After``).

@@ -1,7 +1,7 @@
 """Bodies that are not JSON objects, on the routers outside on-call that read JSON bodies
 (notifications, maintenance and inhibition, assignment and severity rules, silences,
 correlation rules): a 400 naming ``body``, the same answer as the on-call API gives
-(tests/test_oncall_input.py), never a 422 naming a character offset, and nothing applied."""
+(tests/oncall/test_oncall_input.py), never a 422 naming a character offset, and nothing applied."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ OLD, NEW, OTHER = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 BEARER = "Bearer HeaderBearerSecret99"
 SIGNING = "SigningSecret-0123456789"
 SECRETS = ("HeaderBearerSecret99", "QueryKeySecret", SIGNING)
-MIGRATION = Path(__file__).resolve().parent.parent / "src" / "vigil" / "migrations" / \
+MIGRATION = Path(__file__).resolve().parents[2] / "src" / "vigil" / "migrations" / \
     "versions" / "0019_secrets_at_rest.py"
 
 

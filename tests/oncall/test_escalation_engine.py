@@ -125,7 +125,7 @@ def test_bad_policies_are_refused_and_used_policies_kept(vigil: Harness) -> None
 
 #: Tests-only start-up code for child processes (``faults/sitecustomize.py``): with this
 #: variable set, the child SIGKILLs itself as a transaction holding escalation pages commits.
-FAULTS = Path(__file__).parent / "faults"
+FAULTS = Path(__file__).resolve().parents[1] / "faults"
 CRASH_ENV = "VIGIL_TEST_CRASH_BEFORE_ESCALATION_COMMIT"
 
 

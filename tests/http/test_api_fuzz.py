@@ -17,7 +17,7 @@ Events) and the web UI's pages are not API operations, so they are not in the sc
 The budget is bounded for CI (about 3 minutes on 2 cores): ``VIGIL_FUZZ_EXAMPLES``
 generated examples per operation as admin (default 15; the coverage phase adds its boundary
 values), a third of that as viewer. Raise it for a longer run:
-``VIGIL_FUZZ_EXAMPLES=200 pytest tests/test_api_fuzz.py`` (``VIGIL_FUZZ_REPORT=<file>`` writes
+``VIGIL_FUZZ_EXAMPLES=200 pytest tests/http/test_api_fuzz.py`` (``VIGIL_FUZZ_REPORT=<file>`` writes
 what each operation answered). Generation is derandomized and the clock is fake, so every
 run sends the same requests.
 """

@@ -26,7 +26,7 @@ from vigil.db import Database
 from vigil.notify import links
 from vigil.web.security import CONTENT_SECURITY_POLICY
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "src" / "vigil" / "web" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "vigil" / "web" / "templates"
 UI_HEADERS = {"content-security-policy": CONTENT_SECURITY_POLICY,
               "x-content-type-options": "nosniff", "x-frame-options": "DENY",
               "referrer-policy": "same-origin"}
