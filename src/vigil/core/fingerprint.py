@@ -28,6 +28,6 @@ def fingerprint(event: AlertEvent, *, integration_id: int) -> str:
     if not labels:
         raise FingerprintError("an alert needs a dedup key or identifying labels")
     # "k\x1ev" per label, sorted by name (names are unique, so sorting the pairs sorts by
-    # name), joined by "\x1f"; built in C.
+    # name), joined by "\x1f".
     material = "\x1f".join(map("\x1e".join, sorted(labels.items())))
     return hashlib.sha256(f"{head}labels\x1f{material}".encode()).hexdigest()

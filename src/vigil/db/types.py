@@ -28,8 +28,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in and out, on SQLite and PostgreSQL.
 
     SQLite keeps UTC as fixed-width text (``YYYY-MM-DD HH:MM:SS.ffffff``, the format
-    SQLAlchemy's own SQLite DateTime uses), so text order is time order; it is written and
-    read with C-level ``isoformat``/``fromisoformat`` because this is on the ingest hot path.
+    SQLAlchemy's own SQLite DateTime uses), so text order is time order; it is written with
+    ``isoformat`` and read with ``fromisoformat``.
     """
 
     impl = DateTime(timezone=True)
