@@ -19,16 +19,10 @@ import psycopg
 import pytest
 
 from conftest import PG_URL, need_postgres, with_schema
-from journeys.harness import (
-    ALERTMANAGER,
-    Alertmanager,
-    Api,
-    Journey,
-    Node,
-    Peers,
-    ServerClock,
-    configure,
-)
+from journeys.alertmanager import ALERTMANAGER, Alertmanager
+from journeys.harness import Api, Journey, Node, configure
+from journeys.peers import Peers
+from journeys.timing import ServerClock
 
 REQUIRE_E2E = os.environ.get("VIGIL_TEST_REQUIRE_E2E") == "1"
 _schemas = itertools.count(1)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from journeys.harness import ONCALL_LIST, Journey, page_summary
+from journeys.harness import ONCALL_LIST, Journey
+from journeys.peers import page_summary
 
 pytestmark = pytest.mark.e2e
 

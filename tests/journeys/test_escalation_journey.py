@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from journeys.harness import ONCALL_LIST, STEP2_DELAY, Journey, page_summary
+from journeys.harness import ONCALL_LIST, STEP2_DELAY, Journey
+from journeys.peers import page_summary
 
 pytestmark = pytest.mark.e2e
 

@@ -11,14 +11,8 @@ import threading
 
 import pytest
 
-from journeys.harness import (
-    ONCALL_LIST,
-    STEP2_DELAY,
-    HeldReply,
-    Journey,
-    by_key,
-    page_summary,
-)
+from journeys.harness import ONCALL_LIST, STEP2_DELAY, Journey
+from journeys.peers import HeldReply, by_key, page_summary
 
 pytestmark = pytest.mark.e2e
 

@@ -10,14 +10,9 @@ from typing import Any
 
 import pytest
 
-from journeys.harness import (
-    ONCALL_LIST,
-    AmAlert,
-    Journey,
-    by_key,
-    page_summary,
-    sent_by_alertmanager,
-)
+from journeys.alertmanager import AmAlert, sent_by_alertmanager
+from journeys.harness import ONCALL_LIST, Journey
+from journeys.peers import by_key, page_summary
 
 pytestmark = pytest.mark.e2e
 
