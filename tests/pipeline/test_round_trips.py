@@ -250,11 +250,9 @@ CHECK = {d: (
     + 1   # ROLLBACK
 ) for d in TXN}
 
-#: A pass with nothing due: reads only.
-IDLE = {d: (
-    CHECK[d]    # outbox events pending for a consumer (escalation, planning)?
-    + CHECK[d]  # deliveries due?
-) for d in TXN}
+#: A pass with nothing due: one read (outbox events pending for a consumer, escalation
+#: steps due, deliveries due: one SELECT of them all).
+IDLE = CHECK
 
 #: A consumer's transaction over the outbox (outbox.consumer.run), before its own reads.
 CONSUME = {d: (

@@ -81,13 +81,20 @@ def idle(registry: Sequence[Scheduled]) -> Ran:
     return Ran({key: 0 for sc in registry for key in sc.counts})
 
 
-def run_due(db: Database, registry: Sequence[Scheduled], now: datetime, retry: Retry
-            ) -> tuple[Ran, list[str]]:
+def due_checks(registry: Sequence[Scheduled], now: datetime) -> list[ColumnElement[bool]]:
+    """The registry's ``due`` reads, in its order (for one SELECT of them all)."""
+    return [sc.due(now) for sc in registry]
+
+
+def run_due(db: Database, registry: Sequence[Scheduled], now: datetime, retry: Retry,
+            due: Sequence[bool] | None = None) -> tuple[Ran, list[str]]:
     """Run the registry's consumers in order, each when due or when one before it ran.
-    Returns what they did and the names of those that ran."""
-    with db.read() as s:  # one read for all: an idle pass takes no write lock
-        due = list(s.execute(select(*[sc.due(now) for sc in registry])).one()) \
-            if registry else []
+    ``due`` is what ``due_checks`` read, if the caller read it with its own checks; else it
+    is read here. Returns what they did and the names of those that ran."""
+    if due is None:
+        with db.read() as s:  # one read for all: an idle pass takes no write lock
+            due = list(s.execute(select(*due_checks(registry, now))).one()) \
+                if registry else []
     total, ran = idle(registry), list[str]()
     for sc, is_due in zip(registry, due, strict=True):
         if not (is_due or ran):

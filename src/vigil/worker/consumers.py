@@ -13,6 +13,7 @@ A new consumer is one line here: its module's ``Scheduled`` (name, outbox consum
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,16 +40,18 @@ def retry_policy(ctx: Context) -> Retry:
                  timedelta(seconds=ctx.settings.consumer_backoff_seconds))
 
 
-def run(db: Database, now: datetime, retry: Retry | None = None) -> tuple[Ran, list[str]]:
+def run(db: Database, now: datetime, retry: Retry | None = None,
+        due: Sequence[bool] | None = None) -> tuple[Ran, list[str]]:
     """One pass of every registered consumer that has work (see ``run_due``)."""
-    return run_due(db, CONSUMERS, now, retry or Retry())
+    return run_due(db, CONSUMERS, now, retry or Retry(), due)
 
 
-def consume(ctx: Context, now: datetime | None = None) -> tuple[Ran, list[str]]:
+def consume(ctx: Context, now: datetime | None = None,
+            due: Sequence[bool] | None = None) -> tuple[Ran, list[str]]:
     """One pass of the registered consumers (at ``now``, else the context's time), as the
     notifier runs it, its failed attempts counted in the metrics. Returns what they did
     and which ran."""
-    done, ran = run(ctx.db, now or ctx.clock.now(), retry_policy(ctx))
+    done, ran = run(ctx.db, now or ctx.clock.now(), retry_policy(ctx), due)
     for name, n in done.attempts_failed.items():
         ctx.metrics.consumer_failures.labels(name).inc(n)
     return done, ran

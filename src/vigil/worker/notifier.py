@@ -17,6 +17,7 @@ from sqlalchemy import exists, select
 from vigil.context import Context
 from vigil.core.submission import Submission
 from vigil.notify import delivery, planning
+from vigil.outbox.schedule import due_checks
 from vigil.worker import consumers
 from vigil.worker.self_alerts import self_alerts
 
@@ -44,13 +45,14 @@ def prepare(ctx: Context) -> Pass:
     """Run the registered consumers (escalate, plan), then claim."""
     now = ctx.clock.now()
     t0 = time.perf_counter()
-    ran, names = consumers.consume(ctx, now)
+    with ctx.db.read() as s:  # one read: an idle pass takes no write lock, ingest never waits
+        *due, deliverable = s.execute(select(
+            *due_checks(consumers.CONSUMERS, now), exists().where(delivery.is_due(now)))).one()
+    ran, names = consumers.consume(ctx, now, due)
     t1 = time.perf_counter()
     claims: list[delivery.Claim] = []
-    claimable = planning.CURSOR in names  # (it may have planned deliveries due now)
-    if not claimable:
-        with ctx.db.read() as s:  # idle passes take no write lock: ingest never waits
-            claimable = bool(s.scalar(select(exists().where(delivery.is_due(now)))))
+    # The planner, if it ran, may have made deliveries due now.
+    claimable = bool(deliverable) or planning.CURSOR in names
     if claimable:
         with ctx.db.write() as s:
             claims = delivery.claim(s, now, ctx.settings.base_url)
