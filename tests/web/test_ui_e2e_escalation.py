@@ -6,14 +6,11 @@ the test's temporary directory."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from channel_sinks import Sink
 from server import Server
@@ -27,20 +24,6 @@ def expect(target: Any) -> Any:
     from playwright.sync_api import expect as playwright_expect
 
     return playwright_expect(target)
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Sink, int]]:
-    sink = Sink()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield sink, port
-    finally:
-        controller.stop()
 
 
 def api(server: Server, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -58,10 +41,10 @@ def reachable_by_email(server: Server, user_id: int, address: str) -> None:
 
 
 def test_escalate_now_from_the_incident_page(ui_server: Server, browser_page: Any,
-                                             inbox: tuple[Sink, int],
+                                             smtp: tuple[Sink, int],
                                              tmp_path: Path) -> None:
     page = browser_page
-    sink, port = inbox
+    sink, port = smtp
     sign_up(page)  # alice, the first administrator
     api(ui_server, "POST", "/api/v1/channels", {
         "name": "smtp", "kind": "email", "personal": True,
