@@ -27,6 +27,7 @@ BODIES = [
     (b'{"name": "primary"}', {}, "without a Content-Type", "type"),
 ]
 
+
 def refuses_bad_bodies(vigil: Harness, method: str, path: str,
                        exempt: tuple[str, ...]) -> None:
     """Each of BODIES (except the ``exempt`` kinds) is a 400 naming ``body``."""

@@ -24,6 +24,7 @@ POLICY = {
     ],
 }
 
+
 def people(h: Harness) -> None:
     """alice and bob (email at once, SMS after 2 minutes for high urgency), carol (email),
     a schedule "primary" with alice on call, a team "senior-engineers" of bob and carol."""
@@ -59,15 +60,18 @@ def people(h: Harness) -> None:
                                       "type": "weekly", "start": "2026-02-23T09:00",
                                       "participants": ["alice", "bob"]}}]}))
 
+
 def escalate(h: Harness) -> dict[str, int]:
     """One pass of the registered outbox consumers (the escalation engine, then the
     planner), as the notifier runs them; their counts."""
     return consume(h.ctx)[0].counts
 
+
 def intents(h: Harness) -> list[dict[str, Any]]:
     with h.ctx.db.read() as s:
         return [o.payload for o in s.scalars(select(OutboxEvent).where(
             OutboxEvent.topic == INTENT).order_by(OutboxEvent.id))]
+
 
 def setup(h: Harness) -> int:
     people(h)

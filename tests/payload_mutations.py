@@ -29,6 +29,7 @@ WORDS = [
     "https://example.com/x",
 ]
 
+
 KEYS = [
     "alerts", "status", "labels", "annotations", "startsAt", "endsAt", "generatorURL",
     "alertname", "severity", "priority", "service", "env", "summary", "description",
@@ -58,6 +59,7 @@ rich_values: st.SearchStrategy[Any] = st.recursive(
     max_leaves=12,
 )
 
+
 def _load_all() -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for path in sorted(FIXTURES.glob("*/fixtures/*.json")):
@@ -66,11 +68,15 @@ def _load_all() -> dict[str, list[Any]]:
         out.setdefault(path.parent.parent.name, []).append(json.loads(path.read_bytes()))
     return out
 
+
 FIXTURE_PAYLOADS = _load_all()
+
 
 OG_CREATE = [p for p in FIXTURE_PAYLOADS["opsgenie"] if "message" in p]
 
+
 OG_ACTION = [p for p in FIXTURE_PAYLOADS["opsgenie"] if "message" not in p]
+
 
 def _mutate_once(draw: st.DrawFn, doc: Any) -> Any:
     """Walk down to a random depth, then drop, replace or add something there."""
@@ -99,6 +105,7 @@ def _mutate_once(draw: st.DrawFn, doc: Any) -> Any:
     else:
         parent[path[-1]] = draw(rich_values)
     return doc
+
 
 @st.composite
 def mutations(draw: st.DrawFn, bases: list[Any]) -> Any:

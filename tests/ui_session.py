@@ -15,6 +15,7 @@ from vigil.tenants.models import DEFAULT_TENANT_ID
 
 PASSWORD = "a-long-password"
 
+
 def add_user(h: Harness, username: str, role: str = "responder", *,
              password: bool = True) -> None:
     now = h.clock.now()
@@ -23,6 +24,7 @@ def add_user(h: Harness, username: str, role: str = "responder", *,
                    email=f"{username}@example.com", time_zone="UTC", role=role,
                    password_hash=hash_password(PASSWORD) if password else None,
                    ical_token=f"{username}-feed", created_at=now, updated_at=now))
+
 
 def sign_in(h: Harness, username: str) -> str:
     """Sign ``username`` in through ``POST /login``; returns the session's CSRF token.
@@ -40,10 +42,12 @@ def sign_in(h: Harness, username: str) -> str:
         h.client.cookies.set(COOKIE, cookie)
     return csrf_of(get(h, "/ui/silences"))
 
+
 def csrf_of(html: str) -> str:
     found = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
     assert found is not None
     return found.group(1)
+
 
 def get(h: Harness, path: str, expect: int = 200, **params: Any) -> str:
     resp = h.client.get(path, params=params or None, follow_redirects=False)

@@ -10,9 +10,10 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from ui_ops_cases import PAGES, SCHEDULE, alert, alert_id, api, elements, ingest
+from ui_ops_cases import PAGES, SCHEDULE, alert_id, api, elements, ingest
 
 from conftest import Harness
+from incident_api import alert
 from ui_session import add_user, get, sign_in
 
 

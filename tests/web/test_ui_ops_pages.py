@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from ui_ops_cases import PAGES, SCHEDULE, alert, alert_id, api, elements, ingest
+from ui_ops_cases import PAGES, SCHEDULE, alert_id, api, elements, ingest
 
 from conftest import Harness
+from incident_api import alert
 from ui_session import add_user, get, sign_in
 from vigil.web.charts import Bar, bar_chart, duration
 

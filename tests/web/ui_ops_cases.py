@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from conftest import Harness
+from incident_api import am
 
 PAGES = ("/ui", "/ui/alerts", "/ui/oncall", "/ui/escalation-policies", "/ui/services",
          "/ui/teams", "/ui/users", "/ui/integrations", "/ui/silences")
@@ -38,17 +39,6 @@ def api(h: Harness, method: str, path: str, expect: int, **kwargs: Any) -> Any:
     resp = h.client.request(method, path, headers=h.auth, **kwargs)
     assert resp.status_code == expect, resp.text
     return resp.json() if resp.content else None
-
-
-def am(*alerts: dict[str, Any]) -> dict[str, Any]:
-    return {"version": "4", "status": "firing", "alerts": list(alerts)}
-
-
-def alert(name: str, status: str = "firing", *, service: str = "checkout",
-          severity: str = "warning", **labels: str) -> dict[str, Any]:
-    return {"status": status, "labels": {"alertname": name, "service": service,
-                                         "severity": severity, **labels},
-            "annotations": {"summary": f"{name} on {service}"}}
 
 
 def ingest(h: Harness, *alerts: dict[str, Any]) -> None:
